@@ -1,0 +1,216 @@
+//! The command line: `serve`, `migrate` and the admin commands.
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use crate::config::{Config, DatabaseUrl};
+use crate::domain::email::Email;
+use crate::startup::{Application, shutdown_signal};
+use crate::store::{self, Store};
+
+#[derive(Parser)]
+#[command(
+    name = "leadflow",
+    version,
+    about = "Leads and campaigns over the SendKit v1 REST API"
+)]
+struct Cli {
+    /// Log filter (tracing's env-filter syntax), e.g. `info` or `leadflow=debug`.
+    #[arg(long, env = "LEADFLOW_LOG", default_value = "info", global = true)]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API server (migrates the database first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(DbArgs),
+    /// Create users and workspaces.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Args)]
+struct DbArgs {
+    /// sqlite://PATH (the default, created if missing).
+    #[arg(
+        long,
+        env = "LEADFLOW_DATABASE_URL",
+        default_value = "sqlite://leadflow.db",
+        hide_env_values = true
+    )]
+    database_url: DatabaseUrl,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "LEADFLOW_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    #[command(flatten)]
+    db: DbArgs,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a user and print its platform API key (sk_user_…), once.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        db: DbArgs,
+        /// End with one JSON line: {"userId","email","apiKey"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a workspace and print its workspace API key (sk_…), once.
+    CreateWorkspace {
+        #[arg(long)]
+        name: String,
+        /// Email of an existing user who becomes the owner.
+        #[arg(long)]
+        owner: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+        /// End with one JSON line: {"workspaceId","name","apiKey"}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Logs go to stderr; stdout is kept for what commands print (keys, JSON).
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open(db: &DbArgs) -> anyhow::Result<Store> {
+    store::connect(db.database_url.expose()).await
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(db) => {
+            open(&db).await?;
+            println!("migrations applied to {}", db.database_url);
+            Ok(())
+        }
+        Command::Admin(AdminCommand::CreateUser { email, db, json }) => {
+            let email = Email::parse(&email)
+                .ok_or_else(|| anyhow::anyhow!("{email:?} is not a valid email address"))?;
+            let store = open(&db).await?;
+            let (user, key) = store.create_user(&email).await?;
+            let id = crate::domain::id::ObjectId::new(user.key, user.created_at);
+            println!("created user {} ({id})", user.email);
+            println!("platform API key (shown once): {}", key.expose());
+            if json {
+                println!(
+                    "{}",
+                    json!({"userId": id, "email": user.email, "apiKey": key.expose()})
+                );
+            }
+            Ok(())
+        }
+        Command::Admin(AdminCommand::CreateWorkspace {
+            name,
+            owner,
+            db,
+            json,
+        }) => {
+            let name = name.trim();
+            anyhow::ensure!(
+                !name.is_empty() && name.chars().count() <= 200,
+                "the workspace name must be 1 to 200 characters"
+            );
+            let store = open(&db).await?;
+            let owner = match owner {
+                None => None,
+                Some(email) => {
+                    let parsed = Email::parse(&email)
+                        .ok_or_else(|| anyhow::anyhow!("{email:?} is not a valid email address"))?;
+                    let user = store.find_user(&parsed).await?.ok_or_else(|| {
+                        anyhow::anyhow!("no user with email {email}: create it first")
+                    })?;
+                    Some(user.key)
+                }
+            };
+            let (ws, key) = store.create_workspace(name, owner).await?;
+            println!("created workspace {:?} ({})", ws.name, ws.workspace.id());
+            println!("workspace API key (shown once): {}", key.expose());
+            if json {
+                println!(
+                    "{}",
+                    json!({"workspaceId": ws.workspace.id(), "name": ws.name, "apiKey": key.expose()})
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config::new(args.listen, args.db.database_url);
+    let app = Application::build(&config).await?;
+    if let Some(b) = store::bootstrap(&app.store()).await? {
+        // Printed, never logged: this is the only time these keys exist in clear.
+        println!("leadflow: a new database; created the first user and workspace.");
+        println!("Store these keys now, they are shown only once:");
+        println!(
+            "  platform key  (user {}): {}",
+            b.user.email,
+            b.user_key.expose()
+        );
+        println!(
+            "  workspace key (workspace {}): {}",
+            b.workspace.workspace.id(),
+            b.workspace_key.expose()
+        );
+        println!(
+            "Try: curl -H 'X-Api-Key: {}' http://{}/v1/campaigns",
+            b.workspace_key.expose(),
+            display_addr(&config.listen, app.port())
+        );
+    }
+    tracing::info!(database = %config.database_url, "leadflow listening on http://{}", display_addr(&config.listen, app.port()));
+    app.run_until(shutdown_signal()).await?;
+    Ok(())
+}
+
+fn display_addr(listen: &str, port: u16) -> String {
+    let host = listen
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or("127.0.0.1");
+    let host = if host == "0.0.0.0" || host.is_empty() {
+        "127.0.0.1"
+    } else {
+        host
+    };
+    format!("{host}:{port}")
+}

@@ -1,0 +1,80 @@
+//! Typed configuration from flags and `LEADFLOW_*` environment variables.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A database URL. It may hold a password, so `Debug` and `Display` hide
+/// everything between the scheme and the host.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.0.split_once("://"), self.0.rfind('@')) {
+            (Some((scheme, _)), Some(at)) => write!(f, "{scheme}://***{}", &self.0[at..]),
+            _ => f.write_str(&self.0),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+/// Everything `serve` needs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free one.
+    pub listen: String,
+    pub database_url: DatabaseUrl,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+}
+
+impl Config {
+    pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+    pub fn new(listen: impl Into<String>, database_url: DatabaseUrl) -> Self {
+        Self {
+            listen: listen.into(),
+            database_url,
+            body_limit: Self::DEFAULT_BODY_LIMIT,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show() {
+        let url = DatabaseUrl::new("postgres://app:hunter2@db.example.com/leadflow");
+        assert_eq!(url.to_string(), "postgres://***@db.example.com/leadflow");
+        assert!(!format!("{url:?}").contains("hunter2"));
+        assert_eq!(
+            DatabaseUrl::new("sqlite://leadflow.db").to_string(),
+            "sqlite://leadflow.db"
+        );
+    }
+}

@@ -1,0 +1,307 @@
+//! Lead fields: parsing and validating what callers send, once, at the edge.
+
+use serde_json::{Map, Value};
+
+use super::country::CountryCode;
+use super::email::Email;
+
+pub const MAX_STRING: usize = 256;
+pub const MAX_TAGS: usize = 50;
+pub const MAX_TAG_LEN: usize = 64;
+pub const MAX_CUSTOM_FIELDS: usize = 50;
+pub const MAX_CUSTOM_KEY: usize = 64;
+pub const MAX_CUSTOM_VALUE: usize = 1024;
+
+pub const VERIFICATION_RESULTS: [&str; 5] = ["valid", "risky", "catch_all", "invalid", "unknown"];
+
+/// The plain text fields of a lead: (JSON name, column name).
+pub const TEXT_FIELDS: [(&str, &str); 9] = [
+    ("firstName", "first_name"),
+    ("lastName", "last_name"),
+    ("companyName", "company_name"),
+    ("jobTitle", "job_title"),
+    ("phone", "phone"),
+    ("linkedinUrl", "linkedin_url"),
+    ("city", "city"),
+    ("state", "state"),
+    ("country", "country"),
+];
+
+/// A field that broke a rule: which one and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The fields a caller set. `None` means "not given"; `Some(None)` means
+/// "given as null" (clear it). Text values are already validated.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LeadFields {
+    pub email: Option<Email>,
+    /// In the order of [`TEXT_FIELDS`].
+    pub text: [Option<Option<String>>; 9],
+    pub tags: Option<Vec<String>>,
+    pub custom_fields: Option<Map<String, Value>>,
+    pub email_verification_result: Option<Option<String>>,
+}
+
+/// Why a lead object could not be accepted.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LeadError {
+    NotAnObject,
+    MissingEmail,
+    InvalidEmail,
+    Field(FieldError),
+}
+
+impl LeadError {
+    pub fn into_field_error(self) -> FieldError {
+        match self {
+            LeadError::NotAnObject => FieldError::new("", "must be a JSON object"),
+            LeadError::MissingEmail => FieldError::new("email", "is required"),
+            LeadError::InvalidEmail => FieldError::new(
+                "email",
+                "must be a valid address with a dotted domain, at most 254 characters",
+            ),
+            LeadError::Field(f) => f,
+        }
+    }
+}
+
+impl LeadFields {
+    /// Parses a lead object. `email` is parsed when present; whether it is
+    /// required is the caller's business.
+    pub fn parse(value: &Value) -> Result<Self, LeadError> {
+        let obj = value.as_object().ok_or(LeadError::NotAnObject)?;
+        let mut out = LeadFields::default();
+        match obj.get("email") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) => {
+                out.email = Some(Email::parse(s).ok_or(LeadError::InvalidEmail)?);
+            }
+            Some(_) => return Err(LeadError::InvalidEmail),
+        }
+        for (i, (name, _)) in TEXT_FIELDS.iter().enumerate() {
+            out.text[i] = parse_text(obj, name).map_err(LeadError::Field)?;
+        }
+        if let Some(Some(c)) = &out.text[8] {
+            let code = CountryCode::parse(c).ok_or_else(|| {
+                LeadError::Field(FieldError::new(
+                    "country",
+                    "must be an ISO 3166-1 alpha-2 code such as US or DE",
+                ))
+            })?;
+            out.text[8] = Some(Some(code.into_string()));
+        }
+        out.tags = match obj.get("tags") {
+            None => None,
+            Some(v) => Some(parse_tags(v, "tags").map_err(LeadError::Field)?),
+        };
+        out.custom_fields = match obj.get("customFields") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(parse_custom_fields(v).map_err(LeadError::Field)?),
+        };
+        out.email_verification_result = match obj.get("emailVerificationResult") {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(Value::String(s)) if VERIFICATION_RESULTS.contains(&s.as_str()) => {
+                Some(Some(s.clone()))
+            }
+            Some(_) => {
+                return Err(LeadError::Field(FieldError::new(
+                    "emailVerificationResult",
+                    "must be one of valid, risky, catch_all, invalid, unknown, or null",
+                )));
+            }
+        };
+        Ok(out)
+    }
+
+    /// Parses a lead that must carry an email (create, bulk, import).
+    pub fn parse_new(value: &Value) -> Result<(Email, Self), LeadError> {
+        let mut fields = Self::parse(value)?;
+        let email = fields.email.take().ok_or(LeadError::MissingEmail)?;
+        Ok((email, fields))
+    }
+
+    /// The value of a text field to store on a new lead.
+    pub fn text_value(&self, i: usize) -> Option<&str> {
+        self.text[i].as_ref().and_then(|v| v.as_deref())
+    }
+
+    /// Adds `tag` to the tags, keeping them distinct.
+    pub fn add_tag(&mut self, tag: &str) {
+        let tags = self.tags.get_or_insert_with(Vec::new);
+        if !tags.iter().any(|t| t == tag) {
+            tags.push(tag.to_owned());
+        }
+    }
+}
+
+fn parse_text(obj: &Map<String, Value>, name: &str) -> Result<Option<Option<String>>, FieldError> {
+    match obj.get(name) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::String(s)) if s.chars().count() > MAX_STRING => Err(FieldError::new(
+            name,
+            format!("must be at most {MAX_STRING} characters"),
+        )),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(Some(None)),
+        Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
+        Some(_) => Err(FieldError::new(name, "must be a string or null")),
+    }
+}
+
+/// Tags: an array of at most 50 distinct non-empty strings of at most 64
+/// characters. Repeats are dropped, order is kept.
+pub fn parse_tags(v: &Value, field: &str) -> Result<Vec<String>, FieldError> {
+    let items = match v {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(items) => items,
+        _ => return Err(FieldError::new(field, "must be an array of strings")),
+    };
+    let mut tags: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        let tag = parse_tag(item).map_err(|m| FieldError::new(field, m))?;
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(FieldError::new(
+            field,
+            format!("must hold at most {MAX_TAGS} tags"),
+        ));
+    }
+    Ok(tags)
+}
+
+pub fn parse_tag(item: &Value) -> Result<String, String> {
+    match item {
+        Value::String(s) if !s.is_empty() && s.chars().count() <= MAX_TAG_LEN => Ok(s.clone()),
+        Value::String(_) => Err(format!("each tag must be 1 to {MAX_TAG_LEN} characters")),
+        _ => Err("each tag must be a string".into()),
+    }
+}
+
+fn parse_custom_fields(v: &Value) -> Result<Map<String, Value>, FieldError> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| FieldError::new("customFields", "must be an object"))?;
+    if obj.len() > MAX_CUSTOM_FIELDS {
+        return Err(FieldError::new(
+            "customFields",
+            format!("must hold at most {MAX_CUSTOM_FIELDS} fields"),
+        ));
+    }
+    for (k, val) in obj {
+        let field = format!("customFields.{k}");
+        if k.is_empty() || k.chars().count() > MAX_CUSTOM_KEY {
+            return Err(FieldError::new(
+                "customFields",
+                format!("keys must be 1 to {MAX_CUSTOM_KEY} characters"),
+            ));
+        }
+        match val {
+            Value::String(s) if s.chars().count() > MAX_CUSTOM_VALUE => {
+                return Err(FieldError::new(
+                    field,
+                    format!("must be at most {MAX_CUSTOM_VALUE} characters"),
+                ));
+            }
+            Value::Array(_) | Value::Object(_) => {
+                return Err(FieldError::new(
+                    field,
+                    "must be a string, number, boolean or null",
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(obj.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_full_lead_parses() {
+        let (email, f) = LeadFields::parse_new(&json!({
+            "email": "Jane@Example.COM", "firstName": "Jane", "country": "de",
+            "tags": ["a", "b", "a"], "customFields": {"score": 3, "vip": true, "note": null},
+            "emailVerificationResult": "valid", "unknownField": 1
+        }))
+        .unwrap();
+        assert_eq!(email.as_str(), "Jane@example.com");
+        assert_eq!(f.text_value(0), Some("Jane"));
+        assert_eq!(f.text_value(8), Some("DE"));
+        assert_eq!(
+            f.tags.as_deref(),
+            Some(&["a".to_string(), "b".to_string()][..])
+        );
+        assert_eq!(f.custom_fields.as_ref().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn each_limit_is_enforced() {
+        let long = "x".repeat(257);
+        let cases = [
+            (json!({"email": "a@b.co", "firstName": long}), "firstName"),
+            (json!({"email": "a@b.co", "country": "XX"}), "country"),
+            (json!({"email": "a@b.co", "tags": [""]}), "tags"),
+            (
+                json!({"email": "a@b.co", "tags": (0..51).map(|i| i.to_string()).collect::<Vec<_>>()}),
+                "tags",
+            ),
+            (json!({"email": "a@b.co", "tags": ["y".repeat(65)]}), "tags"),
+            (
+                json!({"email": "a@b.co", "customFields": {"k": "v".repeat(1025)}}),
+                "customFields.k",
+            ),
+            (
+                json!({"email": "a@b.co", "customFields": {"k": {"nested": 1}}}),
+                "customFields.k",
+            ),
+            (
+                json!({"email": "a@b.co", "customFields": (0..51).map(|i| (i.to_string(), json!(1))).collect::<Map<_, _>>()}),
+                "customFields",
+            ),
+            (
+                json!({"email": "a@b.co", "emailVerificationResult": "great"}),
+                "emailVerificationResult",
+            ),
+            (json!({"email": "a@b.co", "phone": 5}), "phone"),
+        ];
+        for (input, field) in cases {
+            match LeadFields::parse(&input) {
+                Err(LeadError::Field(f)) => assert_eq!(f.field, field, "{input}"),
+                other => panic!("{input} gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn email_problems_are_told_apart() {
+        assert_eq!(
+            LeadFields::parse_new(&json!({"firstName": "x"})),
+            Err(LeadError::MissingEmail)
+        );
+        assert_eq!(
+            LeadFields::parse_new(&json!({"email": "invalid@"})),
+            Err(LeadError::InvalidEmail)
+        );
+        assert_eq!(LeadFields::parse(&json!([1])), Err(LeadError::NotAnObject));
+    }
+}

@@ -1,0 +1,206 @@
+//! Extractors whose failures come back in the API's envelope: JSON bodies,
+//! query strings, paths and the authenticated workspace.
+
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+use crate::domain::id::ObjectId;
+use crate::domain::key::ApiKey;
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::store::{PageRequest, Principal, WorkspaceRef};
+
+/// A JSON body: `application/json` required, parse errors say where.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType(
+                "Content-Type must be application/json".into(),
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::validation(format!("Could not read the request body: {e}"))
+            }
+        })?;
+        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let message = if inner.is_syntax() || inner.is_eof() {
+                format!("Malformed JSON: {inner}")
+            } else if path == "." {
+                format!("Invalid body: {inner}")
+            } else {
+                format!("Invalid value at {path}: {inner}")
+            };
+            ApiError::validation(message)
+        })?;
+        Ok(JsonBody(value))
+    }
+}
+
+/// The query string as ordered pairs.
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map_err(|e| ApiError::validation(format!("Invalid query string: {e}")))?;
+        Ok(QueryPairs(pairs))
+    }
+}
+
+impl QueryPairs {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `limit` (1–100, default 25) and `cursor` (an `_id`).
+    pub fn page(&self) -> Result<PageRequest, ApiError> {
+        let limit = match self.get("limit") {
+            None => 25,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| {
+                    ApiError::validation("limit must be a whole number from 1 to 100")
+                })?,
+        };
+        let cursor = match self.get("cursor") {
+            None | Some("") => None,
+            Some(v) => Some(ObjectId::parse(v).ok_or_else(|| {
+                ApiError::validation("cursor must be an ID of 24 hex characters")
+            })?),
+        };
+        Ok(PageRequest { limit, cursor })
+    }
+}
+
+/// A path ID; anything that is not one names nothing (404).
+pub fn path_id(raw: &str, what: &str) -> Result<ObjectId, ApiError> {
+    ObjectId::parse(raw).ok_or_else(|| ApiError::NotFound(format!("{what} not found")))
+}
+
+/// The API key of a request: `X-Api-Key` or `Authorization: Bearer`, the
+/// same key if both are sent.
+fn request_key(headers: &HeaderMap) -> Result<ApiKey, ApiError> {
+    let unauthorized = |m: &str| ApiError::Unauthorized(m.to_owned());
+    let api_key = match headers.get("x-api-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| unauthorized("Invalid API key"))?
+                .trim(),
+        ),
+    };
+    let bearer = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(v) => {
+            let v = v
+                .to_str()
+                .map_err(|_| unauthorized("Invalid API key"))?
+                .trim();
+            let (scheme, token) = v.split_once(' ').unwrap_or((v, ""));
+            if !scheme.eq_ignore_ascii_case("bearer") {
+                return Err(unauthorized("Authorization must be: Bearer <API key>"));
+            }
+            Some(token.trim())
+        }
+    };
+    let key = match (api_key, bearer) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(unauthorized(
+                "X-Api-Key and Authorization carry different keys",
+            ));
+        }
+        (Some(k), _) | (None, Some(k)) => k,
+        (None, None) => {
+            return Err(unauthorized(
+                "Missing API key: send X-Api-Key or Authorization: Bearer",
+            ));
+        }
+    };
+    if key.is_empty() {
+        return Err(unauthorized(
+            "Missing API key: send X-Api-Key or Authorization: Bearer",
+        ));
+    }
+    Ok(ApiKey::from_header(key))
+}
+
+/// The workspace a request acts in, authenticated (SPEC §2).
+#[derive(Clone, Copy, Debug)]
+pub struct Tenant(pub WorkspaceRef);
+
+impl FromRequestParts<AppState> for Tenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let key = request_key(&parts.headers)?;
+        let principal = state
+            .store
+            .authenticate(&key)
+            .await?
+            .ok_or_else(|| ApiError::Unauthorized("Invalid or revoked API key".into()))?;
+        let asked = match parts.headers.get("x-workspace-id") {
+            None => None,
+            Some(v) => Some(
+                v.to_str()
+                    .ok()
+                    .and_then(|s| ObjectId::parse(s.trim()))
+                    .ok_or_else(|| {
+                        ApiError::validation("X-Workspace-Id must be an ID of 24 hex characters")
+                    })?,
+            ),
+        };
+        match principal {
+            Principal::Workspace(ws) => match asked {
+                Some(id) if id != ws.id() => Err(ApiError::Forbidden(
+                    "This API key belongs to another workspace".into(),
+                )),
+                _ => Ok(Tenant(ws)),
+            },
+            Principal::User { user_key } => {
+                let id = asked.ok_or_else(|| {
+                    ApiError::validation(
+                        "X-Workspace-Id header is required with a platform API key",
+                    )
+                })?;
+                let ws = state
+                    .store
+                    .member_workspace(user_key, id)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::Forbidden("You are not a member of this workspace".into())
+                    })?;
+                Ok(Tenant(ws))
+            }
+        }
+    }
+}

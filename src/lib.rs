@@ -1,0 +1,12 @@
+//! leadflow: a self-hosted server for leads and campaigns that speaks the
+//! SendKit v1 REST API.
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod extract;
+pub mod request_id;
+pub mod routes;
+pub mod startup;
+pub mod store;

@@ -1,0 +1,419 @@
+//! Storage: one interface, one implementation per engine.
+//!
+//! Every workspace-scoped method takes the workspace first, so tenant scoping
+//! lives in the signature rather than in each caller's memory.
+
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use crate::domain::campaign::{CampaignLeadStatus, CampaignStatus, Transition};
+use crate::domain::email::Email;
+use crate::domain::filter::LeadFilter;
+use crate::domain::id::ObjectId;
+use crate::domain::key::{ApiKey, KeyKind};
+use crate::domain::lead::LeadFields;
+
+pub type Store = Arc<dyn Storage>;
+
+/// Opens the store a database URL names and brings its schema up to date.
+pub async fn connect(url: &str) -> anyhow::Result<Store> {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        let store = sqlite::SqliteStore::open(path).await?;
+        return Ok(Arc::new(store));
+    }
+    anyhow::bail!(
+        "unsupported database URL {:?}: use sqlite://PATH",
+        url.split(['@', '?']).next_back().unwrap_or_default()
+    )
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A workspace: its storage key and its creation time (which make its `_id`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkspaceRef {
+    pub key: i64,
+    pub created_at: i64,
+}
+
+impl WorkspaceRef {
+    pub fn id(&self) -> ObjectId {
+        ObjectId::new(self.key, self.created_at)
+    }
+}
+
+/// Who a key belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Principal {
+    User { user_key: i64 },
+    Workspace(WorkspaceRef),
+}
+
+#[derive(Clone, Debug)]
+pub struct UserRow {
+    pub key: i64,
+    pub email: String,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct WorkspaceRow {
+    pub workspace: WorkspaceRef,
+    pub name: String,
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct LeadRow {
+    pub key: i64,
+    pub email: String,
+    /// In the order of `domain::lead::TEXT_FIELDS`.
+    pub text: [Option<String>; 9],
+    pub tags: Vec<String>,
+    pub custom_fields: Map<String, Value>,
+    pub email_verification_result: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct LeadCounts {
+    /// In the order of `CampaignLeadStatus::ALL`.
+    pub by_status: [i64; 7],
+}
+
+#[derive(Clone, Debug)]
+pub struct CampaignRow {
+    pub key: i64,
+    pub name: String,
+    pub status: CampaignStatus,
+    pub sequence: Value,
+    pub schedule: Value,
+    pub settings: Value,
+    pub started_at: Option<i64>,
+    pub completed_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub lead_counts: LeadCounts,
+}
+
+/// What a caller may set on a campaign; `None` leaves a field alone.
+#[derive(Clone, Debug, Default)]
+pub struct CampaignFields {
+    pub name: Option<String>,
+    pub sequence: Option<Value>,
+    pub schedule: Option<Value>,
+    pub settings: Option<Value>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CampaignLeadRow {
+    pub key: i64,
+    pub campaign: ObjectId,
+    pub lead: ObjectId,
+    pub status: CampaignLeadStatus,
+    pub added_at: i64,
+    pub updated_at: i64,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company_name: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DncKind {
+    Email,
+    Domain,
+}
+
+impl DncKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DncKind::Email => "email",
+            DncKind::Domain => "domain",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct DncRow {
+    pub key: i64,
+    pub kind: String,
+    pub value: String,
+    pub created_at: i64,
+}
+
+/// A page request: newest first, after `cursor` when given.
+#[derive(Clone, Copy, Debug)]
+pub struct PageRequest {
+    pub limit: usize,
+    pub cursor: Option<ObjectId>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub has_more: bool,
+}
+
+/// One valid entry of an explicit add-leads request.
+#[derive(Clone, Debug)]
+pub enum AddEntry {
+    Existing(ObjectId),
+    ByEmail { email: Email, fields: LeadFields },
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExplicitOutcome {
+    pub added: u64,
+    pub created: u64,
+    pub blocked: u64,
+    /// Positions (in the entries given) of `Existing` entries that name no
+    /// lead of the workspace.
+    pub not_found: Vec<usize>,
+}
+
+/// Filter or select-all: which leads, less which exclusions.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// `None` selects every lead of the workspace.
+    pub filter: Option<LeadFilter>,
+    pub exclude: Vec<ObjectId>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SelectionOutcome {
+    pub matched: u64,
+    pub added: u64,
+    pub blocked: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct BulkOutcome {
+    pub imported: Vec<ObjectId>,
+    pub updated: u64,
+    pub skipped: u64,
+}
+
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// Answers when the database does.
+    async fn ping(&self) -> Result<()>;
+
+    // Users, workspaces and keys.
+    async fn has_users(&self) -> Result<bool>;
+    async fn create_user(&self, email: &Email) -> Result<(UserRow, ApiKey)>;
+    async fn find_user(&self, email: &Email) -> Result<Option<UserRow>>;
+    async fn create_workspace(
+        &self,
+        name: &str,
+        owner: Option<i64>,
+    ) -> Result<(WorkspaceRow, ApiKey)>;
+    async fn authenticate(&self, key: &ApiKey) -> Result<Option<Principal>>;
+    /// The workspace `id` when `user_key` is one of its members.
+    async fn member_workspace(&self, user_key: i64, id: ObjectId) -> Result<Option<WorkspaceRef>>;
+
+    // Leads.
+    async fn create_lead(
+        &self,
+        ws: WorkspaceRef,
+        email: &Email,
+        fields: &LeadFields,
+    ) -> Result<LeadRow>;
+    async fn list_leads(
+        &self,
+        ws: WorkspaceRef,
+        filter: &LeadFilter,
+        page: PageRequest,
+    ) -> Result<Page<LeadRow>>;
+    async fn get_lead(&self, ws: WorkspaceRef, id: ObjectId) -> Result<LeadRow>;
+    async fn update_lead(
+        &self,
+        ws: WorkspaceRef,
+        id: ObjectId,
+        fields: &LeadFields,
+    ) -> Result<LeadRow>;
+    async fn delete_lead(&self, ws: WorkspaceRef, id: ObjectId) -> Result<()>;
+    /// Creates leads by email; existing ones are skipped or, when
+    /// `skip_duplicates` is false, updated with the given fields. Emails are
+    /// distinct (the caller keeps the first occurrence).
+    async fn bulk_upsert(
+        &self,
+        ws: WorkspaceRef,
+        leads: Vec<(Email, LeadFields)>,
+        skip_duplicates: bool,
+        tag: Option<String>,
+    ) -> Result<BulkOutcome>;
+
+    // Campaigns.
+    async fn create_campaign(
+        &self,
+        ws: WorkspaceRef,
+        fields: CampaignFields,
+    ) -> Result<CampaignRow>;
+    async fn list_campaigns(
+        &self,
+        ws: WorkspaceRef,
+        statuses: &[CampaignStatus],
+        search: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<CampaignRow>>;
+    async fn get_campaign(&self, ws: WorkspaceRef, id: ObjectId) -> Result<CampaignRow>;
+    async fn update_campaign(
+        &self,
+        ws: WorkspaceRef,
+        id: ObjectId,
+        fields: CampaignFields,
+    ) -> Result<CampaignRow>;
+    async fn delete_campaign(&self, ws: WorkspaceRef, id: ObjectId) -> Result<()>;
+    async fn transition_campaign(
+        &self,
+        ws: WorkspaceRef,
+        id: ObjectId,
+        t: Transition,
+    ) -> Result<CampaignRow>;
+
+    // Campaign leads.
+    async fn list_campaign_leads(
+        &self,
+        ws: WorkspaceRef,
+        campaign: ObjectId,
+        status: Option<CampaignLeadStatus>,
+        page: PageRequest,
+    ) -> Result<Page<CampaignLeadRow>>;
+    /// Adds the entries in one transaction; with `dry_run` nothing is kept.
+    async fn add_leads_explicit(
+        &self,
+        ws: WorkspaceRef,
+        campaign: ObjectId,
+        entries: Vec<AddEntry>,
+        dry_run: bool,
+    ) -> Result<ExplicitOutcome>;
+    async fn add_leads_selection(
+        &self,
+        ws: WorkspaceRef,
+        campaign: ObjectId,
+        selection: Selection,
+        dry_run: bool,
+    ) -> Result<SelectionOutcome>;
+
+    // Do-not-contact list.
+    async fn list_dnc(&self, ws: WorkspaceRef, page: PageRequest) -> Result<Page<DncRow>>;
+    /// Returns (added, skipped).
+    async fn add_dnc(
+        &self,
+        ws: WorkspaceRef,
+        entries: Vec<(DncKind, String)>,
+    ) -> Result<(u64, u64)>;
+    async fn delete_dnc(&self, ws: WorkspaceRef, ids: Vec<ObjectId>) -> Result<u64>;
+}
+
+/// Creates the first user and workspace of an empty database. Returns their
+/// keys, to be shown once, or `None` when the database already has users.
+pub async fn bootstrap(store: &Store) -> Result<Option<Bootstrap>> {
+    if store.has_users().await? {
+        return Ok(None);
+    }
+    let email = Email::parse("owner@leadflow.local").expect("a valid address");
+    let (user, user_key) = store.create_user(&email).await?;
+    let (workspace, workspace_key) = store
+        .create_workspace("Default workspace", Some(user.key))
+        .await?;
+    Ok(Some(Bootstrap {
+        user,
+        user_key,
+        workspace,
+        workspace_key,
+    }))
+}
+
+pub struct Bootstrap {
+    pub user: UserRow,
+    pub user_key: ApiKey,
+    pub workspace: WorkspaceRow,
+    pub workspace_key: ApiKey,
+}
+
+/// Which kind of key a principal was authenticated with.
+pub fn key_kind(p: &Principal) -> KeyKind {
+    match p {
+        Principal::User { .. } => KeyKind::Platform,
+        Principal::Workspace(_) => KeyKind::Workspace,
+    }
+}
+
+impl LeadRow {
+    /// A lead not yet stored, made from the fields a caller gave.
+    pub fn new(email: &Email, fields: &LeadFields, now: i64) -> Self {
+        let mut row = LeadRow {
+            key: 0,
+            email: email.to_string(),
+            text: Default::default(),
+            tags: Vec::new(),
+            custom_fields: Map::new(),
+            email_verification_result: None,
+            created_at: now,
+            updated_at: now,
+        };
+        row.apply(fields);
+        row
+    }
+
+    /// Applies an update: given fields replace the stored ones, custom
+    /// fields merge key by key. The email never changes.
+    pub fn apply(&mut self, f: &LeadFields) {
+        for (slot, given) in self.text.iter_mut().zip(&f.text) {
+            if let Some(v) = given {
+                *slot = v.clone();
+            }
+        }
+        if let Some(tags) = &f.tags {
+            self.tags = tags.clone();
+        }
+        if let Some(cf) = &f.custom_fields {
+            for (k, v) in cf {
+                self.custom_fields.insert(k.clone(), v.clone());
+            }
+        }
+        if let Some(evr) = &f.email_verification_result {
+            self.email_verification_result = evr.clone();
+        }
+    }
+
+    /// Adds a tag unless the lead has it already.
+    pub fn add_tag(&mut self, tag: Option<&str>) {
+        if let Some(tag) = tag
+            && !self.tags.iter().any(|t| t == tag)
+        {
+            self.tags.push(tag.to_owned());
+        }
+    }
+
+    pub fn email_key(&self) -> String {
+        self.email.to_lowercase()
+    }
+
+    pub fn id(&self) -> ObjectId {
+        ObjectId::new(self.key, self.created_at)
+    }
+}

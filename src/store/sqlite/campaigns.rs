@@ -1,0 +1,430 @@
+//! Campaigns, their states and their leads on SQLite, including the
+//! add-leads operation (SPEC §5).
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value;
+
+use super::leads::{by_email_keys, insert_new};
+use super::page;
+use super::sql::{ON_DNC, Sql, id_in, lead_filter};
+use super::workspaces::has_dnc;
+use crate::domain::campaign::{CampaignLeadStatus, CampaignStatus, Transition};
+use crate::domain::id::ObjectId;
+use crate::domain::now_ms;
+use crate::store::{
+    AddEntry, CampaignFields, CampaignLeadRow, CampaignRow, ExplicitOutcome, LeadCounts, LeadRow,
+    Page, PageRequest, Result, Selection, SelectionOutcome, StoreError, WorkspaceRef,
+};
+
+const NOT_FOUND: StoreError = StoreError::NotFound("Campaign not found");
+
+const CAMPAIGN_COLUMNS: &str = "c.id, c.name, c.status, c.sequence, c.schedule, c.settings, \
+    c.started_at, c.completed_at, c.created_at, c.updated_at";
+
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CampaignRow> {
+    let json = |i: usize| -> rusqlite::Result<Value> {
+        let text: String = r.get(i)?;
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    };
+    let status: String = r.get(2)?;
+    Ok(CampaignRow {
+        key: r.get(0)?,
+        name: r.get(1)?,
+        status: CampaignStatus::parse(&status).unwrap_or(CampaignStatus::Draft),
+        sequence: json(3)?,
+        schedule: json(4)?,
+        settings: json(5)?,
+        started_at: r.get(6)?,
+        completed_at: r.get(7)?,
+        created_at: r.get(8)?,
+        updated_at: r.get(9)?,
+        lead_counts: LeadCounts::default(),
+    })
+}
+
+fn lead_counts(conn: &Connection, campaign_key: i64) -> Result<LeadCounts> {
+    let mut stmt = conn.prepare_cached(
+        "select status, count(*) from campaign_leads where campaign_id = ?1 group by status",
+    )?;
+    let mut counts = LeadCounts::default();
+    let rows = stmt.query_map([campaign_key], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+    })?;
+    for row in rows {
+        let (status, n) = row?;
+        if let Some(i) = CampaignLeadStatus::ALL
+            .iter()
+            .position(|s| s.as_str() == status)
+        {
+            counts.by_status[i] = n;
+        }
+    }
+    Ok(counts)
+}
+
+/// The campaign `id` names in `ws`, or 404.
+fn find(conn: &Connection, ws: WorkspaceRef, id: ObjectId) -> Result<CampaignRow> {
+    let mut row = conn
+        .query_row(
+            &format!(
+                "select {CAMPAIGN_COLUMNS} from campaigns c where c.id = ?1 and c.workspace_id = ?2"
+            ),
+            [id.key, ws.key],
+            from_row,
+        )
+        .optional()?
+        .filter(|c| id.matches(c.key, c.created_at))
+        .ok_or(NOT_FOUND)?;
+    row.lead_counts = lead_counts(conn, row.key)?;
+    Ok(row)
+}
+
+fn json_text(v: &Option<Value>, default: &str) -> String {
+    v.as_ref()
+        .map(Value::to_string)
+        .unwrap_or_else(|| default.to_owned())
+}
+
+pub fn create(conn: &Connection, ws: WorkspaceRef, f: CampaignFields) -> Result<CampaignRow> {
+    let now = now_ms();
+    conn.execute(
+        "insert into campaigns (workspace_id, name, status, sequence, schedule, settings, created_at, updated_at) \
+         values (?1, ?2, 'draft', ?3, ?4, ?5, ?6, ?6)",
+        params![
+            ws.key,
+            f.name.unwrap_or_default(),
+            json_text(&f.sequence, "[]"),
+            json_text(&f.schedule, "{}"),
+            json_text(&f.settings, "{}"),
+            now
+        ],
+    )?;
+    let key = conn.last_insert_rowid();
+    find(conn, ws, ObjectId::new(key, now))
+}
+
+pub fn list(
+    conn: &Connection,
+    ws: WorkspaceRef,
+    statuses: &[CampaignStatus],
+    search: Option<&str>,
+    page_req: PageRequest,
+) -> Result<Page<CampaignRow>> {
+    let mut sql = Sql::default();
+    let p = sql.param(ws.key);
+    sql.push(&format!("c.workspace_id = {p}"));
+    if !statuses.is_empty() {
+        let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+        let p = sql.param(serde_json::to_string(&names).unwrap_or_default());
+        sql.push(&format!(
+            " and c.status in (select value from json_each({p}))"
+        ));
+    }
+    if let Some(search) = search {
+        let p = sql.param(super::sql::like_pattern(search));
+        sql.push(&format!(" and c.name like {p} escape '\\'"));
+    }
+    let mut result = page(
+        conn,
+        sql,
+        &format!("select {CAMPAIGN_COLUMNS} from campaigns c"),
+        "campaigns c",
+        "c.id",
+        page_req,
+        from_row,
+    )?;
+    for c in &mut result.items {
+        c.lead_counts = lead_counts(conn, c.key)?;
+    }
+    Ok(result)
+}
+
+pub fn get(conn: &Connection, ws: WorkspaceRef, id: ObjectId) -> Result<CampaignRow> {
+    find(conn, ws, id)
+}
+
+pub fn update(
+    conn: &Connection,
+    ws: WorkspaceRef,
+    id: ObjectId,
+    f: CampaignFields,
+) -> Result<CampaignRow> {
+    let current = find(conn, ws, id)?;
+    conn.execute(
+        "update campaigns set name = ?2, sequence = ?3, schedule = ?4, settings = ?5, updated_at = ?6 where id = ?1",
+        params![
+            current.key,
+            f.name.unwrap_or(current.name),
+            f.sequence.unwrap_or(current.sequence).to_string(),
+            f.schedule.unwrap_or(current.schedule).to_string(),
+            f.settings.unwrap_or(current.settings).to_string(),
+            now_ms()
+        ],
+    )?;
+    find(conn, ws, id)
+}
+
+pub fn delete(conn: &Connection, ws: WorkspaceRef, id: ObjectId) -> Result<()> {
+    let c = find(conn, ws, id)?;
+    conn.execute("delete from campaign_leads where campaign_id = ?1", [c.key])?;
+    conn.execute("delete from campaigns where id = ?1", [c.key])?;
+    Ok(())
+}
+
+pub fn transition(
+    conn: &Connection,
+    ws: WorkspaceRef,
+    id: ObjectId,
+    t: Transition,
+) -> Result<CampaignRow> {
+    let c = find(conn, ws, id)?;
+    let to = t.apply(c.status).ok_or_else(|| {
+        StoreError::Conflict(format!(
+            "Cannot {} a campaign that is {}",
+            t.name(),
+            c.status
+        ))
+    })?;
+    let now = now_ms();
+    conn.execute(
+        "update campaigns set status = ?2, updated_at = ?3, \
+         started_at = case when ?2 = 'active' then coalesce(started_at, ?3) else started_at end, \
+         completed_at = case when ?2 = 'completed' then ?3 else completed_at end \
+         where id = ?1",
+        params![c.key, to.as_str(), now],
+    )?;
+    if to == CampaignStatus::Active {
+        // A campaign that becomes active activates its pending leads in the
+        // same transaction.
+        conn.execute(
+            "update campaign_leads set status = 'active', updated_at = ?2 \
+             where campaign_id = ?1 and status = 'pending'",
+            params![c.key, now],
+        )?;
+    }
+    find(conn, ws, id)
+}
+
+pub fn list_leads(
+    conn: &Connection,
+    ws: WorkspaceRef,
+    campaign: ObjectId,
+    status: Option<CampaignLeadStatus>,
+    page_req: PageRequest,
+) -> Result<Page<CampaignLeadRow>> {
+    let c = find(conn, ws, campaign)?;
+    let mut sql = Sql::default();
+    let p = sql.param(c.key);
+    sql.push(&format!("cl.campaign_id = {p}"));
+    if let Some(s) = status {
+        let p = sql.param(s.as_str().to_owned());
+        sql.push(&format!(" and cl.status = {p}"));
+    }
+    let campaign_id = ObjectId::new(c.key, c.created_at);
+    page(
+        conn,
+        sql,
+        "select cl.id, cl.lead_id, l.created_at, cl.status, cl.added_at, cl.updated_at, \
+         l.email, l.first_name, l.last_name, l.company_name \
+         from campaign_leads cl join leads l on l.id = cl.lead_id",
+        "campaign_leads cl",
+        "cl.id",
+        page_req,
+        |r| {
+            let status: String = r.get(3)?;
+            Ok(CampaignLeadRow {
+                key: r.get(0)?,
+                campaign: campaign_id,
+                lead: ObjectId::new(r.get(1)?, r.get(2)?),
+                status: CampaignLeadStatus::parse(&status).unwrap_or(CampaignLeadStatus::Pending),
+                added_at: r.get(4)?,
+                updated_at: r.get(5)?,
+                email: r.get(6)?,
+                first_name: r.get(7)?,
+                last_name: r.get(8)?,
+                company_name: r.get(9)?,
+            })
+        },
+    )
+}
+
+/// The campaign leads may be added to: 404 when missing, 409 when archived.
+fn open_campaign(
+    conn: &Connection,
+    ws: WorkspaceRef,
+    id: ObjectId,
+) -> Result<(i64, CampaignLeadStatus)> {
+    let row: Option<(i64, String)> = conn
+        .query_row(
+            "select created_at, status from campaigns where id = ?1 and workspace_id = ?2",
+            [id.key, ws.key],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (_, status) = row
+        .filter(|(created, _)| id.matches(id.key, *created))
+        .ok_or(NOT_FOUND)?;
+    let status = CampaignStatus::parse(&status).unwrap_or(CampaignStatus::Draft);
+    if status == CampaignStatus::Archived {
+        return Err(StoreError::Conflict(
+            "Campaign is archived; leads cannot be added to it".into(),
+        ));
+    }
+    Ok((id.key, status.new_lead_status()))
+}
+
+pub fn add_explicit(
+    conn: &Connection,
+    ws: WorkspaceRef,
+    campaign: ObjectId,
+    entries: Vec<AddEntry>,
+) -> Result<ExplicitOutcome> {
+    let (campaign_key, status) = open_campaign(conn, ws, campaign)?;
+    let now = now_ms();
+
+    // Leads named by ID: one lookup for all of them.
+    let named: Vec<i64> = entries
+        .iter()
+        .filter_map(|e| match e {
+            AddEntry::Existing(id) => Some(id.key),
+            AddEntry::ByEmail { .. } => None,
+        })
+        .collect();
+    let found: HashMap<i64, i64> = if named.is_empty() {
+        HashMap::new()
+    } else {
+        let mut stmt = conn.prepare_cached(
+            "select id, created_at from leads where workspace_id = ?1 and id in (select value from json_each(?2))",
+        )?;
+        stmt.query_map(
+            params![ws.key, serde_json::to_string(&named).unwrap_or_default()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?
+        .collect::<rusqlite::Result<_>>()?
+    };
+
+    // Leads named by email: find the existing ones, create the rest (the
+    // first occurrence of an email supplies its fields).
+    let mut seen_emails = HashSet::new();
+    let mut new_rows = Vec::new();
+    for e in &entries {
+        if let AddEntry::ByEmail { email, fields } = e
+            && seen_emails.insert(email.key())
+        {
+            new_rows.push(LeadRow::new(email, fields, now));
+        }
+    }
+    let keys: Vec<String> = seen_emails.into_iter().collect();
+    let mut by_email: HashMap<String, i64> = by_email_keys(conn, ws, &keys)?
+        .into_iter()
+        .map(|(k, row)| (k, row.key))
+        .collect();
+    new_rows.retain(|row| !by_email.contains_key(&row.email_key()));
+    let created = insert_new(conn, ws, &new_rows, now)?;
+    let created_count = created.len() as u64;
+    by_email.extend(created);
+
+    // The leads in request order; the first occurrence of a lead wins.
+    let mut outcome = ExplicitOutcome {
+        created: created_count,
+        ..Default::default()
+    };
+    let mut seen = HashSet::new();
+    let mut lead_keys = Vec::with_capacity(entries.len());
+    for (pos, e) in entries.iter().enumerate() {
+        let key = match e {
+            AddEntry::Existing(id) => match found.get(&id.key) {
+                Some(created_at) if id.matches(id.key, *created_at) => id.key,
+                _ => {
+                    outcome.not_found.push(pos);
+                    continue;
+                }
+            },
+            AddEntry::ByEmail { email, .. } => *by_email.get(&email.key()).ok_or_else(|| {
+                StoreError::Internal(anyhow::anyhow!("a lead vanished mid-request"))
+            })?,
+        };
+        if seen.insert(key) {
+            lead_keys.push(key);
+        }
+    }
+
+    let ids_json = serde_json::to_string(&lead_keys).unwrap_or_default();
+    let mut insert = String::from(
+        "insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at) \
+         select ?1, ?2, l.id, ?3, ?4, ?4 from json_each(?5) j join leads l on l.id = j.value where true",
+    );
+    if has_dnc(conn, ws)? {
+        outcome.blocked = conn.query_row(
+            &format!(
+                "select count(*) from json_each(?2) j join leads l on l.id = j.value where {ON_DNC} \
+                 and not exists (select 1 from campaign_leads cl where cl.campaign_id = ?1 and cl.lead_id = l.id)"
+            ),
+            params![campaign_key, ids_json],
+            |r| r.get::<_, i64>(0),
+        )? as u64;
+        insert.push_str(&format!(" and not {ON_DNC}"));
+    }
+    insert.push_str(" order by j.key on conflict (campaign_id, lead_id) do nothing");
+    outcome.added = conn.execute(
+        &insert,
+        params![ws.key, campaign_key, status.as_str(), now, ids_json],
+    )? as u64;
+    Ok(outcome)
+}
+
+pub fn add_selection(
+    conn: &Connection,
+    ws: WorkspaceRef,
+    campaign: ObjectId,
+    selection: &Selection,
+) -> Result<SelectionOutcome> {
+    let (campaign_key, status) = open_campaign(conn, ws, campaign)?;
+    let now = now_ms();
+
+    // Parameters 1 to 4 are the insert's; the selection's follow.
+    let mut sql = Sql::default();
+    sql.param(campaign_key);
+    sql.param(status.as_str().to_owned());
+    sql.param(now);
+    let p = sql.param(ws.key);
+    sql.push(&format!("l.workspace_id = {p}"));
+    if let Some(f) = &selection.filter {
+        lead_filter(&mut sql, f);
+    }
+    if !selection.exclude.is_empty() {
+        id_in(&mut sql, "l", &selection.exclude, true);
+    }
+    let mut outcome = SelectionOutcome {
+        matched: conn.query_row(
+            &format!("select count(*) from leads l where {}", sql.text),
+            sql.params(),
+            |r| r.get::<_, i64>(0),
+        )? as u64,
+        ..Default::default()
+    };
+    if has_dnc(conn, ws)? {
+        outcome.blocked = conn.query_row(
+            &format!(
+                "select count(*) from leads l where {} and {ON_DNC} \
+                 and not exists (select 1 from campaign_leads cl where cl.campaign_id = ?1 and cl.lead_id = l.id)",
+                sql.text
+            ),
+            sql.params(),
+            |r| r.get::<_, i64>(0),
+        )? as u64;
+        sql.push(&format!(" and not {ON_DNC}"));
+    }
+    outcome.added = conn.execute(
+        &format!(
+            "insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at) \
+             select l.workspace_id, ?1, l.id, ?2, ?3, ?3 from leads l where {} order by l.id \
+             on conflict (campaign_id, lead_id) do nothing",
+            sql.text
+        ),
+        sql.params(),
+    )? as u64;
+    Ok(outcome)
+}

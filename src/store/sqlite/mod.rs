@@ -1,0 +1,402 @@
+//! The embedded engine: SQLite in WAL mode through rusqlite.
+//!
+//! Writes go through one connection, so write transactions never contend for
+//! SQLite's lock; reads use a small pool and see the last commit.
+
+mod campaigns;
+mod leads;
+mod sql;
+mod workspaces;
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+
+use super::*;
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
+
+const PRAGMAS: &str = "pragma journal_mode = wal; pragma synchronous = normal; \
+    pragma busy_timeout = 10000; pragma foreign_keys = off; pragma cache_size = -65536; \
+    pragma temp_store = memory;";
+
+pub struct SqliteStore {
+    writer: Arc<Mutex<Connection>>,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::DatabaseBusy
+                ) =>
+            {
+                StoreError::Unavailable(e.into())
+            }
+            e => StoreError::Internal(e.into()),
+        }
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(e: r2d2::Error) -> Self {
+        StoreError::Unavailable(e.into())
+    }
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and migrates it.
+    pub async fn open(path: &str) -> anyhow::Result<Self> {
+        let path = path.split('?').next().unwrap_or_default().to_owned();
+        anyhow::ensure!(!path.is_empty(), "the SQLite URL names no file");
+        tokio::task::spawn_blocking(move || {
+            let mut conn = Connection::open(&path)?;
+            conn.execute_batch(PRAGMAS)?;
+            migrate(&mut conn)?;
+            let manager = SqliteConnectionManager::file(&path)
+                .with_init(|c| c.execute_batch("pragma busy_timeout = 10000; pragma query_only = 1; pragma cache_size = -32768;"));
+            let readers = r2d2::Pool::builder().max_size(8).min_idle(Some(1)).build(manager)?;
+            Ok(Self {
+                writer: Arc::new(Mutex::new(conn)),
+                readers,
+            })
+        })
+        .await?
+    }
+
+    /// Runs `f` in an immediate write transaction; commits unless `keep` is
+    /// false (a dry run), in which case everything is rolled back.
+    async fn write<T, F>(&self, keep: bool, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = writer
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            if keep {
+                tx.commit()?;
+            } else {
+                tx.rollback()?;
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(e.into()))?
+    }
+
+    /// Runs `f` in a read transaction: one consistent snapshot.
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            let tx = conn.transaction()?;
+            f(&tx)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(e.into()))?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    conn.execute_batch(
+        "create table if not exists schema_migrations (
+            version integer primary key, name text not null, applied_at integer not null)",
+    )?;
+    for (version, name, sql) in MIGRATIONS {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let done: Option<i64> = tx
+            .query_row(
+                "select version from schema_migrations where version = ?1",
+                [version],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if done.is_none() {
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "insert into schema_migrations (version, name, applied_at) values (?1, ?2, ?3)",
+                rusqlite::params![version, name, crate::domain::now_ms()],
+            )?;
+            tracing::info!(version, name, "applied migration");
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// The storage key of the row of `table` that `id` names in workspace `ws`.
+fn find_key(conn: &Connection, table: &str, ws: WorkspaceRef, id: ObjectId) -> Result<Option<i64>> {
+    let created: Option<i64> = conn
+        .query_row(
+            &format!("select created_at from {table} where id = ?1 and workspace_id = ?2"),
+            [id.key, ws.key],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(created.filter(|c| id.matches(id.key, *c)).map(|_| id.key))
+}
+
+/// Runs a count query and a page query built on the same conditions.
+fn page<T>(
+    conn: &Connection,
+    mut sql: Sql,
+    select: &str,
+    count_from: &str,
+    order_key: &str,
+    page: PageRequest,
+    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Page<T>> {
+    let total: i64 = conn.query_row(
+        &format!("select count(*) from {count_from} where {}", sql.text),
+        sql.params(),
+        |r| r.get(0),
+    )?;
+    if let Some(cursor) = page.cursor {
+        let p = sql.param(cursor.key);
+        sql.push(&format!(" and {order_key} < {p}"));
+    }
+    let limit = sql.param(page.limit as i64 + 1);
+    let text = format!(
+        "{select} where {} order by {order_key} desc limit {limit}",
+        sql.text
+    );
+    let mut stmt = conn.prepare(&text)?;
+    let mut items = stmt
+        .query_map(sql.params(), map)?
+        .collect::<rusqlite::Result<Vec<T>>>()?;
+    let has_more = items.len() > page.limit;
+    items.truncate(page.limit);
+    Ok(Page {
+        items,
+        total,
+        has_more,
+    })
+}
+
+use sql::Sql;
+
+#[async_trait]
+impl Storage for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        self.read(|c| {
+            Ok(c.query_row("select 1", [], |r| r.get::<_, i64>(0))
+                .map(|_| ())?)
+        })
+        .await
+    }
+
+    async fn has_users(&self) -> Result<bool> {
+        self.read(|c| Ok(c.query_row("select exists (select 1 from users)", [], |r| r.get(0))?))
+            .await
+    }
+
+    async fn create_user(&self, email: &Email) -> Result<(UserRow, ApiKey)> {
+        let email = email.clone();
+        self.write(true, move |tx| workspaces::create_user(tx, &email))
+            .await
+    }
+
+    async fn find_user(&self, email: &Email) -> Result<Option<UserRow>> {
+        let key = email.key();
+        self.read(move |c| workspaces::find_user(c, &key)).await
+    }
+
+    async fn create_workspace(
+        &self,
+        name: &str,
+        owner: Option<i64>,
+    ) -> Result<(WorkspaceRow, ApiKey)> {
+        let name = name.to_owned();
+        self.write(true, move |tx| {
+            workspaces::create_workspace(tx, &name, owner)
+        })
+        .await
+    }
+
+    async fn authenticate(&self, key: &ApiKey) -> Result<Option<Principal>> {
+        let hash = key.hash();
+        self.read(move |c| workspaces::authenticate(c, &hash)).await
+    }
+
+    async fn member_workspace(&self, user_key: i64, id: ObjectId) -> Result<Option<WorkspaceRef>> {
+        self.read(move |c| workspaces::member_workspace(c, user_key, id))
+            .await
+    }
+
+    async fn create_lead(
+        &self,
+        ws: WorkspaceRef,
+        email: &Email,
+        fields: &LeadFields,
+    ) -> Result<LeadRow> {
+        let (email, fields) = (email.clone(), fields.clone());
+        self.write(true, move |tx| leads::create(tx, ws, &email, &fields))
+            .await
+    }
+
+    async fn list_leads(
+        &self,
+        ws: WorkspaceRef,
+        filter: &LeadFilter,
+        page: PageRequest,
+    ) -> Result<Page<LeadRow>> {
+        let filter = filter.clone();
+        self.read(move |c| leads::list(c, ws, &filter, page)).await
+    }
+
+    async fn get_lead(&self, ws: WorkspaceRef, id: ObjectId) -> Result<LeadRow> {
+        self.read(move |c| leads::get(c, ws, id)).await
+    }
+
+    async fn update_lead(
+        &self,
+        ws: WorkspaceRef,
+        id: ObjectId,
+        fields: &LeadFields,
+    ) -> Result<LeadRow> {
+        let fields = fields.clone();
+        self.write(true, move |tx| leads::update(tx, ws, id, &fields))
+            .await
+    }
+
+    async fn delete_lead(&self, ws: WorkspaceRef, id: ObjectId) -> Result<()> {
+        self.write(true, move |tx| leads::delete(tx, ws, id)).await
+    }
+
+    async fn bulk_upsert(
+        &self,
+        ws: WorkspaceRef,
+        input: Vec<(Email, LeadFields)>,
+        skip_duplicates: bool,
+        tag: Option<String>,
+    ) -> Result<BulkOutcome> {
+        self.write(true, move |tx| {
+            leads::bulk_upsert(tx, ws, input, skip_duplicates, tag.as_deref())
+        })
+        .await
+    }
+
+    async fn create_campaign(
+        &self,
+        ws: WorkspaceRef,
+        fields: CampaignFields,
+    ) -> Result<CampaignRow> {
+        self.write(true, move |tx| campaigns::create(tx, ws, fields))
+            .await
+    }
+
+    async fn list_campaigns(
+        &self,
+        ws: WorkspaceRef,
+        statuses: &[CampaignStatus],
+        search: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<CampaignRow>> {
+        let (statuses, search) = (statuses.to_vec(), search.map(str::to_owned));
+        self.read(move |c| campaigns::list(c, ws, &statuses, search.as_deref(), page))
+            .await
+    }
+
+    async fn get_campaign(&self, ws: WorkspaceRef, id: ObjectId) -> Result<CampaignRow> {
+        self.read(move |c| campaigns::get(c, ws, id)).await
+    }
+
+    async fn update_campaign(
+        &self,
+        ws: WorkspaceRef,
+        id: ObjectId,
+        fields: CampaignFields,
+    ) -> Result<CampaignRow> {
+        self.write(true, move |tx| campaigns::update(tx, ws, id, fields))
+            .await
+    }
+
+    async fn delete_campaign(&self, ws: WorkspaceRef, id: ObjectId) -> Result<()> {
+        self.write(true, move |tx| campaigns::delete(tx, ws, id))
+            .await
+    }
+
+    async fn transition_campaign(
+        &self,
+        ws: WorkspaceRef,
+        id: ObjectId,
+        t: Transition,
+    ) -> Result<CampaignRow> {
+        self.write(true, move |tx| campaigns::transition(tx, ws, id, t))
+            .await
+    }
+
+    async fn list_campaign_leads(
+        &self,
+        ws: WorkspaceRef,
+        campaign: ObjectId,
+        status: Option<CampaignLeadStatus>,
+        page: PageRequest,
+    ) -> Result<Page<CampaignLeadRow>> {
+        self.read(move |c| campaigns::list_leads(c, ws, campaign, status, page))
+            .await
+    }
+
+    async fn add_leads_explicit(
+        &self,
+        ws: WorkspaceRef,
+        campaign: ObjectId,
+        entries: Vec<AddEntry>,
+        dry_run: bool,
+    ) -> Result<ExplicitOutcome> {
+        self.write(!dry_run, move |tx| {
+            campaigns::add_explicit(tx, ws, campaign, entries)
+        })
+        .await
+    }
+
+    async fn add_leads_selection(
+        &self,
+        ws: WorkspaceRef,
+        campaign: ObjectId,
+        selection: Selection,
+        dry_run: bool,
+    ) -> Result<SelectionOutcome> {
+        self.write(!dry_run, move |tx| {
+            campaigns::add_selection(tx, ws, campaign, &selection)
+        })
+        .await
+    }
+
+    async fn list_dnc(&self, ws: WorkspaceRef, page: PageRequest) -> Result<Page<DncRow>> {
+        self.read(move |c| workspaces::list_dnc(c, ws, page)).await
+    }
+
+    async fn add_dnc(
+        &self,
+        ws: WorkspaceRef,
+        entries: Vec<(DncKind, String)>,
+    ) -> Result<(u64, u64)> {
+        self.write(true, move |tx| workspaces::add_dnc(tx, ws, &entries))
+            .await
+    }
+
+    async fn delete_dnc(&self, ws: WorkspaceRef, ids: Vec<ObjectId>) -> Result<u64> {
+        self.write(true, move |tx| workspaces::delete_dnc(tx, ws, &ids))
+            .await
+    }
+}
