@@ -22,8 +22,12 @@ pub struct AppState {
 /// The router with every layer: request IDs outermost, so even a panic's
 /// response carries one.
 pub fn app(state: AppState, body_limit: usize) -> Router {
-    routes::router()
-        .with_state(state)
+    with_layers(routes::router().with_state(state), body_limit)
+}
+
+/// The layers every route gets: body limit, panic catching, request IDs.
+pub fn with_layers(router: Router, body_limit: usize) -> Router {
+    router
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(|_| {
             let id = request_id::current();

@@ -180,7 +180,7 @@ pub struct Page<T> {
 #[derive(Clone, Debug)]
 pub enum AddEntry {
     Existing(ObjectId),
-    ByEmail { email: Email, fields: LeadFields },
+    ByEmail { email: Email, fields: Box<LeadFields> },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

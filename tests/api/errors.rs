@@ -1,0 +1,167 @@
+//! SPEC §1: every failure in the envelope, request IDs everywhere.
+
+use axum::Router;
+use axum::routing::get;
+use reqwest::Method;
+use serde_json::json;
+use tower::ServiceExt;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn malformed_json_is_a_validation_error_that_says_where() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .post(format!("{}/v1/leads", app.base))
+        .header("X-Api-Key", &app.key)
+        .header("Content-Type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], json!("VALIDATION_ERROR"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 1"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_unsupported() {
+    let app = spawn_app().await;
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        let mut req = app
+            .client
+            .post(format!("{}/v1/leads", app.base))
+            .header("X-Api-Key", &app.key)
+            .body("{\"email\": \"a@b.co\"}");
+        if let Some(ct) = content_type {
+            req = req.header("Content-Type", ct);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 415);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], json!("UNSUPPORTED_MEDIA_TYPE"));
+    }
+    assert_eq!(app.lead_total().await, 0);
+}
+
+#[tokio::test]
+async fn unknown_routes_and_wrong_methods_use_the_envelope() {
+    let app = spawn_app().await;
+    app.get("/v1/nothing-here")
+        .await
+        .assert_error(404, "NOT_FOUND");
+    app.get("/elsewhere").await.assert_error(404, "NOT_FOUND");
+    app.call(Method::PUT, "/v1/leads", None)
+        .await
+        .assert_error(405, "METHOD_NOT_ALLOWED");
+    app.call(Method::DELETE, "/v1/campaigns", None)
+        .await
+        .assert_error(405, "METHOD_NOT_ALLOWED");
+}
+
+#[tokio::test]
+async fn a_body_over_sixteen_mebibytes_is_too_large() {
+    let app = spawn_app().await;
+    let big = format!(
+        "{{\"email\": \"a@b.co\", \"firstName\": \"{}\"}}",
+        "x".repeat(17 * 1024 * 1024)
+    );
+    let res = app
+        .client
+        .post(format!("{}/v1/leads", app.base))
+        .header("X-Api-Key", &app.key)
+        .header("Content-Type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], json!("PAYLOAD_TOO_LARGE"));
+    assert_eq!(app.lead_total().await, 0);
+}
+
+#[tokio::test]
+async fn wrong_types_are_validation_errors_with_details() {
+    let app = spawn_app().await;
+    let r = app
+        .post("/v1/leads", json!({"email": "a@b.co", "tags": "vip"}))
+        .await;
+    r.assert_error(400, "VALIDATION_ERROR");
+    assert_eq!(r.body["error"]["details"][0]["field"], json!("tags"));
+    let r = app
+        .post(
+            "/v1/leads",
+            json!({"email": "a@b.co", "unknownField": {"x": 1}}),
+        )
+        .await;
+    r.assert_ok(201);
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_echoes_the_callers() {
+    let app = spawn_app().await;
+    for r in [
+        app.get("/v1/leads").await,
+        app.get("/v1/nowhere").await,
+        app.send(Method::GET, "/v1/health", &[], None).await,
+    ] {
+        let id = r
+            .headers
+            .get("x-request-id")
+            .expect("x-request-id")
+            .to_str()
+            .unwrap();
+        assert!(!id.is_empty());
+    }
+    let r = app
+        .send(
+            Method::GET,
+            "/v1/leads",
+            &[("X-Api-Key", &app.key), ("X-Request-Id", "trace-me-123")],
+            None,
+        )
+        .await;
+    assert_eq!(r.headers["x-request-id"], "trace-me-123");
+}
+
+#[tokio::test]
+async fn a_panic_becomes_a_500_in_the_envelope_without_internals() {
+    async fn boom() -> &'static str {
+        panic!("secret internal detail at /src/whatever.rs")
+    }
+    let router = leadflow::startup::with_layers(Router::new().route("/boom", get(boom)), 1024);
+    let res = router
+        .oneshot(
+            axum::http::Request::get("/boom")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 500);
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["success"], json!(false));
+    assert_eq!(body["error"]["code"], json!("INTERNAL_ERROR"));
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&id) && !message.contains("secret"),
+        "{message}"
+    );
+}

@@ -1,0 +1,231 @@
+//! Spawning a real server on port 0 over a fresh database, and talking to it.
+
+use leadflow::config::{Config, DatabaseUrl};
+use leadflow::domain::email::Email;
+use leadflow::startup::Application;
+use leadflow::store::Store;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    /// The workspace key of the first workspace.
+    pub key: String,
+    pub workspace_id: String,
+    /// A platform key of the first workspace's owner.
+    pub user_key: String,
+    pub store: Store,
+    pub database_url: String,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+
+    /// Asserts the failure envelope with this status and code.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(self.body["success"], json!(false), "body: {}", self.body);
+        assert_eq!(
+            self.body["error"]["code"],
+            json!(code),
+            "body: {}",
+            self.body
+        );
+        assert!(
+            self.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+
+    #[track_caller]
+    pub fn assert_ok(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(self.body["success"], json!(true), "body: {}", self.body);
+        self.data()
+    }
+
+    pub fn message(&self) -> &str {
+        self.body["error"]["message"].as_str().unwrap_or_default()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let config = Config::new("127.0.0.1:0", DatabaseUrl::new(database_url.clone()));
+    let app = Application::build(&config).await.expect("build app");
+    let port = app.port();
+    let store = app.store();
+    tokio::spawn(app.run_until(std::future::pending()));
+
+    let email = Email::parse(&format!("owner{port}@example.com")).unwrap();
+    let (user, user_key) = store.create_user(&email).await.unwrap();
+    let (ws, key) = store
+        .create_workspace("Test workspace", Some(user.key))
+        .await
+        .unwrap();
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::new(),
+        key: key.expose().to_owned(),
+        workspace_id: ws.workspace.id().to_string(),
+        user_key: user_key.expose().to_owned(),
+        store,
+        database_url,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// Sends a request with `headers`; a JSON body when given.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Resp {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let res = req.send().await.expect("request failed");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A request authenticated with the workspace key.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
+        self.call_as(&self.key, method, path, body).await
+    }
+
+    pub async fn call_as(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Resp {
+        self.send(method, path, &[("X-Api-Key", key)], body.as_ref())
+            .await
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.call(Method::DELETE, path, None).await
+    }
+
+    pub async fn create_campaign(&self, name: &str) -> String {
+        let r = self.post("/v1/campaigns", json!({"name": name})).await;
+        r.assert_ok(201)["_id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn create_lead(&self, body: Value) -> Value {
+        let r = self.post("/v1/leads", body).await;
+        r.assert_ok(201).clone()
+    }
+
+    /// Creates leads through the bulk endpoint; returns their IDs in order.
+    pub async fn create_leads(&self, leads: Vec<Value>) -> Vec<String> {
+        let r = self.post("/v1/leads/bulk", json!({"leads": leads})).await;
+        let d = r.assert_ok(200);
+        assert_eq!(d["failed"], json!(0), "{d}");
+        d["importedLeadIds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// `POST /v1/campaigns/{id}/leads`.
+    pub async fn add(&self, campaign: &str, body: Value) -> Resp {
+        self.post(&format!("/v1/campaigns/{campaign}/leads"), body)
+            .await
+    }
+
+    /// Every item of a list, walking its pages.
+    pub async fn all(&self, path: &str) -> Vec<Value> {
+        self.all_as(&self.key, path).await
+    }
+
+    pub async fn all_as(&self, key: &str, path: &str) -> Vec<Value> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let url = match &cursor {
+                Some(c) => format!("{path}{sep}limit=100&cursor={c}"),
+                None => format!("{path}{sep}limit=100"),
+            };
+            let r = self.call_as(key, Method::GET, &url, None).await;
+            let page = r.assert_ok(200).as_array().unwrap().clone();
+            items.extend(page);
+            match r.body["pagination"]["nextCursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return items,
+            }
+        }
+    }
+
+    /// A second workspace with its own key, on the same server.
+    pub async fn other_workspace(&self) -> (String, String) {
+        let (ws, key) = self.store.create_workspace("Other", None).await.unwrap();
+        (ws.workspace.id().to_string(), key.expose().to_owned())
+    }
+
+    /// Number of leads in the workspace.
+    pub async fn lead_total(&self) -> i64 {
+        self.get("/v1/leads?limit=1").await.body["pagination"]["total"]
+            .as_i64()
+            .unwrap()
+    }
+
+    pub async fn campaign_lead_total(&self, campaign: &str) -> i64 {
+        self.get(&format!("/v1/campaigns/{campaign}/leads?limit=1"))
+            .await
+            .body["pagination"]["total"]
+            .as_i64()
+            .unwrap()
+    }
+}
+
+/// `n` lead objects with distinct emails under `prefix`.
+pub fn leads(prefix: &str, n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| json!({"email": format!("{prefix}{i}@example.com")}))
+        .collect()
+}

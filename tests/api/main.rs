@@ -1,0 +1,14 @@
+//! Black-box tests over HTTP against the real server, a fresh database per
+//! test.
+
+mod add_leads;
+mod auth;
+mod campaigns;
+mod cli;
+mod concurrency;
+mod dnc;
+mod errors;
+mod helpers;
+mod isolation;
+mod leads;
+mod property;
