@@ -107,7 +107,10 @@ fn parse_entry(index: usize, entry: &Value) -> Result<AddEntry, Value> {
         }
     }
     match LeadFields::parse_new(entry) {
-        Ok((email, fields)) => Ok(AddEntry::ByEmail { email, fields: Box::new(fields) }),
+        Ok((email, fields)) => Ok(AddEntry::ByEmail {
+            email,
+            fields: Box::new(fields),
+        }),
         Err(LeadError::MissingEmail) => Err(entry_error(
             index,
             entry,

@@ -3,6 +3,7 @@
 //! Every workspace-scoped method takes the workspace first, so tenant scoping
 //! lives in the signature rather than in each caller's memory.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -28,10 +29,11 @@ pub async fn connect(url: &str) -> anyhow::Result<Store> {
         let store = sqlite::SqliteStore::open(path).await?;
         return Ok(Arc::new(store));
     }
-    anyhow::bail!(
-        "unsupported database URL {:?}: use sqlite://PATH",
-        url.split(['@', '?']).next_back().unwrap_or_default()
-    )
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = postgres::PgStore::open(url, 16).await?;
+        return Ok(Arc::new(store));
+    }
+    anyhow::bail!("unsupported database URL: use sqlite://PATH or postgres://USER:PASSWORD@HOST/DB")
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -180,7 +182,10 @@ pub struct Page<T> {
 #[derive(Clone, Debug)]
 pub enum AddEntry {
     Existing(ObjectId),
-    ByEmail { email: Email, fields: Box<LeadFields> },
+    ByEmail {
+        email: Email,
+        fields: Box<LeadFields>,
+    },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -415,5 +420,20 @@ impl LeadRow {
 
     pub fn id(&self) -> ObjectId {
         ObjectId::new(self.key, self.created_at)
+    }
+
+    /// The lead as one JSON object, the row format of the engines' batch
+    /// statements (`json_each` on SQLite, `jsonb_to_recordset` on
+    /// PostgreSQL).
+    pub fn batch_json(&self) -> Value {
+        serde_json::json!({
+            "id": self.key,
+            "email": self.email,
+            "key": self.email_key(),
+            "f": self.text,
+            "tags": self.tags,
+            "cf": self.custom_fields,
+            "evr": self.email_verification_result,
+        })
     }
 }

@@ -91,7 +91,7 @@ async fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> reqwest::Respon
 #[tokio::test]
 async fn admin_commands_print_keys_that_work_in_the_documented_json_shape() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let db = crate::helpers::fresh_database_url(dir.path()).await;
     let migrated = leadflow(&["migrate"], &db);
     assert!(migrated.status.success());
 
@@ -172,7 +172,7 @@ async fn admin_commands_print_keys_that_work_in_the_documented_json_shape() {
 #[tokio::test]
 async fn serve_bootstraps_an_empty_database_and_prints_its_keys_once() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("boot.db").display());
+    let db = crate::helpers::fresh_database_url(dir.path()).await;
     let port = free_port();
     let child = serve(&db, port);
     wait_healthy(port).await;

@@ -61,9 +61,51 @@ impl Resp {
     }
 }
 
+/// The engine under test: SQLite unless `LEADFLOW_TEST_ENGINE=postgres`, in
+/// which case `LEADFLOW_TEST_POSTGRES_URL` (a server URL without a database)
+/// must be set; a missing one fails the test rather than skipping it.
+pub fn postgres_server() -> Option<String> {
+    match std::env::var("LEADFLOW_TEST_ENGINE").as_deref() {
+        Err(_) | Ok("") | Ok("sqlite") => None,
+        Ok("postgres") => Some(
+            std::env::var("LEADFLOW_TEST_POSTGRES_URL")
+                .expect("LEADFLOW_TEST_ENGINE=postgres needs LEADFLOW_TEST_POSTGRES_URL"),
+        ),
+        Ok(other) => panic!("unknown LEADFLOW_TEST_ENGINE {other:?}"),
+    }
+}
+
+/// A connection to a PostgreSQL database, for tests that look underneath.
+pub async fn pg_connect(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to PostgreSQL");
+    tokio::spawn(conn);
+    client
+}
+
+/// A new, empty database on the engine under test.
+pub async fn fresh_database_url(dir: &std::path::Path) -> String {
+    match postgres_server() {
+        None => format!("sqlite://{}", dir.join("test.db").display()),
+        Some(server) => {
+            let admin = pg_connect(&format!("{server}/postgres")).await;
+            let bytes: [u8; 8] = rand::random();
+            let name: String = std::iter::once("lf_".to_string())
+                .chain(bytes.iter().map(|b| format!("{b:02x}")))
+                .collect();
+            admin
+                .batch_execute(&format!("create database {name}"))
+                .await
+                .expect("create database");
+            format!("{server}/{name}")
+        }
+    }
+}
+
 pub async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let database_url = fresh_database_url(dir.path()).await;
     let config = Config::new("127.0.0.1:0", DatabaseUrl::new(database_url.clone()));
     let app = Application::build(&config).await.expect("build app");
     let port = app.port();
@@ -205,6 +247,32 @@ impl TestApp {
     pub async fn other_workspace(&self) -> (String, String) {
         let (ws, key) = self.store.create_workspace("Other", None).await.unwrap();
         (ws.workspace.id().to_string(), key.expose().to_owned())
+    }
+
+    /// Everything the database holds about users, workspaces and keys, as
+    /// bytes, to search for secrets.
+    pub async fn raw_key_storage(&self) -> Vec<u8> {
+        match self.database_url.strip_prefix("sqlite://") {
+            Some(path) => {
+                let mut bytes = std::fs::read(path).unwrap();
+                bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+                bytes
+            }
+            None => {
+                let client = pg_connect(&self.database_url).await;
+                let mut out = Vec::new();
+                for table in ["api_keys", "users", "workspaces", "workspace_members"] {
+                    for row in client
+                        .query(&format!("select t::text from {table} t"), &[])
+                        .await
+                        .unwrap()
+                    {
+                        out.extend(row.get::<_, String>(0).into_bytes());
+                    }
+                }
+                out
+            }
+        }
     }
 
     /// Number of leads in the workspace.

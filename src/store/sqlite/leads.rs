@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::sql::{Sql, lead_filter};
 use super::{find_key, page};
@@ -38,19 +38,6 @@ pub fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LeadRow> {
     })
 }
 
-/// A lead as one JSON object for the batch statements below.
-fn to_json(row: &LeadRow) -> Value {
-    json!({
-        "id": row.key,
-        "email": row.email,
-        "key": row.email_key(),
-        "f": row.text,
-        "tags": row.tags,
-        "cf": row.custom_fields,
-        "evr": row.email_verification_result,
-    })
-}
-
 const FROM_JSON: &str = "j.value ->> 'email', j.value ->> 'key', \
     j.value ->> '$.f[0]', j.value ->> '$.f[1]', j.value ->> '$.f[2]', j.value ->> '$.f[3]', \
     j.value ->> '$.f[4]', j.value ->> '$.f[5]', j.value ->> '$.f[6]', j.value ->> '$.f[7]', \
@@ -71,7 +58,7 @@ pub fn insert_new(
     if rows.is_empty() {
         return Ok(HashMap::new());
     }
-    let json = Value::Array(rows.iter().map(to_json).collect()).to_string();
+    let json = Value::Array(rows.iter().map(LeadRow::batch_json).collect()).to_string();
     let mut stmt = conn.prepare_cached(&format!(
         "insert into leads ({INSERT_COLUMNS}) \
          select ?1, {FROM_JSON}, ?2, ?2 from json_each(?3) j where true \
@@ -89,7 +76,7 @@ fn write_back(conn: &Connection, rows: &[LeadRow], now: i64) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let json = Value::Array(rows.iter().map(to_json).collect()).to_string();
+    let json = Value::Array(rows.iter().map(LeadRow::batch_json).collect()).to_string();
     conn.execute(
         "update leads set first_name = j.value ->> '$.f[0]', last_name = j.value ->> '$.f[1]', \
          company_name = j.value ->> '$.f[2]', job_title = j.value ->> '$.f[3]', \

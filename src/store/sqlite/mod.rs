@@ -193,6 +193,7 @@ fn page<T>(
 }
 
 use sql::Sql;
+pub use sql::like_pattern;
 
 #[async_trait]
 impl Storage for SqliteStore {

@@ -1,0 +1,417 @@
+//! PostgreSQL through tokio-postgres, with a bounded deadpool pool.
+//!
+//! Batches travel as one array or JSON parameter, so each request is a few
+//! set-based statements. When the database is unreachable the pool fails
+//! fast and requests get 503; new connections are made as soon as it is
+//! back.
+
+mod campaigns;
+mod leads;
+mod sql;
+mod workspaces;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::error::SqlState;
+
+use super::*;
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
+
+/// The advisory lock that serialises migrations between processes.
+const MIGRATION_LOCK: i64 = 0x6c65_6164_666c_6f77; // "leadflow"
+
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        let io = e.code().is_none()
+            && std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+        let shutting_down = matches!(e.code(), Some(c) if *c == SqlState::ADMIN_SHUTDOWN || *c == SqlState::CANNOT_CONNECT_NOW);
+        if e.is_closed() || io || shutting_down {
+            StoreError::Unavailable(e.into())
+        } else {
+            StoreError::Internal(e.into())
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        StoreError::Unavailable(e.into())
+    }
+}
+
+pub fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+/// TLS with the system's root certificates; used when the URL's `sslmode`
+/// asks for it (`prefer`, the default, falls back to plain text when the
+/// server offers no TLS).
+fn tls() -> anyhow::Result<tokio_postgres_rustls::MakeRustlsConnect> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+impl PgStore {
+    /// Connects, checks the database answers, and migrates it.
+    pub async fn open(url: &str, max_connections: usize) -> anyhow::Result<Self> {
+        let mut config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| anyhow::anyhow!("invalid PostgreSQL URL: {e}"))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        let manager = Manager::from_config(
+            config,
+            tls()?,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let timeout = Some(Duration::from_secs(5));
+        let pool = Pool::builder(manager)
+            .max_size(max_connections)
+            .wait_timeout(timeout)
+            .create_timeout(timeout)
+            .recycle_timeout(timeout)
+            .runtime(Runtime::Tokio1)
+            .build()?;
+        let store = Self { pool };
+        let mut client = store
+            .pool
+            .get()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL: {e}"))?;
+        migrate(&mut client).await?;
+        Ok(store)
+    }
+}
+
+async fn migrate(client: &mut deadpool_postgres::Object) -> anyhow::Result<()> {
+    let tx = client.transaction().await?;
+    // Two processes starting at once: the second waits here, then finds the
+    // migrations applied.
+    tx.execute("select pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute(
+        "create table if not exists schema_migrations (
+            version bigint primary key, name text not null, applied_at bigint not null)",
+    )
+    .await?;
+    for (version, name, sql) in MIGRATIONS {
+        let done = tx
+            .query_opt(
+                "select 1 from schema_migrations where version = $1",
+                &[version],
+            )
+            .await?
+            .is_some();
+        if !done {
+            tx.batch_execute(sql).await?;
+            tx.execute(
+                "insert into schema_migrations (version, name, applied_at) values ($1, $2, $3)",
+                &[version, name, &crate::domain::now_ms()],
+            )
+            .await?;
+            tracing::info!(version, name, "applied migration");
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Runs `$body` in a transaction on a pooled connection named `$tx`; commits
+/// when `$keep` is true, rolls back otherwise (dry runs).
+macro_rules! in_tx {
+    ($store:expr, $keep:expr, |$tx:ident| $body:expr) => {{
+        let mut client = $store.pool.get().await?;
+        let $tx = client.transaction().await?;
+        let out = $body;
+        if $keep {
+            $tx.commit().await?;
+        } else {
+            $tx.rollback().await?;
+        }
+        Ok(out)
+    }};
+}
+
+#[async_trait]
+impl Storage for PgStore {
+    async fn ping(&self) -> Result<()> {
+        let client = self.pool.get().await?;
+        client.query_one("select 1", &[]).await?;
+        Ok(())
+    }
+
+    async fn has_users(&self) -> Result<bool> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .query_one("select exists (select 1 from users)", &[])
+            .await?
+            .get(0))
+    }
+
+    async fn create_user(&self, email: &Email) -> Result<(UserRow, ApiKey)> {
+        in_tx!(self, true, |tx| workspaces::create_user(&tx, email).await?)
+    }
+
+    async fn find_user(&self, email: &Email) -> Result<Option<UserRow>> {
+        let client = self.pool.get().await?;
+        workspaces::find_user(&client, &email.key()).await
+    }
+
+    async fn create_workspace(
+        &self,
+        name: &str,
+        owner: Option<i64>,
+    ) -> Result<(WorkspaceRow, ApiKey)> {
+        in_tx!(self, true, |tx| workspaces::create_workspace(
+            &tx, name, owner
+        )
+        .await?)
+    }
+
+    async fn authenticate(&self, key: &ApiKey) -> Result<Option<Principal>> {
+        let client = self.pool.get().await?;
+        workspaces::authenticate(&client, &key.hash()).await
+    }
+
+    async fn member_workspace(&self, user_key: i64, id: ObjectId) -> Result<Option<WorkspaceRef>> {
+        let client = self.pool.get().await?;
+        workspaces::member_workspace(&client, user_key, id).await
+    }
+
+    async fn create_lead(
+        &self,
+        ws: WorkspaceRef,
+        email: &Email,
+        fields: &LeadFields,
+    ) -> Result<LeadRow> {
+        in_tx!(self, true, |tx| leads::create(&tx, ws, email, fields)
+            .await?)
+    }
+
+    async fn list_leads(
+        &self,
+        ws: WorkspaceRef,
+        filter: &LeadFilter,
+        page: PageRequest,
+    ) -> Result<Page<LeadRow>> {
+        in_tx!(self, true, |tx| leads::list(&tx, ws, filter, page).await?)
+    }
+
+    async fn get_lead(&self, ws: WorkspaceRef, id: ObjectId) -> Result<LeadRow> {
+        let client = self.pool.get().await?;
+        leads::get(&client, ws, id).await
+    }
+
+    async fn update_lead(
+        &self,
+        ws: WorkspaceRef,
+        id: ObjectId,
+        fields: &LeadFields,
+    ) -> Result<LeadRow> {
+        in_tx!(self, true, |tx| leads::update(&tx, ws, id, fields).await?)
+    }
+
+    async fn delete_lead(&self, ws: WorkspaceRef, id: ObjectId) -> Result<()> {
+        in_tx!(self, true, |tx| leads::delete(&tx, ws, id).await?)
+    }
+
+    async fn bulk_upsert(
+        &self,
+        ws: WorkspaceRef,
+        input: Vec<(Email, LeadFields)>,
+        skip_duplicates: bool,
+        tag: Option<String>,
+    ) -> Result<BulkOutcome> {
+        in_tx!(self, true, |tx| leads::bulk_upsert(
+            &tx,
+            ws,
+            input,
+            skip_duplicates,
+            tag.as_deref()
+        )
+        .await?)
+    }
+
+    async fn create_campaign(
+        &self,
+        ws: WorkspaceRef,
+        fields: CampaignFields,
+    ) -> Result<CampaignRow> {
+        in_tx!(self, true, |tx| campaigns::create(&tx, ws, fields).await?)
+    }
+
+    async fn list_campaigns(
+        &self,
+        ws: WorkspaceRef,
+        statuses: &[CampaignStatus],
+        search: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<CampaignRow>> {
+        in_tx!(self, true, |tx| campaigns::list(
+            &tx, ws, statuses, search, page
+        )
+        .await?)
+    }
+
+    async fn get_campaign(&self, ws: WorkspaceRef, id: ObjectId) -> Result<CampaignRow> {
+        let client = self.pool.get().await?;
+        campaigns::get(&client, ws, id).await
+    }
+
+    async fn update_campaign(
+        &self,
+        ws: WorkspaceRef,
+        id: ObjectId,
+        fields: CampaignFields,
+    ) -> Result<CampaignRow> {
+        in_tx!(self, true, |tx| campaigns::update(&tx, ws, id, fields)
+            .await?)
+    }
+
+    async fn delete_campaign(&self, ws: WorkspaceRef, id: ObjectId) -> Result<()> {
+        in_tx!(self, true, |tx| campaigns::delete(&tx, ws, id).await?)
+    }
+
+    async fn transition_campaign(
+        &self,
+        ws: WorkspaceRef,
+        id: ObjectId,
+        t: Transition,
+    ) -> Result<CampaignRow> {
+        in_tx!(self, true, |tx| campaigns::transition(&tx, ws, id, t)
+            .await?)
+    }
+
+    async fn list_campaign_leads(
+        &self,
+        ws: WorkspaceRef,
+        campaign: ObjectId,
+        status: Option<CampaignLeadStatus>,
+        page: PageRequest,
+    ) -> Result<Page<CampaignLeadRow>> {
+        in_tx!(self, true, |tx| campaigns::list_leads(
+            &tx, ws, campaign, status, page
+        )
+        .await?)
+    }
+
+    async fn add_leads_explicit(
+        &self,
+        ws: WorkspaceRef,
+        campaign: ObjectId,
+        entries: Vec<AddEntry>,
+        dry_run: bool,
+    ) -> Result<ExplicitOutcome> {
+        in_tx!(self, !dry_run, |tx| campaigns::add_explicit(
+            &tx, ws, campaign, entries
+        )
+        .await?)
+    }
+
+    async fn add_leads_selection(
+        &self,
+        ws: WorkspaceRef,
+        campaign: ObjectId,
+        selection: Selection,
+        dry_run: bool,
+    ) -> Result<SelectionOutcome> {
+        in_tx!(self, !dry_run, |tx| campaigns::add_selection(
+            &tx, ws, campaign, &selection
+        )
+        .await?)
+    }
+
+    async fn list_dnc(&self, ws: WorkspaceRef, page: PageRequest) -> Result<Page<DncRow>> {
+        in_tx!(self, true, |tx| workspaces::list_dnc(&tx, ws, page).await?)
+    }
+
+    async fn add_dnc(
+        &self,
+        ws: WorkspaceRef,
+        entries: Vec<(DncKind, String)>,
+    ) -> Result<(u64, u64)> {
+        in_tx!(self, true, |tx| workspaces::add_dnc(&tx, ws, &entries)
+            .await?)
+    }
+
+    async fn delete_dnc(&self, ws: WorkspaceRef, ids: Vec<ObjectId>) -> Result<u64> {
+        in_tx!(self, true, |tx| workspaces::delete_dnc(&tx, ws, &ids)
+            .await?)
+    }
+}
+
+/// Runs a count query and a page query built on the same conditions.
+async fn page<T>(
+    client: &impl deadpool_postgres::GenericClient,
+    mut sql: sql::Sql,
+    select: &str,
+    count_from: &str,
+    order_key: &str,
+    page: PageRequest,
+    map: impl Fn(&tokio_postgres::Row) -> T,
+) -> Result<Page<T>> {
+    let total: i64 = client
+        .query_one(
+            &format!("select count(*) from {count_from} where {}", sql.text),
+            &sql.params(),
+        )
+        .await?
+        .get(0);
+    if let Some(cursor) = page.cursor {
+        let p = sql.param(cursor.key);
+        sql.push(&format!(" and {order_key} < {p}"));
+    }
+    let limit = sql.param(page.limit as i64 + 1);
+    let text = format!(
+        "{select} where {} order by {order_key} desc limit {limit}",
+        sql.text
+    );
+    let rows = client.query(&text, &sql.params()).await?;
+    let mut items: Vec<T> = rows.iter().map(map).collect();
+    let has_more = items.len() > page.limit;
+    items.truncate(page.limit);
+    Ok(Page {
+        items,
+        total,
+        has_more,
+    })
+}
+
+/// The storage key of the row of `table` that `id` names in workspace `ws`.
+async fn find_key(
+    client: &impl deadpool_postgres::GenericClient,
+    table: &str,
+    ws: WorkspaceRef,
+    id: ObjectId,
+) -> Result<Option<i64>> {
+    let row = client
+        .query_opt(
+            &format!("select created_at from {table} where workspace_id = $1 and id = $2"),
+            &[&ws.key, &id.key],
+        )
+        .await?;
+    Ok(row
+        .map(|r| r.get::<_, i64>(0))
+        .filter(|c| id.matches(id.key, *c))
+        .map(|_| id.key))
+}
