@@ -340,7 +340,12 @@ pub async fn bootstrap(store: &Store) -> Result<Option<Bootstrap>> {
         return Ok(None);
     }
     let email = Email::parse("owner@leadflow.local").expect("a valid address");
-    let (user, user_key) = store.create_user(&email).await?;
+    let (user, user_key) = match store.create_user(&email).await {
+        Ok(created) => created,
+        // Another server on the same database bootstrapped it first.
+        Err(StoreError::Conflict(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let (workspace, workspace_key) = store
         .create_workspace("Default workspace", Some(user.key))
         .await?;

@@ -1,0 +1,227 @@
+//! Two `leadflow serve` processes on one PostgreSQL database.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{fresh_database_url, postgres_server};
+
+const BIN: &str = env!("CARGO_BIN_EXE_leadflow");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(db: &str) -> Self {
+        let port = free_port();
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("LEADFLOW_DATABASE_URL", db)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Server { child, port, lines }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    async fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(r) = reqwest::get(self.url("/v1/health")).await
+                && r.status() == 200
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("server did not become healthy");
+    }
+
+    fn output(&self) -> Vec<String> {
+        self.lines.try_iter().collect()
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+async fn post(client: &reqwest::Client, url: String, key: &str, body: Value) -> Value {
+    let r = client
+        .post(url)
+        .header("X-Api-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_on_one_database_count_exactly_and_never_duplicate() {
+    assert!(
+        postgres_server().is_some(),
+        "this test needs LEADFLOW_TEST_ENGINE=postgres"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database_url(dir.path()).await;
+
+    // Both start at once on an empty database: migrations and the bootstrap
+    // must happen exactly once.
+    let a = Server::start(&db);
+    let b = Server::start(&db);
+    a.wait_healthy().await;
+    b.wait_healthy().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let printed: Vec<String> = a.output().into_iter().chain(b.output()).collect();
+    let keys: HashSet<&str> = printed
+        .iter()
+        .flat_map(|l| l.split_whitespace())
+        .map(|w| w.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_'))
+        .filter(|w| w.starts_with("sk_") && w.len() > 60 && !w.starts_with("sk_user_"))
+        .collect();
+    assert_eq!(keys.len(), 1, "exactly one server bootstraps: {printed:?}");
+    let key = keys.into_iter().next().unwrap().to_owned();
+
+    let client = reqwest::Client::new();
+    let campaign = client
+        .post(a.url("/v1/campaigns"))
+        .header("X-Api-Key", &key)
+        .json(&json!({"name": "Shared"}))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["data"]["_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Some leads exist up front so select-all has something to race over.
+    post(&client, b.url("/v1/leads/bulk"), &key, json!({"leads": (0..200).map(|i| json!({"email": format!("pre{i}@example.com")})).collect::<Vec<_>>()})).await;
+
+    let mut requests = Vec::new();
+    for i in 0..12usize {
+        let server = if i % 2 == 0 { &a } else { &b };
+        let body = json!({"leads": (0..150).map(|j| {
+            let n = (i * 37 + j) % 500;
+            json!({"email": if j % 3 == 0 { format!("Shared{n}@Example.com") } else { format!("shared{n}@example.com") }})
+        }).collect::<Vec<_>>()});
+        requests.push((
+            server.url(&format!("/v1/campaigns/{campaign}/leads")),
+            body,
+            150u64,
+        ));
+    }
+    for i in 0..4 {
+        let server = if i % 2 == 0 { &a } else { &b };
+        requests.push((
+            server.url(&format!("/v1/campaigns/{campaign}/leads")),
+            json!({"selectAll": true}),
+            0,
+        ));
+    }
+    let results = futures::future::join_all(requests.into_iter().map(|(url, body, n)| {
+        let client = client.clone();
+        let key = key.clone();
+        async move { (post(&client, url, &key, body).await, n) }
+    }))
+    .await;
+
+    let mut added = 0;
+    let mut created = 0;
+    for (r, n) in &results {
+        let d = &r["data"];
+        added += d["added"].as_u64().unwrap();
+        if *n > 0 {
+            created += d["created"].as_u64().unwrap();
+            let errors = d["errors"].as_array().unwrap().len() as u64;
+            assert_eq!(
+                d["added"].as_u64().unwrap() + d["skipped"].as_u64().unwrap() + errors,
+                *n
+            );
+        } else {
+            assert_eq!(
+                d["added"].as_u64().unwrap() + d["skipped"].as_u64().unwrap(),
+                d["matched"].as_u64().unwrap()
+            );
+        }
+    }
+    let mut emails = HashSet::new();
+    for i in 0..12usize {
+        for j in 0..150 {
+            emails.insert((i * 37 + j) % 500);
+        }
+    }
+    assert_eq!(
+        created,
+        emails.len() as u64,
+        "every shared email created exactly once"
+    );
+
+    let pg = crate::helpers::pg_connect(&db).await;
+    let leads: i64 = pg
+        .query_one("select count(*) from leads", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let distinct: i64 = pg
+        .query_one("select count(distinct email_key) from leads", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(leads, distinct);
+    assert_eq!(leads, 200 + emails.len() as i64);
+    let members: i64 = pg
+        .query_one("select count(*) from campaign_leads", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let distinct_members: i64 = pg
+        .query_one(
+            "select count(*) from (select distinct campaign_id, lead_id from campaign_leads) x",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(members, distinct_members, "no duplicate memberships");
+    assert_eq!(
+        members as u64, added,
+        "the added counts of both servers add up"
+    );
+
+    assert!(a.stop().success());
+    assert!(b.stop().success());
+}
