@@ -45,6 +45,9 @@ struct DbArgs {
         hide_env_values = true
     )]
     database_url: DatabaseUrl,
+    /// Most connections to PostgreSQL per process (ignored for SQLite).
+    #[arg(long, env = "LEADFLOW_DB_MAX_CONNECTIONS", default_value_t = Config::DEFAULT_DB_MAX_CONNECTIONS)]
+    db_max_connections: usize,
 }
 
 #[derive(Args)]
@@ -110,7 +113,7 @@ pub fn main() -> ExitCode {
 }
 
 async fn open(db: &DbArgs) -> anyhow::Result<Store> {
-    store::connect(db.database_url.expose()).await
+    store::connect(db.database_url.expose(), db.db_max_connections).await
 }
 
 async fn run(command: Command) -> anyhow::Result<()> {
@@ -175,7 +178,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let config = Config::new(args.listen, args.db.database_url);
+    let mut config = Config::new(args.listen, args.db.database_url);
+    config.db_max_connections = args.db.db_max_connections;
     let app = Application::build(&config).await?;
     if let Some(b) = store::bootstrap(&app.store()).await? {
         // Printed, never logged: this is the only time these keys exist in clear.

@@ -49,16 +49,20 @@ pub struct Config {
     pub database_url: DatabaseUrl,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// Most connections the PostgreSQL pool opens.
+    pub db_max_connections: usize,
 }
 
 impl Config {
     pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
+    pub const DEFAULT_DB_MAX_CONNECTIONS: usize = 16;
 
     pub fn new(listen: impl Into<String>, database_url: DatabaseUrl) -> Self {
         Self {
             listen: listen.into(),
             database_url,
             body_limit: Self::DEFAULT_BODY_LIMIT,
+            db_max_connections: Self::DEFAULT_DB_MAX_CONNECTIONS,
         }
     }
 }

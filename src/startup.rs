@@ -50,7 +50,7 @@ pub struct Application {
 impl Application {
     /// Opens (and migrates) the database and binds the listener.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let store = store::connect(config.database_url.expose()).await?;
+        let store = store::connect(config.database_url.expose(), config.db_max_connections).await?;
         Self::with_store(config, store).await
     }
 

@@ -21,7 +21,8 @@ use crate::domain::lead::LeadFields;
 pub type Store = Arc<dyn Storage>;
 
 /// Opens the store a database URL names and brings its schema up to date.
-pub async fn connect(url: &str) -> anyhow::Result<Store> {
+/// `max_connections` bounds the PostgreSQL pool.
+pub async fn connect(url: &str, max_connections: usize) -> anyhow::Result<Store> {
     if let Some(path) = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
@@ -30,7 +31,7 @@ pub async fn connect(url: &str) -> anyhow::Result<Store> {
         return Ok(Arc::new(store));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = postgres::PgStore::open(url, 16).await?;
+        let store = postgres::PgStore::open(url, max_connections.max(1)).await?;
         return Ok(Arc::new(store));
     }
     anyhow::bail!("unsupported database URL: use sqlite://PATH or postgres://USER:PASSWORD@HOST/DB")

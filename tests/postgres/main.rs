@@ -8,3 +8,4 @@ mod helpers;
 
 mod multi_server;
 mod outage;
+mod tls;

@@ -8,10 +8,10 @@
 mod campaigns;
 mod leads;
 mod sql;
+mod tls;
 mod workspaces;
 
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -52,34 +52,18 @@ pub fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&SqlState::UNIQUE_VIOLATION)
 }
 
-/// TLS with the system's root certificates; used when the URL's `sslmode`
-/// asks for it (`prefer`, the default, falls back to plain text when the
-/// server offers no TLS).
-fn tls() -> anyhow::Result<tokio_postgres_rustls::MakeRustlsConnect> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
-}
-
 impl PgStore {
     /// Connects, checks the database answers, and migrates it.
     pub async fn open(url: &str, max_connections: usize) -> anyhow::Result<Self> {
-        let mut config = tokio_postgres::Config::from_str(url)
+        let tls_url = tls::split(url);
+        let mut config = tokio_postgres::Config::from_str(&tls_url.url)
             .map_err(|e| anyhow::anyhow!("invalid PostgreSQL URL: {e}"))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(5));
         }
         let manager = Manager::from_config(
             config,
-            tls()?,
+            tls::connector(&tls_url)?,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -93,14 +77,29 @@ impl PgStore {
             .runtime(Runtime::Tokio1)
             .build()?;
         let store = Self { pool };
-        let mut client = store
-            .pool
-            .get()
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL: {e}"))?;
+        let mut client =
+            store.pool.get().await.map_err(|e| {
+                anyhow::anyhow!("cannot connect to PostgreSQL: {}", error_chain(&e))
+            })?;
         migrate(&mut client).await?;
         Ok(store)
     }
+}
+
+/// An error and its causes on one line ("TLS handshake: invalid peer
+/// certificate: UnknownIssuer" says more than its first part).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }
 
 async fn migrate(client: &mut deadpool_postgres::Object) -> anyhow::Result<()> {
