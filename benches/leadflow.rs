@@ -1,0 +1,690 @@
+//! leadflow against the raw engine, at a million leads.
+//!
+//! For each engine (SQLite; PostgreSQL when `--postgres URL` names a server)
+//! this generates a workspace of N leads, starts a real `leadflow serve` on
+//! it, and measures over HTTP: P1 explicit mode with 5,000 new emails, P2
+//! explicit mode with 5,000 existing leads by ID, P3 filters matching about
+//! 10% of N, P4 select-all into an empty campaign, and P5 many small requests
+//! from 32 connections beside `/v1/health` on the same server. The raw engine
+//! does the same work (same rows, same uniqueness rules, straight SQL through
+//! the driver, one transaction) in the same run, and each P is printed as a
+//! ratio to it. Times are medians of `--runs` runs; request bodies are encoded
+//! before the clock starts.
+//!
+//!     cargo bench --bench leadflow -- --leads 1000000 [--postgres postgres://USER@HOST:PORT]
+//!
+//! See BENCHMARKS.md for results and how to read them.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use leadflow::config::Config;
+use leadflow::domain::email::Email;
+use leadflow::domain::lead::LeadFields;
+use leadflow::store::{self, Store, WorkspaceRef};
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+struct Args {
+    /// Leads in the generated workspace.
+    #[arg(long, default_value_t = 1_000_000)]
+    leads: usize,
+    /// Runs per measurement; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// A PostgreSQL server URL without a database (one is created).
+    #[arg(long)]
+    postgres: Option<String>,
+    /// Skip SQLite (with --postgres: PostgreSQL only).
+    #[arg(long)]
+    no_sqlite: bool,
+    /// Seconds of load for P5 and for the /v1/health baseline.
+    #[arg(long, default_value_t = 5.0)]
+    load_seconds: f64,
+    /// Only these measurements, e.g. `--only P4`.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+const BATCH: usize = 5_000;
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let rt = tokio::runtime::Runtime::new()?;
+    let dir = tempfile::tempdir()?;
+    let mut engines = Vec::new();
+    if !args.no_sqlite {
+        engines.push(Engine::Sqlite(dir.path().join("bench.db")));
+    }
+    if let Some(server) = &args.postgres {
+        engines.push(Engine::Postgres(server.clone()));
+    }
+    for engine in engines {
+        rt.block_on(run_engine(&args, engine))?;
+    }
+    Ok(())
+}
+
+enum Engine {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+/// The raw engine: a plain driver connection to the same database.
+enum Raw {
+    Sqlite(rusqlite::Connection),
+    Postgres(tokio_postgres::Client),
+}
+
+struct Measure {
+    name: &'static str,
+    what: String,
+    leadflow: Duration,
+    raw: Duration,
+    goal: f64,
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn wanted(args: &Args, p: &str) -> bool {
+    args.only.is_empty() || args.only.iter().any(|o| o.eq_ignore_ascii_case(p))
+}
+
+async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
+    let (label, url) = match &engine {
+        Engine::Sqlite(path) => ("SQLite", format!("sqlite://{}", path.display())),
+        Engine::Postgres(server) => {
+            let (admin, conn) =
+                tokio_postgres::connect(&format!("{server}/postgres"), tokio_postgres::NoTls)
+                    .await?;
+            tokio::spawn(conn);
+            let name = format!("leadflow_bench_{}", std::process::id());
+            admin
+                .batch_execute(&format!("drop database if exists {name}"))
+                .await?;
+            admin
+                .batch_execute(&format!("create database {name}"))
+                .await?;
+            ("PostgreSQL", format!("{server}/{name}"))
+        }
+    };
+    println!("\n## {label}, N = {}\n", args.leads);
+    let store = store::connect(&url, Config::DEFAULT_DB_MAX_CONNECTIONS).await?;
+    let email = Email::parse("bench@example.com").unwrap();
+    let (user, _) = store.create_user(&email).await?;
+    let (ws, key) = store.create_workspace("Bench", Some(user.key)).await?;
+    let ws = ws.workspace;
+    let key = key.expose().to_owned();
+
+    let rate = generate(&store, ws, args.leads).await?;
+    println!(
+        "generated {} leads through the store's bulk path: {rate:.0} leads/s",
+        args.leads
+    );
+    drop(store);
+
+    let mut raw = match &engine {
+        Engine::Sqlite(path) => {
+            let c = rusqlite::Connection::open(path)?;
+            c.execute_batch("pragma journal_mode = wal; pragma synchronous = normal; pragma cache_size = -65536;")?;
+            Raw::Sqlite(c)
+        }
+        Engine::Postgres(_) => {
+            let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+            tokio::spawn(conn);
+            Raw::Postgres(c)
+        }
+    };
+
+    let server = Server::start(&url).await?;
+    let http = reqwest::Client::new();
+    let mut results = Vec::new();
+
+    if wanted(args, "P1") {
+        let (mut lf, mut rw) = (Vec::new(), Vec::new());
+        for run in 0..args.runs {
+            let campaign = server.campaign(&http, &key).await?;
+            let body = explicit_body(
+                (0..BATCH).map(|i| json!({"email": format!("p1-{run}-{i}@new.example")})),
+            );
+            let (d, data) = server
+                .post(
+                    &http,
+                    &key,
+                    &format!("/v1/campaigns/{campaign}/leads"),
+                    body,
+                )
+                .await?;
+            anyhow::ensure!(
+                data["added"] == BATCH && data["created"] == BATCH,
+                "P1 answered {data}"
+            );
+            lf.push(d);
+            let emails: Vec<String> = (0..BATCH)
+                .map(|i| format!("raw1-{run}-{i}@new.example"))
+                .collect();
+            rw.push(raw.new_leads(ws, &emails).await?);
+        }
+        results.push(Measure {
+            name: "P1",
+            what: "explicit, 5,000 new emails".into(),
+            leadflow: median(lf),
+            raw: median(rw),
+            goal: 2.0,
+        });
+    }
+    if wanted(args, "P2") {
+        let (mut lf, mut rw) = (Vec::new(), Vec::new());
+        for run in 0..args.runs {
+            let ids = raw
+                .lead_ids(ws, BATCH, run * BATCH % args.leads.max(1))
+                .await?;
+            let campaign = server.campaign(&http, &key).await?;
+            let body = explicit_body(ids.iter().map(
+                |(k, c)| json!({"leadId": leadflow::domain::id::ObjectId::new(*k, *c).to_string()}),
+            ));
+            let (d, data) = server
+                .post(
+                    &http,
+                    &key,
+                    &format!("/v1/campaigns/{campaign}/leads"),
+                    body,
+                )
+                .await?;
+            anyhow::ensure!(data["added"] == ids.len(), "P2 answered {data}");
+            lf.push(d);
+            rw.push(raw.existing_leads(ws, &ids).await?);
+        }
+        results.push(Measure {
+            name: "P2",
+            what: "explicit, 5,000 existing leads by leadId".into(),
+            leadflow: median(lf),
+            raw: median(rw),
+            goal: 2.0,
+        });
+    }
+    if wanted(args, "P3") {
+        let (mut lf, mut rw) = (Vec::new(), Vec::new());
+        let mut matched = 0;
+        for _ in 0..args.runs {
+            let campaign = server.campaign(&http, &key).await?;
+            let body = serde_json::to_vec(&json!({"filters": {"tags": ["hot"], "country": "DE"}}))?;
+            let (d, data) = server
+                .post(
+                    &http,
+                    &key,
+                    &format!("/v1/campaigns/{campaign}/leads"),
+                    body,
+                )
+                .await?;
+            matched = data["matched"].as_u64().unwrap_or_default();
+            anyhow::ensure!(data["added"] == matched, "P3 answered {data}");
+            lf.push(d);
+            let (d, n) = raw.select_into_campaign(ws, true).await?;
+            anyhow::ensure!(n == matched, "raw P3 added {n}, leadflow matched {matched}");
+            rw.push(d);
+        }
+        results.push(Measure {
+            name: "P3",
+            what: format!("filters, tag + country ({matched} leads)"),
+            leadflow: median(lf),
+            raw: median(rw),
+            goal: 1.5,
+        });
+    }
+    if wanted(args, "P4") {
+        let (mut lf, mut rw) = (Vec::new(), Vec::new());
+        for _ in 0..args.runs {
+            let campaign = server.campaign(&http, &key).await?;
+            let body = serde_json::to_vec(&json!({"selectAll": true}))?;
+            let (d, data) = server
+                .post(
+                    &http,
+                    &key,
+                    &format!("/v1/campaigns/{campaign}/leads"),
+                    body,
+                )
+                .await?;
+            anyhow::ensure!(data["added"] == data["matched"], "P4 answered {data}");
+            lf.push(d);
+            rw.push(raw.select_into_campaign(ws, false).await?.0);
+        }
+        results.push(Measure {
+            name: "P4",
+            what: "select-all into an empty campaign".into(),
+            leadflow: median(lf),
+            raw: median(rw),
+            goal: 1.5,
+        });
+    }
+
+    println!("| | work | leadflow (ms) | raw engine (ms) | ratio | goal |");
+    println!("|---|---|---:|---:|---:|---|");
+    for m in &results {
+        let ratio = m.leadflow.as_secs_f64() / m.raw.as_secs_f64();
+        let verdict = if ratio <= m.goal { "met" } else { "missed" };
+        println!(
+            "| {} | {} | {:.1} | {:.1} | {ratio:.2}x | ≤ {}x: {verdict} |",
+            m.name,
+            m.what,
+            ms(m.leadflow),
+            ms(m.raw),
+            m.goal
+        );
+    }
+
+    if wanted(args, "P5") {
+        let load = Duration::from_secs_f64(args.load_seconds);
+        let campaign = server.campaign(&http, &key).await?;
+        let small = load_test(&server, &key, Some(&campaign), load).await?;
+        let health = load_test(&server, &key, None, load).await?;
+        let share = small.rps / health.rps;
+        println!(
+            "| P5 | 10-lead requests, 32 connections | {:.0} req/s, p50 {:.1} ms, p99 {:.1} ms | /v1/health {:.0} req/s | {:.0}% | ≥ 25%: {} |",
+            small.rps,
+            small.p50,
+            small.p99,
+            health.rps,
+            share * 100.0,
+            if share >= 0.25 { "met" } else { "missed" }
+        );
+    }
+    let peak = server.peak_memory_kib();
+    println!(
+        "\nserver peak resident memory over the run: {:.1} MiB (goal < 100 MiB: {})",
+        peak as f64 / 1024.0,
+        if peak < 100 * 1024 { "met" } else { "missed" }
+    );
+    server.stop();
+    Ok(())
+}
+
+/// N leads through `bulk_upsert`, 5,000 at a time: 20% tagged `hot`, half in
+/// DE and half in US, so tag + country matches 10%.
+async fn generate(store: &Store, ws: WorkspaceRef, n: usize) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let mut i = 0;
+    while i < n {
+        let end = (i + BATCH).min(n);
+        let batch: Vec<(Email, LeadFields)> = (i..end)
+            .map(|j| {
+                let value = json!({
+                    "email": format!("lead{j}@bench.example"),
+                    "firstName": format!("First{j}"),
+                    "companyName": format!("Company {}", j % 1000),
+                    "country": if j % 2 == 0 { "DE" } else { "US" },
+                    "tags": if j % 5 == 0 { vec!["hot"] } else { vec!["cold"] },
+                });
+                LeadFields::parse_new(&value).expect("valid generated lead")
+            })
+            .collect();
+        store.bulk_upsert(ws, batch, true, None).await?;
+        i = end;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+fn explicit_body(entries: impl Iterator<Item = Value>) -> Vec<u8> {
+    serde_json::to_vec(&json!({"leads": entries.collect::<Vec<_>>()})).expect("json")
+}
+
+impl Raw {
+    /// Creates an empty campaign directly (outside any timing).
+    async fn campaign(&mut self, ws: WorkspaceRef) -> anyhow::Result<i64> {
+        let now = leadflow::domain::now_ms();
+        Ok(match self {
+            Raw::Sqlite(c) => {
+                c.execute(
+                    "insert into campaigns (workspace_id, name, status, sequence, schedule, settings, created_at, updated_at) \
+                     values (?1, 'raw', 'draft', '[]', '{}', '{}', ?2, ?2)",
+                    rusqlite::params![ws.key, now],
+                )?;
+                c.last_insert_rowid()
+            }
+            Raw::Postgres(c) => c
+                .query_one(
+                    "insert into campaigns (workspace_id, name, status, sequence, schedule, settings, created_at, updated_at) \
+                     values ($1, 'raw', 'draft', '[]', '{}', '{}', $2, $2) returning id",
+                    &[&ws.key, &now],
+                )
+                .await?
+                .get(0),
+        })
+    }
+
+    /// `count` lead keys (and creation times) of the workspace from `offset`.
+    async fn lead_ids(
+        &mut self,
+        ws: WorkspaceRef,
+        count: usize,
+        offset: usize,
+    ) -> anyhow::Result<Vec<(i64, i64)>> {
+        Ok(match self {
+            Raw::Sqlite(c) => c
+                .prepare("select id, created_at from leads where workspace_id = ?1 order by id limit ?2 offset ?3")?
+                .query_map(rusqlite::params![ws.key, count as i64, offset as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?,
+            Raw::Postgres(c) => c
+                .query(
+                    "select id, created_at from leads where workspace_id = $1 order by id limit $2 offset $3",
+                    &[&ws.key, &(count as i64), &(offset as i64)],
+                )
+                .await?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect(),
+        })
+    }
+
+    /// P1's work: insert the leads whose email is new, then their
+    /// memberships, in one transaction.
+    async fn new_leads(&mut self, ws: WorkspaceRef, emails: &[String]) -> anyhow::Result<Duration> {
+        let campaign = self.campaign(ws).await?;
+        let now = leadflow::domain::now_ms();
+        let started = Instant::now();
+        match self {
+            Raw::Sqlite(c) => {
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                {
+                    let mut lead = tx.prepare(
+                        "insert into leads (workspace_id, email, email_key, created_at, updated_at) \
+                         values (?1, ?2, ?3, ?4, ?4) on conflict (workspace_id, email_key) do nothing returning id",
+                    )?;
+                    let mut member = tx.prepare(
+                        "insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at) \
+                         values (?1, ?2, ?3, 'pending', ?4, ?4) on conflict (campaign_id, lead_id) do nothing",
+                    )?;
+                    for e in emails {
+                        let id: i64 = lead.query_row(
+                            rusqlite::params![ws.key, e, e.to_lowercase(), now],
+                            |r| r.get(0),
+                        )?;
+                        member.execute(rusqlite::params![ws.key, campaign, id, now])?;
+                    }
+                }
+                tx.commit()?;
+            }
+            Raw::Postgres(c) => {
+                let tx = c.transaction().await?;
+                let keys: Vec<String> = emails.iter().map(|e| e.to_lowercase()).collect();
+                let ids: Vec<i64> = tx
+                    .query(
+                        "insert into leads (workspace_id, email, email_key, created_at, updated_at) \
+                         select $1, e, k, $2, $2 from unnest($3::text[], $4::text[]) as x(e, k) \
+                         on conflict (workspace_id, email_key) do nothing returning id",
+                        &[&ws.key, &now, &emails, &keys],
+                    )
+                    .await?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                tx.execute(
+                    "insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at) \
+                     select $1, $2, id, 'pending', $3, $3 from unnest($4::bigint[]) as x(id) \
+                     on conflict (workspace_id, campaign_id, lead_id) do nothing",
+                    &[&ws.key, &campaign, &now, &ids],
+                )
+                .await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(started.elapsed())
+    }
+
+    /// P2's work: memberships for existing leads, each checked to exist.
+    async fn existing_leads(
+        &mut self,
+        ws: WorkspaceRef,
+        ids: &[(i64, i64)],
+    ) -> anyhow::Result<Duration> {
+        let campaign = self.campaign(ws).await?;
+        let now = leadflow::domain::now_ms();
+        let started = Instant::now();
+        match self {
+            Raw::Sqlite(c) => {
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                {
+                    let mut member = tx.prepare(
+                        "insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at) \
+                         select ?1, ?2, id, 'pending', ?4, ?4 from leads where id = ?3 and workspace_id = ?1 \
+                         on conflict (campaign_id, lead_id) do nothing",
+                    )?;
+                    for (id, _) in ids {
+                        member.execute(rusqlite::params![ws.key, campaign, id, now])?;
+                    }
+                }
+                tx.commit()?;
+            }
+            Raw::Postgres(c) => {
+                let keys: Vec<i64> = ids.iter().map(|(k, _)| *k).collect();
+                let tx = c.transaction().await?;
+                tx.execute(
+                    "insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at) \
+                     select $1, $2, l.id, 'pending', $3, $3 from leads l \
+                     where l.workspace_id = $1 and l.id = any($4::bigint[]) \
+                     on conflict (workspace_id, campaign_id, lead_id) do nothing",
+                    &[&ws.key, &campaign, &now, &keys],
+                )
+                .await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(started.elapsed())
+    }
+
+    /// P3 (`filtered`) or P4: one `INSERT … SELECT` into a new campaign.
+    async fn select_into_campaign(
+        &mut self,
+        ws: WorkspaceRef,
+        filtered: bool,
+    ) -> anyhow::Result<(Duration, u64)> {
+        let campaign = self.campaign(ws).await?;
+        let now = leadflow::domain::now_ms();
+        let started = Instant::now();
+        let added = match self {
+            Raw::Sqlite(c) => {
+                let filter = if filtered {
+                    " and l.country = 'DE' and exists (select 1 from json_each(l.tags) t where t.value = 'hot')"
+                } else {
+                    ""
+                };
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let n = tx.execute(
+                    &format!(
+                        "insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at) \
+                         select ?1, ?2, l.id, 'pending', ?3, ?3 from leads l where l.workspace_id = ?1{filter} \
+                         order by l.id on conflict (campaign_id, lead_id) do nothing"
+                    ),
+                    rusqlite::params![ws.key, campaign, now],
+                )?;
+                tx.commit()?;
+                n as u64
+            }
+            Raw::Postgres(c) => {
+                let filter = if filtered {
+                    " and l.country = 'DE' and l.tags && array['hot']"
+                } else {
+                    ""
+                };
+                let tx = c.transaction().await?;
+                let n = tx
+                    .execute(
+                        &format!(
+                            "insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at) \
+                             select $1, $2, l.id, 'pending', $3, $3 from leads l where l.workspace_id = $1{filter} \
+                             order by l.id on conflict (workspace_id, campaign_id, lead_id) do nothing"
+                        ),
+                        &[&ws.key, &campaign, &now],
+                    )
+                    .await?;
+                tx.commit().await?;
+                n
+            }
+        };
+        Ok((started.elapsed(), added))
+    }
+}
+
+/// A real `leadflow serve` process.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    async fn start(url: &str) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_leadflow"))
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--log",
+                "warn",
+            ])
+            .env("LEADFLOW_DATABASE_URL", url)
+            .env("LEADFLOW_DB_MAX_CONNECTIONS", "40")
+            .stdout(Stdio::null())
+            .spawn()?;
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = reqwest::get(format!("{base}/v1/health")).await
+                && r.status() == 200
+            {
+                return Ok(Server { child, base });
+            }
+            anyhow::ensure!(Instant::now() < deadline, "the server did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn campaign(&self, http: &reqwest::Client, key: &str) -> anyhow::Result<String> {
+        let r: Value = http
+            .post(format!("{}/v1/campaigns", self.base))
+            .header("X-Api-Key", key)
+            .json(&json!({"name": "bench"}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(r["data"]["_id"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Times one POST of a pre-encoded body; returns the time and `data`.
+    async fn post(
+        &self,
+        http: &reqwest::Client,
+        key: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<(Duration, Value)> {
+        let req = http
+            .post(format!("{}{path}", self.base))
+            .header("X-Api-Key", key)
+            .header("Content-Type", "application/json")
+            .body(body);
+        let started = Instant::now();
+        let res = req.send().await?;
+        let status = res.status();
+        let bytes = res.bytes().await?;
+        let took = started.elapsed();
+        let v: Value = serde_json::from_slice(&bytes)?;
+        anyhow::ensure!(status == 200, "{path} answered {status}: {v}");
+        Ok((took, v["data"].clone()))
+    }
+
+    /// VmHWM of the server process: its peak resident set.
+    fn peak_memory_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+            })
+            .unwrap_or(0)
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+struct Load {
+    rps: f64,
+    p50: f64,
+    p99: f64,
+}
+
+/// 32 connections for `duration`: add requests of 10 new leads each to
+/// `campaign`, or `/v1/health` when `campaign` is `None`.
+async fn load_test(
+    server: &Server,
+    key: &str,
+    campaign: Option<&str>,
+    duration: Duration,
+) -> anyhow::Result<Load> {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..32 {
+        let http = reqwest::Client::new();
+        let base = server.base.clone();
+        let key = key.to_owned();
+        let campaign = campaign.map(str::to_owned);
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut n = 0usize;
+            while started.elapsed() < duration {
+                let req = match &campaign {
+                    Some(c) => {
+                        let body = explicit_body((0..10).map(
+                            |i| json!({"email": format!("p5-{worker}-{n}-{i}@small.example")}),
+                        ));
+                        http.post(format!("{base}/v1/campaigns/{c}/leads"))
+                            .header("X-Api-Key", &key)
+                            .header("Content-Type", "application/json")
+                            .body(body)
+                    }
+                    None => http.get(format!("{base}/v1/health")),
+                };
+                let t = Instant::now();
+                let res = req.send().await?;
+                let ok = res.status() == 200;
+                res.bytes().await?;
+                anyhow::ensure!(ok, "a load request failed");
+                latencies.push(t.elapsed());
+                n += 1;
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort();
+    let pick = |q: f64| ms(all[((all.len() as f64 * q) as usize).min(all.len() - 1)]);
+    Ok(Load {
+        rps: all.len() as f64 / elapsed,
+        p50: pick(0.5),
+        p99: pick(0.99),
+    })
+}
