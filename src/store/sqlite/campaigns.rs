@@ -257,11 +257,10 @@ fn open_campaign(
     id: ObjectId,
 ) -> Result<(i64, CampaignLeadStatus)> {
     let row: Option<(i64, String)> = conn
-        .query_row(
+        .prepare_cached(
             "select created_at, status from campaigns where id = ?1 and workspace_id = ?2",
-            [id.key, ws.key],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        )?
+        .query_row([id.key, ws.key], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let (_, status) = row
         .filter(|(created, _)| id.matches(id.key, *created))
@@ -368,10 +367,13 @@ pub fn add_explicit(
         insert.push_str(&format!(" and not {ON_DNC}"));
     }
     insert.push_str(" order by j.key on conflict (campaign_id, lead_id) do nothing");
-    outcome.added = conn.execute(
-        &insert,
-        params![ws.key, campaign_key, status.as_str(), now, ids_json],
-    )? as u64;
+    outcome.added = conn.prepare_cached(&insert)?.execute(params![
+        ws.key,
+        campaign_key,
+        status.as_str(),
+        now,
+        ids_json
+    ])? as u64;
     Ok(outcome)
 }
 
@@ -397,18 +399,50 @@ pub fn add_selection(
     if !selection.exclude.is_empty() {
         id_in(&mut sql, "l", &selection.exclude, true);
     }
-    let mut outcome = SelectionOutcome {
-        matched: conn.query_row(
+    let dnc = has_dnc(conn, ws)?;
+    // `from` supplies the selected leads; `id` is their key in it.
+    let (from, id, matched) = if selection.filter.is_some() {
+        // Evaluate the filter once: the matching keys go to a temporary
+        // table, which the blocked count and the insert read.
+        conn.execute_batch(
+            "create temp table if not exists lf_selected (id integer primary key); delete from temp.lf_selected;",
+        )?;
+        let matched = conn.execute(
+            &format!(
+                "insert into temp.lf_selected (id) select l.id from leads l where {}",
+                sql.text
+            ),
+            sql.params(),
+        )?;
+        sql.params.truncate(4);
+        if dnc {
+            sql.text = "l.workspace_id = ?4".into();
+            (
+                "temp.lf_selected s join leads l on l.id = s.id",
+                "l.id",
+                matched as u64,
+            )
+        } else {
+            sql.text = "?4 is not null".into();
+            ("temp.lf_selected s", "s.id", matched as u64)
+        }
+    } else {
+        // Select-all: counting on the workspace index is cheaper than a copy.
+        let matched: i64 = conn.query_row(
             &format!("select count(*) from leads l where {}", sql.text),
             sql.params(),
-            |r| r.get::<_, i64>(0),
-        )? as u64,
+            |r| r.get(0),
+        )?;
+        ("leads l", "l.id", matched as u64)
+    };
+    let mut outcome = SelectionOutcome {
+        matched,
         ..Default::default()
     };
-    if has_dnc(conn, ws)? {
+    if dnc {
         outcome.blocked = conn.query_row(
             &format!(
-                "select count(*) from leads l where {} and {ON_DNC} \
+                "select count(*) from {from} where {} and {ON_DNC} \
                  and not exists (select 1 from campaign_leads cl where cl.campaign_id = ?1 and cl.lead_id = l.id)",
                 sql.text
             ),
@@ -420,7 +454,7 @@ pub fn add_selection(
     outcome.added = conn.execute(
         &format!(
             "insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at) \
-             select l.workspace_id, ?1, l.id, ?2, ?3, ?3 from leads l where {} order by l.id \
+             select ?4, ?1, {id}, ?2, ?3, ?3 from {from} where {} order by {id} \
              on conflict (campaign_id, lead_id) do nothing",
             sql.text
         ),

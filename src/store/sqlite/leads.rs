@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
@@ -38,16 +39,17 @@ pub fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LeadRow> {
     })
 }
 
-const FROM_JSON: &str = "j.value ->> 'email', j.value ->> 'key', \
-    j.value ->> '$.f[0]', j.value ->> '$.f[1]', j.value ->> '$.f[2]', j.value ->> '$.f[3]', \
-    j.value ->> '$.f[4]', j.value ->> '$.f[5]', j.value ->> '$.f[6]', j.value ->> '$.f[7]', \
-    j.value ->> '$.f[8]', j.value ->> 'tags', j.value ->> 'cf', j.value ->> 'evr'";
-
 const INSERT_COLUMNS: &str = "workspace_id, email, email_key, first_name, last_name, company_name, \
     job_title, phone, linkedin_url, city, state, country, tags, custom_fields, \
     email_verification_result, created_at, updated_at";
 
-/// Inserts the leads whose email is new to the workspace, in one statement.
+/// Rows per multi-row `VALUES` statement: 17 parameters each stays well
+/// under SQLite's 32,766-parameter limit.
+const ROWS_PER_INSERT: usize = 1_000;
+
+/// Inserts the leads whose email is new to the workspace: one multi-row
+/// `INSERT … ON CONFLICT DO NOTHING RETURNING` per 1,000 leads, with bound
+/// parameters (parsing JSON inside SQLite cost more than the insert itself).
 /// Returns the keys of the created leads by email key.
 pub fn insert_new(
     conn: &Connection,
@@ -55,19 +57,39 @@ pub fn insert_new(
     rows: &[LeadRow],
     now: i64,
 ) -> Result<HashMap<String, i64>> {
-    if rows.is_empty() {
-        return Ok(HashMap::new());
+    let mut created = HashMap::new();
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let one = format!("({})", vec!["?"; 17].join(", "));
+        let values = vec![one.as_str(); chunk.len()].join(", ");
+        let mut stmt = conn.prepare_cached(&format!(
+            "insert into leads ({INSERT_COLUMNS}) values {values} \
+             on conflict (workspace_id, email_key) do nothing returning email_key, id"
+        ))?;
+        let mut params: Vec<SqlValue> = Vec::with_capacity(chunk.len() * 17);
+        for row in chunk {
+            params.push(ws.key.into());
+            params.push(row.email.clone().into());
+            params.push(row.email_key().into());
+            params.extend(
+                row.text
+                    .iter()
+                    .map(|t| t.clone().map_or(SqlValue::Null, SqlValue::Text)),
+            );
+            params.push(Value::from(row.tags.clone()).to_string().into());
+            params.push(Value::Object(row.custom_fields.clone()).to_string().into());
+            params.push(
+                row.email_verification_result
+                    .clone()
+                    .map_or(SqlValue::Null, SqlValue::Text),
+            );
+            params.push(now.into());
+            params.push(now.into());
+        }
+        let mut inserted = stmt.query(rusqlite::params_from_iter(params))?;
+        while let Some(r) = inserted.next()? {
+            created.insert(r.get(0)?, r.get(1)?);
+        }
     }
-    let json = Value::Array(rows.iter().map(LeadRow::batch_json).collect()).to_string();
-    let mut stmt = conn.prepare_cached(&format!(
-        "insert into leads ({INSERT_COLUMNS}) \
-         select ?1, {FROM_JSON}, ?2, ?2 from json_each(?3) j where true \
-         on conflict (workspace_id, email_key) do nothing \
-         returning email_key, id"
-    ))?;
-    let created = stmt
-        .query_map(params![ws.key, now, json], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<HashMap<String, i64>>>()?;
     Ok(created)
 }
 

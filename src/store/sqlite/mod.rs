@@ -1,14 +1,16 @@
 //! The embedded engine: SQLite in WAL mode through rusqlite.
 //!
-//! Writes go through one connection, so write transactions never contend for
-//! SQLite's lock; reads use a small pool and see the last commit.
+//! Writes go through one connection owned by a writer thread, so they never
+//! contend for SQLite's lock. The thread commits in groups: it takes every
+//! write waiting for it, runs each in its own savepoint (a failing or dry-run
+//! request rolls back alone), commits once, and only then answers them. Each
+//! request is still all or nothing, and none is answered before its commit.
+//! Reads use a small pool and see the last commit.
 
 mod campaigns;
 mod leads;
 mod sql;
 mod workspaces;
-
-use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use r2d2_sqlite::SqliteConnectionManager;
@@ -19,12 +21,69 @@ use super::*;
 const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
 
 const PRAGMAS: &str = "pragma journal_mode = wal; pragma synchronous = normal; \
-    pragma busy_timeout = 10000; pragma foreign_keys = off; pragma cache_size = -65536; \
+    pragma busy_timeout = 10000; pragma foreign_keys = off; pragma cache_size = -32768; \
     pragma temp_store = memory;";
 
 pub struct SqliteStore {
-    writer: Arc<Mutex<Connection>>,
+    writer: std::sync::mpsc::Sender<Job>,
     readers: r2d2::Pool<SqliteConnectionManager>,
+}
+
+/// What the writer thread does for one request: run it inside the open
+/// transaction, then, once the group's commit is known, answer it.
+type Job = Box<dyn FnOnce(&Connection) -> Answer + Send>;
+type Answer = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
+
+/// Most requests committed together.
+const GROUP: usize = 128;
+
+fn writer_loop(conn: Connection, jobs: std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        // Without an outer transaction (BEGIN failed: another process holds
+        // the lock past the busy timeout) each savepoint is its own
+        // transaction, which is still correct, only slower.
+        let grouped = conn.execute_batch("begin immediate").is_ok();
+        let answers: Vec<Answer> = group.into_iter().map(|job| job(&conn)).collect();
+        let committed = if grouped {
+            conn.execute_batch("commit").map_err(|e| {
+                let _ = conn.execute_batch("rollback");
+                e.to_string()
+            })
+        } else {
+            Ok(())
+        };
+        for answer in answers {
+            answer(committed.clone());
+        }
+    }
+}
+
+/// Runs `f` in a savepoint; keeps its writes when `keep` and it succeeded.
+fn in_savepoint<T>(
+    conn: &Connection,
+    keep: bool,
+    f: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
+    conn.execute_batch("savepoint request")?;
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
+        .unwrap_or_else(|_| Err(StoreError::Internal(anyhow::anyhow!("a write panicked"))));
+    match out {
+        Ok(v) if keep => {
+            conn.execute_batch("release request")?;
+            Ok(v)
+        }
+        out => {
+            conn.execute_batch("rollback to request; release request")?;
+            out
+        }
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -64,39 +123,55 @@ impl SqliteStore {
             conn.execute_batch(PRAGMAS)?;
             migrate(&mut conn)?;
             let manager = SqliteConnectionManager::file(&path)
-                .with_init(|c| c.execute_batch("pragma busy_timeout = 10000; pragma query_only = 1; pragma cache_size = -32768;"));
-            let readers = r2d2::Pool::builder().max_size(8).min_idle(Some(1)).build(manager)?;
-            Ok(Self {
-                writer: Arc::new(Mutex::new(conn)),
-                readers,
-            })
+                .with_init(|c| c.execute_batch("pragma busy_timeout = 10000; pragma query_only = 1; pragma cache_size = -4096;"));
+            let readers = r2d2::Pool::builder().max_size(16).min_idle(Some(2)).build(manager)?;
+            let (writer, jobs) = std::sync::mpsc::channel();
+            std::thread::Builder::new()
+                .name("sqlite-writer".into())
+                .spawn(move || writer_loop(conn, jobs))?;
+            Ok(Self { writer, readers })
         })
         .await?
     }
 
-    /// Runs `f` in an immediate write transaction; commits unless `keep` is
-    /// false (a dry run), in which case everything is rolled back.
+    /// Runs `f` on the writer thread in its own savepoint; its writes are
+    /// kept unless `keep` is false (a dry run). Answers after the commit.
     async fn write<T, F>(&self, keep: bool, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let writer = self.writer.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = writer
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            if keep {
-                tx.commit()?;
-            } else {
-                tx.rollback()?;
-            }
-            Ok(out)
-        })
-        .await
-        .map_err(|e| StoreError::Internal(e.into()))?
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn: &Connection| {
+            let out = in_savepoint(conn, keep, f);
+            Box::new(move |committed: std::result::Result<(), String>| {
+                let out = match (out, committed) {
+                    (Ok(_), Err(e)) => {
+                        Err(StoreError::Internal(anyhow::anyhow!("commit failed: {e}")))
+                    }
+                    (out, _) => out,
+                };
+                let _ = tx.send(out);
+            })
+        });
+        self.writer.send(job).map_err(|_| {
+            StoreError::Unavailable(anyhow::anyhow!("the SQLite writer has stopped"))
+        })?;
+        rx.await.map_err(|_| {
+            StoreError::Internal(anyhow::anyhow!("the SQLite writer dropped a request"))
+        })?
+    }
+
+    /// Runs a single-statement read on a pooled connection.
+    async fn read_one<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || f(&*pool.get()?))
+            .await
+            .map_err(|e| StoreError::Internal(e.into()))?
     }
 
     /// Runs `f` in a read transaction: one consistent snapshot.
@@ -198,7 +273,7 @@ pub use sql::like_pattern;
 #[async_trait]
 impl Storage for SqliteStore {
     async fn ping(&self) -> Result<()> {
-        self.read(|c| {
+        self.read_one(|c| {
             Ok(c.query_row("select 1", [], |r| r.get::<_, i64>(0))
                 .map(|_| ())?)
         })
@@ -235,11 +310,12 @@ impl Storage for SqliteStore {
 
     async fn authenticate(&self, key: &ApiKey) -> Result<Option<Principal>> {
         let hash = key.hash();
-        self.read(move |c| workspaces::authenticate(c, &hash)).await
+        self.read_one(move |c| workspaces::authenticate(c, &hash))
+            .await
     }
 
     async fn member_workspace(&self, user_key: i64, id: ObjectId) -> Result<Option<WorkspaceRef>> {
-        self.read(move |c| workspaces::member_workspace(c, user_key, id))
+        self.read_one(move |c| workspaces::member_workspace(c, user_key, id))
             .await
     }
 

@@ -70,20 +70,30 @@ pub fn like_pattern(s: &str) -> String {
     out
 }
 
-/// Appends the conditions of `f` on the leads aliased `l`.
+/// Appends the conditions of `f` on the leads aliased `l`, cheapest first
+/// (SQLite evaluates them in order, so the JSON work of the tag test runs
+/// only on the rows that pass the rest).
 pub fn lead_filter(sql: &mut Sql, f: &LeadFilter) {
-    if let Some(tags) = &f.tags {
-        let p = sql.param(json_list(tags));
-        sql.push(&format!(
-            " and exists (select 1 from json_each(l.tags) t where t.value in (select value from json_each({p})))"
-        ));
+    if let Some(ids) = &f.lead_ids {
+        id_in(sql, "l", ids, false);
     }
-    if let Some(search) = &f.search {
-        let p = sql.param(like_pattern(search));
-        sql.push(&format!(
-            " and (l.email_key like {p} escape '\\' or l.first_name like {p} escape '\\' \
-             or l.last_name like {p} escape '\\' or l.company_name like {p} escape '\\')"
-        ));
+    if let Some(countries) = &f.country {
+        if let [one] = countries.as_slice() {
+            let p = sql.param(one.clone());
+            sql.push(&format!(" and l.country = {p}"));
+        } else {
+            let p = sql.param(json_list(countries));
+            sql.push(&format!(
+                " and l.country in (select value from json_each({p}))"
+            ));
+        }
+    }
+    if let Some(verified) = f.email_verified {
+        sql.push(if verified {
+            " and l.email_verification_result is not null"
+        } else {
+            " and l.email_verification_result is null"
+        });
     }
     if let Some(statuses) = &f.email_status {
         let p = sql.param(json_list(statuses));
@@ -96,22 +106,6 @@ pub fn lead_filter(sql: &mut Sql, f: &LeadFilter) {
             " and (l.email_verification_result in (select value from json_each({p})){null})"
         ));
     }
-    if let Some(verified) = f.email_verified {
-        sql.push(if verified {
-            " and l.email_verification_result is not null"
-        } else {
-            " and l.email_verification_result is null"
-        });
-    }
-    if let Some(countries) = &f.country {
-        let p = sql.param(json_list(countries));
-        sql.push(&format!(
-            " and l.country in (select value from json_each({p}))"
-        ));
-    }
-    if let Some(ids) = &f.lead_ids {
-        id_in(sql, "l", ids, false);
-    }
     if let Some(after) = f.created_after {
         let p = sql.param(after);
         sql.push(&format!(" and l.created_at > {p}"));
@@ -119,6 +113,26 @@ pub fn lead_filter(sql: &mut Sql, f: &LeadFilter) {
     if let Some(before) = f.created_before {
         let p = sql.param(before);
         sql.push(&format!(" and l.created_at < {p}"));
+    }
+    if let Some(search) = &f.search {
+        let p = sql.param(like_pattern(search));
+        sql.push(&format!(
+            " and (l.email_key like {p} escape '\\' or l.first_name like {p} escape '\\' \
+             or l.last_name like {p} escape '\\' or l.company_name like {p} escape '\\')"
+        ));
+    }
+    if let Some(tags) = &f.tags {
+        if let [one] = tags.as_slice() {
+            let p = sql.param(one.clone());
+            sql.push(&format!(
+                " and exists (select 1 from json_each(l.tags) t where t.value = {p})"
+            ));
+        } else {
+            let p = sql.param(json_list(tags));
+            sql.push(&format!(
+                " and exists (select 1 from json_each(l.tags) t where t.value in (select value from json_each({p})))"
+            ));
+        }
     }
 }
 

@@ -96,13 +96,12 @@ pub fn create_workspace(
 
 pub fn authenticate(conn: &Connection, hash: &[u8]) -> Result<Option<Principal>> {
     let row: Option<(Option<i64>, Option<i64>, Option<i64>)> = conn
-        .query_row(
+        .prepare_cached(
             "select k.user_id, k.workspace_id, w.created_at from api_keys k \
              left join workspaces w on w.id = k.workspace_id \
              where k.key_hash = ?1 and k.revoked_at is null",
-            [hash],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        )?
+        .query_row([hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     Ok(match row {
         Some((Some(user_key), _, _)) => Some(Principal::User { user_key }),
@@ -193,9 +192,7 @@ pub fn delete_dnc(conn: &Connection, ws: WorkspaceRef, ids: &[ObjectId]) -> Resu
 /// Whether the workspace has any do-not-contact entry: when it has none, the
 /// per-lead check is skipped altogether.
 pub fn has_dnc(conn: &Connection, ws: WorkspaceRef) -> Result<bool> {
-    Ok(conn.query_row(
-        "select exists (select 1 from dnc_entries where workspace_id = ?1)",
-        [ws.key],
-        |r| r.get(0),
-    )?)
+    Ok(conn
+        .prepare_cached("select exists (select 1 from dnc_entries where workspace_id = ?1)")?
+        .query_row([ws.key], |r| r.get(0))?)
 }
