@@ -7,7 +7,7 @@ use deadpool_postgres::GenericClient;
 use serde_json::Value;
 use tokio_postgres::Row;
 
-use super::leads::{by_email_keys, insert_new};
+use super::leads::{insert_new, keys_by_email};
 use super::page;
 use super::sql::{ON_DNC, Sql, id_in, lead_filter, like_pattern};
 use super::workspaces::has_dnc;
@@ -335,11 +335,7 @@ pub async fn add_explicit(
     // request created is found rather than duplicated.
     let created = insert_new(c, ws, &new_rows, now).await?;
     let keys: Vec<String> = seen_emails.into_iter().collect();
-    let by_email: HashMap<String, i64> = by_email_keys(c, ws, &keys)
-        .await?
-        .into_iter()
-        .map(|(k, row)| (k, row.key))
-        .collect();
+    let by_email = keys_by_email(c, ws, &keys).await?;
 
     let mut outcome = ExplicitOutcome {
         created: created.len() as u64,

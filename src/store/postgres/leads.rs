@@ -49,8 +49,9 @@ fn batch(rows: &[LeadRow]) -> Value {
     Value::Array(rows.iter().map(LeadRow::batch_json).collect())
 }
 
-/// Inserts the leads whose email is new to the workspace, in one statement.
-/// Returns the keys of the created leads by email key.
+/// Inserts the leads whose email is new to the workspace, in one statement:
+/// one array parameter per column, zipped by `unnest`. Returns the keys of
+/// the created leads by email key.
 pub async fn insert_new(
     c: &impl GenericClient,
     ws: WorkspaceRef,
@@ -60,18 +61,30 @@ pub async fn insert_new(
     if rows.is_empty() {
         return Ok(HashMap::new());
     }
+    let column = |f: &dyn Fn(&LeadRow) -> Option<String>| {
+        rows.iter().map(f).collect::<Vec<Option<String>>>()
+    };
+    let emails = column(&|r| Some(r.email.clone()));
+    let keys = column(&|r| Some(r.email_key()));
+    let text: Vec<Vec<Option<String>>> = (0..9).map(|i| column(&|r| r.text[i].clone())).collect();
+    let tags = column(&|r| Some(Value::from(r.tags.clone()).to_string()));
+    let custom = column(&|r| Some(Value::Object(r.custom_fields.clone()).to_string()));
+    let evr = column(&|r| r.email_verification_result.clone());
     let created = c
         .query(
-            &format!(
-                "insert into leads (workspace_id, email, email_key, first_name, last_name, company_name, \
-                 job_title, phone, linkedin_url, city, state, country, tags, custom_fields, \
-                 email_verification_result, created_at, updated_at) \
-                 select $1, j.email, j.key, j.f[1], j.f[2], j.f[3], j.f[4], j.f[5], j.f[6], j.f[7], j.f[8], j.f[9], \
-                 j.tags, j.cf, j.evr, $2, $2 from jsonb_to_recordset($3::jsonb) as {RECORD} \
-                 order by j.key on conflict (workspace_id, email_key) do nothing \
-                 returning email_key, id"
-            ),
-            &[&ws.key, &now, &batch(rows)],
+            "insert into leads (workspace_id, email, email_key, first_name, last_name, company_name, \
+             job_title, phone, linkedin_url, city, state, country, tags, custom_fields, \
+             email_verification_result, created_at, updated_at) \
+             select $1, x.email, x.key, x.f1, x.f2, x.f3, x.f4, x.f5, x.f6, x.f7, x.f8, x.f9, \
+             array(select jsonb_array_elements_text(x.tags::jsonb)), x.cf::jsonb, x.evr, $2, $2 \
+             from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], \
+             $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[]) \
+             as x(email, key, f1, f2, f3, f4, f5, f6, f7, f8, f9, tags, cf, evr) \
+             order by x.key on conflict (workspace_id, email_key) do nothing returning email_key, id",
+            &[
+                &ws.key, &now, &emails, &keys, &text[0], &text[1], &text[2], &text[3], &text[4], &text[5],
+                &text[6], &text[7], &text[8], &tags, &custom, &evr,
+            ],
         )
         .await?;
     Ok(created.iter().map(|r| (r.get(0), r.get(1))).collect())
@@ -120,6 +133,21 @@ pub async fn by_email_keys(
             (row.email_key(), row)
         })
         .collect())
+}
+
+/// The keys of the workspace's leads with these email keys, by email key.
+pub async fn keys_by_email(
+    c: &impl GenericClient,
+    ws: WorkspaceRef,
+    keys: &[String],
+) -> Result<HashMap<String, i64>> {
+    let rows = c
+        .query(
+            "select email_key, id from leads where workspace_id = $1 and email_key = any($2::text[])",
+            &[&ws.key, &keys],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 pub async fn create(

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
-use super::leads::{by_email_keys, insert_new};
+use super::leads::{insert_new, keys_by_email};
 use super::page;
 use super::sql::{ON_DNC, Sql, id_in, lead_filter};
 use super::workspaces::has_dnc;
@@ -316,10 +316,7 @@ pub fn add_explicit(
         }
     }
     let keys: Vec<String> = seen_emails.into_iter().collect();
-    let mut by_email: HashMap<String, i64> = by_email_keys(conn, ws, &keys)?
-        .into_iter()
-        .map(|(k, row)| (k, row.key))
-        .collect();
+    let mut by_email = keys_by_email(conn, ws, &keys)?;
     new_rows.retain(|row| !by_email.contains_key(&row.email_key()));
     let created = insert_new(conn, ws, &new_rows, now)?;
     let created_count = created.len() as u64;

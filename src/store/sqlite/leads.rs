@@ -131,6 +131,24 @@ pub fn by_email_keys(
     Ok(rows)
 }
 
+/// The keys of the workspace's leads with these email keys, by email key.
+pub fn keys_by_email(
+    conn: &Connection,
+    ws: WorkspaceRef,
+    keys: &[String],
+) -> Result<HashMap<String, i64>> {
+    let mut stmt = conn.prepare_cached(
+        "select email_key, id from leads where workspace_id = ?1 and email_key in (select value from json_each(?2))",
+    )?;
+    let rows = stmt
+        .query_map(
+            params![ws.key, serde_json::to_string(keys).unwrap_or_default()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?
+        .collect::<rusqlite::Result<HashMap<String, i64>>>()?;
+    Ok(rows)
+}
+
 pub fn create(
     conn: &Connection,
     ws: WorkspaceRef,
