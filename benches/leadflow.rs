@@ -137,7 +137,7 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
     let mut raw = match &engine {
         Engine::Sqlite(path) => {
             let c = rusqlite::Connection::open(path)?;
-            c.execute_batch("pragma journal_mode = wal; pragma synchronous = normal; pragma cache_size = -65536;")?;
+            c.execute_batch("pragma journal_mode = wal; pragma synchronous = normal; pragma cache_size = -32768;")?;
             Raw::Sqlite(c)
         }
         Engine::Postgres(_) => {

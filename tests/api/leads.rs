@@ -356,3 +356,21 @@ async fn bulk_creates_skips_and_reports_each_entry() {
     }
     assert_eq!(app.lead_total().await, 3);
 }
+
+#[tokio::test]
+async fn tags_and_fields_with_special_characters_round_trip() {
+    let app = spawn_app().await;
+    let tags = json!(["a b", "q\"uote", "back\\slash", "{x,y}", "NULL", "ünï"]);
+    let custom = json!({"note": "it's \"quoted\"", "n": 1.5, "flag": true, "none": null});
+    let c = app.create_campaign("C").await;
+    let r = app
+        .add(&c, json!({"leads": [{"email": "odd@example.com", "tags": tags, "customFields": custom, "city": "O'Neill"}]}))
+        .await;
+    assert_eq!(r.assert_ok(200)["created"], json!(1));
+    let lead = app.get("/v1/leads?search=odd").await.data()[0].clone();
+    assert_eq!(lead["tags"], tags);
+    assert_eq!(lead["customFields"], custom);
+    assert_eq!(lead["city"], json!("O'Neill"));
+    let by_tag = app.all("/v1/leads?tags=q\"uote").await;
+    assert_eq!(by_tag.len(), 1);
+}

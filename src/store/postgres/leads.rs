@@ -49,6 +49,16 @@ fn batch(rows: &[LeadRow]) -> Value {
     Value::Array(rows.iter().map(LeadRow::batch_json).collect())
 }
 
+/// A text array in PostgreSQL's literal syntax, so that a whole column of
+/// tag lists travels as one `text[]` parameter and each row is a cheap cast.
+fn array_literal(items: &[String]) -> String {
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|t| format!("\"{}\"", t.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    format!("{{{}}}", quoted.join(","))
+}
+
 /// Inserts the leads whose email is new to the workspace, in one statement:
 /// one array parameter per column, zipped by `unnest`. Returns the keys of
 /// the created leads by email key.
@@ -67,7 +77,7 @@ pub async fn insert_new(
     let emails = column(&|r| Some(r.email.clone()));
     let keys = column(&|r| Some(r.email_key()));
     let text: Vec<Vec<Option<String>>> = (0..9).map(|i| column(&|r| r.text[i].clone())).collect();
-    let tags = column(&|r| Some(Value::from(r.tags.clone()).to_string()));
+    let tags = column(&|r| Some(array_literal(&r.tags)));
     let custom = column(&|r| Some(Value::Object(r.custom_fields.clone()).to_string()));
     let evr = column(&|r| r.email_verification_result.clone());
     let created = c
@@ -76,7 +86,7 @@ pub async fn insert_new(
              job_title, phone, linkedin_url, city, state, country, tags, custom_fields, \
              email_verification_result, created_at, updated_at) \
              select $1, x.email, x.key, x.f1, x.f2, x.f3, x.f4, x.f5, x.f6, x.f7, x.f8, x.f9, \
-             array(select jsonb_array_elements_text(x.tags::jsonb)), x.cf::jsonb, x.evr, $2, $2 \
+             x.tags::text[], x.cf::jsonb, x.evr, $2, $2 \
              from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], \
              $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[]) \
              as x(email, key, f1, f2, f3, f4, f5, f6, f7, f8, f9, tags, cf, evr) \
@@ -293,4 +303,24 @@ pub async fn bulk_upsert(
         updated: updates.len() as u64,
         skipped: 0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::array_literal;
+
+    #[test]
+    fn array_literals_quote_and_escape_every_element() {
+        assert_eq!(array_literal(&[]), "{}");
+        let tags = [
+            "a b".to_string(),
+            "q\"uote".to_string(),
+            "back\\slash".to_string(),
+            "{x,y}".to_string(),
+        ];
+        assert_eq!(
+            array_literal(&tags),
+            r#"{"a b","q\"uote","back\\slash","{x,y}"}"#
+        );
+    }
 }
