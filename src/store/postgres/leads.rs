@@ -151,6 +151,9 @@ pub async fn keys_by_email(
     ws: WorkspaceRef,
     keys: &[String],
 ) -> Result<HashMap<String, i64>> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
     let rows = c
         .query(
             "select email_key, id from leads where workspace_id = $1 and email_key = any($2::text[])",

@@ -137,6 +137,9 @@ pub fn keys_by_email(
     ws: WorkspaceRef,
     keys: &[String],
 ) -> Result<HashMap<String, i64>> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
     let mut stmt = conn.prepare_cached(
         "select email_key, id from leads where workspace_id = ?1 and email_key in (select value from json_each(?2))",
     )?;
