@@ -443,3 +443,68 @@ impl LeadRow {
         })
     }
 }
+
+/// The engine-neutral half of an explicit add-leads request: what to look
+/// up, what to create, and the order of the result.
+pub struct ExplicitPlan {
+    /// Storage keys of the leads named by ID.
+    pub named: Vec<i64>,
+    /// One new lead per distinct email (the first occurrence supplies its
+    /// fields); the engine creates those whose email is new.
+    pub by_email: Vec<LeadRow>,
+}
+
+impl ExplicitPlan {
+    pub fn new(entries: &[AddEntry], now: i64) -> Self {
+        let mut named = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut by_email = Vec::new();
+        for e in entries {
+            match e {
+                AddEntry::Existing(id) => named.push(id.key),
+                AddEntry::ByEmail { email, fields } => {
+                    if seen.insert(email.key()) {
+                        by_email.push(LeadRow::new(email, fields, now));
+                    }
+                }
+            }
+        }
+        Self { named, by_email }
+    }
+
+    pub fn email_keys(&self) -> Vec<String> {
+        self.by_email.iter().map(LeadRow::email_key).collect()
+    }
+
+    /// The lead keys in request order, the first occurrence of a lead
+    /// winning, and the positions of `Existing` entries that name no lead
+    /// (`found`: key → creation time of the named leads that exist;
+    /// `emails`: email key → key of every lead named by email).
+    pub fn order(
+        entries: &[AddEntry],
+        found: &std::collections::HashMap<i64, i64>,
+        emails: &std::collections::HashMap<String, i64>,
+    ) -> Result<(Vec<i64>, Vec<usize>)> {
+        let mut seen = std::collections::HashSet::new();
+        let mut keys = Vec::with_capacity(entries.len());
+        let mut not_found = Vec::new();
+        for (pos, e) in entries.iter().enumerate() {
+            let key = match e {
+                AddEntry::Existing(id) => match found.get(&id.key) {
+                    Some(created_at) if id.matches(id.key, *created_at) => id.key,
+                    _ => {
+                        not_found.push(pos);
+                        continue;
+                    }
+                },
+                AddEntry::ByEmail { email, .. } => *emails.get(&email.key()).ok_or_else(|| {
+                    StoreError::Internal(anyhow::anyhow!("a lead vanished mid-request"))
+                })?,
+            };
+            if seen.insert(key) {
+                keys.push(key);
+            }
+        }
+        Ok((keys, not_found))
+    }
+}

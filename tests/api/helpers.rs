@@ -291,6 +291,15 @@ impl TestApp {
     }
 }
 
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// `n` lead objects with distinct emails under `prefix`.
 pub fn leads(prefix: &str, n: usize) -> Vec<Value> {
     (0..n)

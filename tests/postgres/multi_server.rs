@@ -10,15 +10,9 @@ use serde_json::{Value, json};
 
 use crate::helpers::{fresh_database_url, postgres_server};
 
-const BIN: &str = env!("CARGO_BIN_EXE_leadflow");
+use crate::helpers::free_port;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+const BIN: &str = env!("CARGO_BIN_EXE_leadflow");
 
 struct Server {
     child: Child,

@@ -1,7 +1,7 @@
 //! Campaigns, their states and their leads on PostgreSQL, including the
 //! add-leads operation (SPEC §5).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use deadpool_postgres::GenericClient;
 use serde_json::Value;
@@ -15,8 +15,8 @@ use crate::domain::campaign::{CampaignLeadStatus, CampaignStatus, Transition};
 use crate::domain::id::ObjectId;
 use crate::domain::now_ms;
 use crate::store::{
-    AddEntry, CampaignFields, CampaignLeadRow, CampaignRow, ExplicitOutcome, LeadCounts, LeadRow,
-    Page, PageRequest, Result, Selection, SelectionOutcome, StoreError, WorkspaceRef,
+    AddEntry, CampaignFields, CampaignLeadRow, CampaignRow, ExplicitOutcome, ExplicitPlan,
+    LeadCounts, Page, PageRequest, Result, Selection, SelectionOutcome, StoreError, WorkspaceRef,
 };
 
 const NOT_FOUND: StoreError = StoreError::NotFound("Campaign not found");
@@ -302,64 +302,29 @@ pub async fn add_explicit(
     let (campaign_key, status) = open_campaign(c, ws, campaign).await?;
     let now = now_ms();
 
-    let named: Vec<i64> = entries
-        .iter()
-        .filter_map(|e| match e {
-            AddEntry::Existing(id) => Some(id.key),
-            AddEntry::ByEmail { .. } => None,
-        })
-        .collect();
-    let found: HashMap<i64, i64> = if named.is_empty() {
+    let plan = ExplicitPlan::new(&entries, now);
+    let found: HashMap<i64, i64> = if plan.named.is_empty() {
         HashMap::new()
     } else {
         c.query(
             "select id, created_at from leads where workspace_id = $1 and id = any($2::bigint[])",
-            &[&ws.key, &named],
+            &[&ws.key, &plan.named],
         )
         .await?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect()
     };
-
-    let mut seen_emails = HashSet::new();
-    let mut new_rows = Vec::new();
-    for e in &entries {
-        if let AddEntry::ByEmail { email, fields } = e
-            && seen_emails.insert(email.key())
-        {
-            new_rows.push(LeadRow::new(email, fields, now));
-        }
-    }
     // Create first, then look every email up: a lead that a concurrent
     // request created is found rather than duplicated.
-    let created = insert_new(c, ws, &new_rows, now).await?;
-    let keys: Vec<String> = seen_emails.into_iter().collect();
-    let by_email = keys_by_email(c, ws, &keys).await?;
-
+    let created = insert_new(c, ws, &plan.by_email, now).await?;
+    let by_email = keys_by_email(c, ws, &plan.email_keys()).await?;
+    let (lead_keys, not_found) = ExplicitPlan::order(&entries, &found, &by_email)?;
     let mut outcome = ExplicitOutcome {
         created: created.len() as u64,
+        not_found,
         ..Default::default()
     };
-    let mut seen = HashSet::new();
-    let mut lead_keys = Vec::with_capacity(entries.len());
-    for (pos, e) in entries.iter().enumerate() {
-        let key = match e {
-            AddEntry::Existing(id) => match found.get(&id.key) {
-                Some(created_at) if id.matches(id.key, *created_at) => id.key,
-                _ => {
-                    outcome.not_found.push(pos);
-                    continue;
-                }
-            },
-            AddEntry::ByEmail { email, .. } => *by_email.get(&email.key()).ok_or_else(|| {
-                StoreError::Internal(anyhow::anyhow!("a lead vanished mid-request"))
-            })?,
-        };
-        if seen.insert(key) {
-            lead_keys.push(key);
-        }
-    }
 
     let mut dnc = "";
     if has_dnc(c, ws).await? {

@@ -1,7 +1,7 @@
 //! Campaigns, their states and their leads on SQLite, including the
 //! add-leads operation (SPEC §5).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
@@ -14,8 +14,9 @@ use crate::domain::campaign::{CampaignLeadStatus, CampaignStatus, Transition};
 use crate::domain::id::ObjectId;
 use crate::domain::now_ms;
 use crate::store::{
-    AddEntry, CampaignFields, CampaignLeadRow, CampaignRow, ExplicitOutcome, LeadCounts, LeadRow,
-    Page, PageRequest, Result, Selection, SelectionOutcome, StoreError, WorkspaceRef,
+    AddEntry, CampaignFields, CampaignLeadRow, CampaignRow, ExplicitOutcome, ExplicitPlan,
+    LeadCounts, LeadRow, Page, PageRequest, Result, Selection, SelectionOutcome, StoreError,
+    WorkspaceRef,
 };
 
 const NOT_FOUND: StoreError = StoreError::NotFound("Campaign not found");
@@ -283,69 +284,39 @@ pub fn add_explicit(
     let (campaign_key, status) = open_campaign(conn, ws, campaign)?;
     let now = now_ms();
 
+    let plan = ExplicitPlan::new(&entries, now);
     // Leads named by ID: one lookup for all of them.
-    let named: Vec<i64> = entries
-        .iter()
-        .filter_map(|e| match e {
-            AddEntry::Existing(id) => Some(id.key),
-            AddEntry::ByEmail { .. } => None,
-        })
-        .collect();
-    let found: HashMap<i64, i64> = if named.is_empty() {
+    let found: HashMap<i64, i64> = if plan.named.is_empty() {
         HashMap::new()
     } else {
         let mut stmt = conn.prepare_cached(
             "select id, created_at from leads where workspace_id = ?1 and id in (select value from json_each(?2))",
         )?;
         stmt.query_map(
-            params![ws.key, serde_json::to_string(&named).unwrap_or_default()],
+            params![
+                ws.key,
+                serde_json::to_string(&plan.named).unwrap_or_default()
+            ],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?
         .collect::<rusqlite::Result<_>>()?
     };
-
-    // Leads named by email: find the existing ones, create the rest (the
-    // first occurrence of an email supplies its fields).
-    let mut seen_emails = HashSet::new();
-    let mut new_rows = Vec::new();
-    for e in &entries {
-        if let AddEntry::ByEmail { email, fields } = e
-            && seen_emails.insert(email.key())
-        {
-            new_rows.push(LeadRow::new(email, fields, now));
-        }
-    }
-    let keys: Vec<String> = seen_emails.into_iter().collect();
-    let mut by_email = keys_by_email(conn, ws, &keys)?;
-    new_rows.retain(|row| !by_email.contains_key(&row.email_key()));
+    // Leads named by email: find the existing ones, create the rest. With
+    // one writer nothing can appear between the two statements.
+    let mut by_email = keys_by_email(conn, ws, &plan.email_keys())?;
+    let new_rows: Vec<LeadRow> = plan
+        .by_email
+        .into_iter()
+        .filter(|row| !by_email.contains_key(&row.email_key()))
+        .collect();
     let created = insert_new(conn, ws, &new_rows, now)?;
-    let created_count = created.len() as u64;
-    by_email.extend(created);
-
-    // The leads in request order; the first occurrence of a lead wins.
     let mut outcome = ExplicitOutcome {
-        created: created_count,
+        created: created.len() as u64,
         ..Default::default()
     };
-    let mut seen = HashSet::new();
-    let mut lead_keys = Vec::with_capacity(entries.len());
-    for (pos, e) in entries.iter().enumerate() {
-        let key = match e {
-            AddEntry::Existing(id) => match found.get(&id.key) {
-                Some(created_at) if id.matches(id.key, *created_at) => id.key,
-                _ => {
-                    outcome.not_found.push(pos);
-                    continue;
-                }
-            },
-            AddEntry::ByEmail { email, .. } => *by_email.get(&email.key()).ok_or_else(|| {
-                StoreError::Internal(anyhow::anyhow!("a lead vanished mid-request"))
-            })?,
-        };
-        if seen.insert(key) {
-            lead_keys.push(key);
-        }
-    }
+    by_email.extend(created);
+    let (lead_keys, not_found) = ExplicitPlan::order(&entries, &found, &by_email)?;
+    outcome.not_found = not_found;
 
     let ids_json = serde_json::to_string(&lead_keys).unwrap_or_default();
     let mut insert = String::from(
