@@ -315,13 +315,19 @@ pub async fn add_explicit(
         .map(|r| (r.get(0), r.get(1)))
         .collect()
     };
-    // Create first, then look every email up: a lead that a concurrent
-    // request created is found rather than duplicated.
+    // Create first, then look up the emails that were not created: a lead
+    // that exists, or that a concurrent request created, is found rather
+    // than duplicated.
     let created = insert_new(c, ws, &plan.by_email, now).await?;
-    let by_email = keys_by_email(c, ws, &plan.email_keys()).await?;
+    let created_count = created.len() as u64;
+    let by_email = if created.len() == plan.by_email.len() {
+        created
+    } else {
+        keys_by_email(c, ws, &plan.email_keys()).await?
+    };
     let (lead_keys, not_found) = ExplicitPlan::order(&entries, &found, &by_email)?;
     let mut outcome = ExplicitOutcome {
-        created: created.len() as u64,
+        created: created_count,
         not_found,
         ..Default::default()
     };

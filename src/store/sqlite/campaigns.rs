@@ -15,8 +15,7 @@ use crate::domain::id::ObjectId;
 use crate::domain::now_ms;
 use crate::store::{
     AddEntry, CampaignFields, CampaignLeadRow, CampaignRow, ExplicitOutcome, ExplicitPlan,
-    LeadCounts, LeadRow, Page, PageRequest, Result, Selection, SelectionOutcome, StoreError,
-    WorkspaceRef,
+    LeadCounts, Page, PageRequest, Result, Selection, SelectionOutcome, StoreError, WorkspaceRef,
 };
 
 const NOT_FOUND: StoreError = StoreError::NotFound("Campaign not found");
@@ -301,20 +300,18 @@ pub fn add_explicit(
         )?
         .collect::<rusqlite::Result<_>>()?
     };
-    // Leads named by email: find the existing ones, create the rest. With
-    // one writer nothing can appear between the two statements.
-    let mut by_email = keys_by_email(conn, ws, &plan.email_keys())?;
-    let new_rows: Vec<LeadRow> = plan
-        .by_email
-        .into_iter()
-        .filter(|row| !by_email.contains_key(&row.email_key()))
-        .collect();
-    let created = insert_new(conn, ws, &new_rows, now)?;
+    // Leads named by email: create the new ones, then look up the rest.
+    let created = insert_new(conn, ws, &plan.by_email, now)?;
+    let created_count = created.len() as u64;
+    let by_email = if created.len() == plan.by_email.len() {
+        created
+    } else {
+        keys_by_email(conn, ws, &plan.email_keys())?
+    };
     let mut outcome = ExplicitOutcome {
-        created: created.len() as u64,
+        created: created_count,
         ..Default::default()
     };
-    by_email.extend(created);
     let (lead_keys, not_found) = ExplicitPlan::order(&entries, &found, &by_email)?;
     outcome.not_found = not_found;
 
