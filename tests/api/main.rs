@@ -12,3 +12,4 @@ mod helpers;
 mod isolation;
 mod leads;
 mod property;
+mod seed;
