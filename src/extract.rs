@@ -204,3 +204,23 @@ impl FromRequestParts<AppState> for Tenant {
         }
     }
 }
+
+/// A request made with a platform key (`sk_user_…`): the user's key.
+/// Workspace keys get 403 here.
+#[derive(Clone, Copy, Debug)]
+pub struct Platform(pub i64);
+
+impl FromRequestParts<AppState> for Platform {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let key = request_key(&parts.headers)?;
+        match state.store.authenticate(&key).await? {
+            Some(Principal::User { user_key }) => Ok(Platform(user_key)),
+            Some(Principal::Workspace(_)) => Err(ApiError::Forbidden(
+                "This endpoint needs a platform API key (sk_user_...), not a workspace key".into(),
+            )),
+            None => Err(ApiError::Unauthorized("Invalid or revoked API key".into())),
+        }
+    }
+}

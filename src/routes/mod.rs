@@ -6,6 +6,7 @@ mod campaigns;
 mod dnc;
 mod health;
 mod leads;
+mod workspaces;
 
 use axum::Json;
 use axum::Router;
@@ -24,7 +25,8 @@ pub fn router() -> Router<AppState> {
         .merge(leads::router())
         .merge(campaigns::router())
         .merge(campaign_leads::router())
-        .merge(dnc::router());
+        .merge(dnc::router())
+        .merge(workspaces::router());
     Router::new()
         .nest("/v1", v1)
         .fallback(not_found)

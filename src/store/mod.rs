@@ -64,6 +64,39 @@ impl WorkspaceRef {
     }
 }
 
+/// A member's role in a workspace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Owner,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "owner" => Some(Role::Owner),
+            "member" => Some(Role::Member),
+            _ => None,
+        }
+    }
+}
+
+/// What a user may see of a workspace.
+#[derive(Clone, Debug)]
+pub enum Access {
+    NotFound,
+    /// It exists, and the user is not a member.
+    NotMember,
+    Member(WorkspaceRow, Role),
+}
+
 /// Who a key belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Principal {
@@ -238,6 +271,26 @@ pub trait Storage: Send + Sync + 'static {
     async fn authenticate(&self, key: &ApiKey) -> Result<Option<Principal>>;
     /// The workspace `id` when `user_key` is one of its members.
     async fn member_workspace(&self, user_key: i64, id: ObjectId) -> Result<Option<WorkspaceRef>>;
+    async fn get_user(&self, user_key: i64) -> Result<UserRow>;
+    /// The user's workspaces with the user's role in each, newest first.
+    async fn user_workspaces(&self, user_key: i64) -> Result<Vec<(WorkspaceRow, Role)>>;
+    /// What `user_key` may see of workspace `id`.
+    async fn workspace_access(&self, user_key: i64, id: ObjectId) -> Result<Access>;
+    /// A workspace owned by `owner`, without an API key.
+    async fn add_workspace(&self, name: &str, owner: i64) -> Result<WorkspaceRow>;
+    async fn rename_workspace(&self, ws: WorkspaceRef, name: &str) -> Result<WorkspaceRow>;
+    /// Removes the workspace with all its data, members and keys.
+    async fn delete_workspace(&self, ws: WorkspaceRef) -> Result<()>;
+    /// Adds the user as a member, or changes its role.
+    async fn set_member(&self, ws: WorkspaceRef, user_key: i64, role: Role) -> Result<()>;
+    /// Removes a member; the last owner cannot be removed (409).
+    async fn remove_member(&self, ws: WorkspaceRef, user_key: i64) -> Result<()>;
+    /// A new workspace key; 409 when the workspace already has one.
+    async fn create_workspace_key(&self, ws: WorkspaceRef) -> Result<ApiKey>;
+    /// Revokes the workspace's key; 404 when it has none.
+    async fn revoke_workspace_key(&self, ws: WorkspaceRef) -> Result<()>;
+    /// Revokes the current key (if any) and makes a new one, atomically.
+    async fn rotate_workspace_key(&self, ws: WorkspaceRef) -> Result<ApiKey>;
 
     // Leads.
     async fn create_lead(

@@ -13,3 +13,4 @@ mod isolation;
 mod leads;
 mod property;
 mod seed;
+mod workspaces;

@@ -197,6 +197,69 @@ impl Storage for PgStore {
         workspaces::member_workspace(&client, user_key, id).await
     }
 
+    async fn get_user(&self, user_key: i64) -> Result<UserRow> {
+        let client = self.pool.get().await?;
+        workspaces::get_user(&client, user_key).await
+    }
+
+    async fn user_workspaces(&self, user_key: i64) -> Result<Vec<(WorkspaceRow, Role)>> {
+        let client = self.pool.get().await?;
+        workspaces::user_workspaces(&client, user_key).await
+    }
+
+    async fn workspace_access(&self, user_key: i64, id: ObjectId) -> Result<Access> {
+        let client = self.pool.get().await?;
+        workspaces::workspace_access(&client, user_key, id).await
+    }
+
+    async fn add_workspace(&self, name: &str, owner: i64) -> Result<WorkspaceRow> {
+        in_tx!(self, true, |tx| workspaces::insert_workspace(
+            &tx,
+            name,
+            Some(owner)
+        )
+        .await?)
+    }
+
+    async fn rename_workspace(&self, ws: WorkspaceRef, name: &str) -> Result<WorkspaceRow> {
+        in_tx!(self, true, |tx| workspaces::rename_workspace(&tx, ws, name)
+            .await?)
+    }
+
+    async fn delete_workspace(&self, ws: WorkspaceRef) -> Result<()> {
+        in_tx!(self, true, |tx| workspaces::delete_workspace(&tx, ws)
+            .await?)
+    }
+
+    async fn set_member(&self, ws: WorkspaceRef, user_key: i64, role: Role) -> Result<()> {
+        in_tx!(self, true, |tx| workspaces::set_member(
+            &tx, ws, user_key, role
+        )
+        .await?)
+    }
+
+    async fn remove_member(&self, ws: WorkspaceRef, user_key: i64) -> Result<()> {
+        in_tx!(self, true, |tx| workspaces::remove_member(
+            &tx, ws, user_key
+        )
+        .await?)
+    }
+
+    async fn create_workspace_key(&self, ws: WorkspaceRef) -> Result<ApiKey> {
+        in_tx!(self, true, |tx| workspaces::create_workspace_key(&tx, ws)
+            .await?)
+    }
+
+    async fn revoke_workspace_key(&self, ws: WorkspaceRef) -> Result<()> {
+        in_tx!(self, true, |tx| workspaces::revoke_workspace_key(&tx, ws)
+            .await?)
+    }
+
+    async fn rotate_workspace_key(&self, ws: WorkspaceRef) -> Result<ApiKey> {
+        in_tx!(self, true, |tx| workspaces::rotate_workspace_key(&tx, ws)
+            .await?)
+    }
+
     async fn create_lead(
         &self,
         ws: WorkspaceRef,

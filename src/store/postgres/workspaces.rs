@@ -9,8 +9,8 @@ use crate::domain::id::ObjectId;
 use crate::domain::key::{ApiKey, KeyKind};
 use crate::domain::now_ms;
 use crate::store::{
-    DncKind, DncRow, Page, PageRequest, Principal, Result, StoreError, UserRow, WorkspaceRef,
-    WorkspaceRow,
+    Access, DncKind, DncRow, Page, PageRequest, Principal, Result, Role, StoreError, UserRow,
+    WorkspaceRef, WorkspaceRow,
 };
 
 pub async fn create_user(c: &impl GenericClient, email: &Email) -> Result<(UserRow, ApiKey)> {
@@ -63,6 +63,17 @@ pub async fn create_workspace(
     name: &str,
     owner: Option<i64>,
 ) -> Result<(WorkspaceRow, ApiKey)> {
+    let row = insert_workspace(c, name, owner).await?;
+    let key = insert_workspace_key(c, row.workspace).await?;
+    Ok((row, key))
+}
+
+/// A workspace, owned by `owner` when given, without a key.
+pub async fn insert_workspace(
+    c: &impl GenericClient,
+    name: &str,
+    owner: Option<i64>,
+) -> Result<WorkspaceRow> {
     let now = now_ms();
     let key: i64 = c
         .query_one(
@@ -78,23 +89,234 @@ pub async fn create_workspace(
         )
         .await?;
     }
+    Ok(WorkspaceRow {
+        workspace: WorkspaceRef {
+            key,
+            created_at: now,
+        },
+        name: name.to_owned(),
+        updated_at: now,
+    })
+}
+
+async fn insert_workspace_key(c: &impl GenericClient, ws: WorkspaceRef) -> Result<ApiKey> {
     let api_key = ApiKey::generate(KeyKind::Workspace);
     c.execute(
         "insert into api_keys (key_hash, workspace_id, created_at) values ($1, $2, $3)",
-        &[&api_key.hash(), &key, &now],
+        &[&api_key.hash(), &ws.key, &now_ms()],
     )
     .await?;
-    Ok((
-        WorkspaceRow {
-            workspace: WorkspaceRef {
-                key,
-                created_at: now,
-            },
-            name: name.to_owned(),
-            updated_at: now,
+    Ok(api_key)
+}
+
+/// Serialises changes to one workspace's members and keys.
+async fn lock_workspace(c: &impl GenericClient, ws: WorkspaceRef) -> Result<()> {
+    c.execute(
+        "select 1 from workspaces where id = $1 for update",
+        &[&ws.key],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn get_user(c: &impl GenericClient, user_key: i64) -> Result<UserRow> {
+    c.query_opt(
+        "select id, email, created_at from users where id = $1",
+        &[&user_key],
+    )
+    .await?
+    .map(|r| UserRow {
+        key: r.get(0),
+        email: r.get(1),
+        created_at: r.get(2),
+    })
+    .ok_or(StoreError::NotFound("User not found"))
+}
+
+fn workspace_row(r: &tokio_postgres::Row) -> WorkspaceRow {
+    WorkspaceRow {
+        workspace: WorkspaceRef {
+            key: r.get(0),
+            created_at: r.get(1),
         },
-        api_key,
-    ))
+        name: r.get(2),
+        updated_at: r.get(3),
+    }
+}
+
+pub async fn user_workspaces(
+    c: &impl GenericClient,
+    user_key: i64,
+) -> Result<Vec<(WorkspaceRow, Role)>> {
+    let rows = c
+        .query(
+            "select w.id, w.created_at, w.name, w.updated_at, m.role from workspaces w \
+             join workspace_members m on m.workspace_id = w.id where m.user_id = $1 order by w.id desc",
+            &[&user_key],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                workspace_row(r),
+                Role::parse(r.get(4)).unwrap_or(Role::Member),
+            )
+        })
+        .collect())
+}
+
+pub async fn workspace_access(
+    c: &impl GenericClient,
+    user_key: i64,
+    id: ObjectId,
+) -> Result<Access> {
+    let row = c
+        .query_opt(
+            "select w.id, w.created_at, w.name, w.updated_at, m.role from workspaces w \
+             left join workspace_members m on m.workspace_id = w.id and m.user_id = $2 where w.id = $1",
+            &[&id.key, &user_key],
+        )
+        .await?;
+    Ok(match row {
+        Some(r) if id.matches(r.get(0), r.get(1)) => match r.get::<_, Option<String>>(4) {
+            Some(role) => Access::Member(
+                workspace_row(&r),
+                Role::parse(&role).unwrap_or(Role::Member),
+            ),
+            None => Access::NotMember,
+        },
+        _ => Access::NotFound,
+    })
+}
+
+pub async fn rename_workspace(
+    c: &impl GenericClient,
+    ws: WorkspaceRef,
+    name: &str,
+) -> Result<WorkspaceRow> {
+    let now = now_ms();
+    c.execute(
+        "update workspaces set name = $2, updated_at = $3 where id = $1",
+        &[&ws.key, &name, &now],
+    )
+    .await?;
+    Ok(WorkspaceRow {
+        workspace: ws,
+        name: name.to_owned(),
+        updated_at: now,
+    })
+}
+
+pub async fn delete_workspace(c: &impl GenericClient, ws: WorkspaceRef) -> Result<()> {
+    lock_workspace(c, ws).await?;
+    for table in [
+        "campaign_leads",
+        "campaigns",
+        "leads",
+        "dnc_entries",
+        "workspace_members",
+        "api_keys",
+    ] {
+        c.execute(
+            &format!("delete from {table} where workspace_id = $1"),
+            &[&ws.key],
+        )
+        .await?;
+    }
+    c.execute("delete from workspaces where id = $1", &[&ws.key])
+        .await?;
+    Ok(())
+}
+
+async fn owners(c: &impl GenericClient, ws: WorkspaceRef) -> Result<Vec<i64>> {
+    Ok(c.query(
+        "select user_id from workspace_members where workspace_id = $1 and role = 'owner'",
+        &[&ws.key],
+    )
+    .await?
+    .iter()
+    .map(|r| r.get(0))
+    .collect())
+}
+
+pub async fn set_member(
+    c: &impl GenericClient,
+    ws: WorkspaceRef,
+    user_key: i64,
+    role: Role,
+) -> Result<()> {
+    lock_workspace(c, ws).await?;
+    if role == Role::Member && owners(c, ws).await? == [user_key] {
+        return Err(StoreError::Conflict(
+            "A workspace needs at least one owner".into(),
+        ));
+    }
+    c.execute(
+        "insert into workspace_members (workspace_id, user_id, role) values ($1, $2, $3) \
+         on conflict (workspace_id, user_id) do update set role = excluded.role",
+        &[&ws.key, &user_key, &role.as_str()],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn remove_member(c: &impl GenericClient, ws: WorkspaceRef, user_key: i64) -> Result<()> {
+    lock_workspace(c, ws).await?;
+    if owners(c, ws).await? == [user_key] {
+        return Err(StoreError::Conflict(
+            "A workspace needs at least one owner".into(),
+        ));
+    }
+    let removed = c
+        .execute(
+            "delete from workspace_members where workspace_id = $1 and user_id = $2",
+            &[&ws.key, &user_key],
+        )
+        .await?;
+    if removed == 0 {
+        return Err(StoreError::NotFound("Member not found"));
+    }
+    Ok(())
+}
+
+pub async fn create_workspace_key(c: &impl GenericClient, ws: WorkspaceRef) -> Result<ApiKey> {
+    lock_workspace(c, ws).await?;
+    let exists: bool = c
+        .query_one(
+            "select exists (select 1 from api_keys where workspace_id = $1 and revoked_at is null)",
+            &[&ws.key],
+        )
+        .await?
+        .get(0);
+    if exists {
+        return Err(StoreError::Conflict(
+            "This workspace already has an API key: rotate or revoke it".into(),
+        ));
+    }
+    insert_workspace_key(c, ws).await
+}
+
+async fn revoke_keys(c: &impl GenericClient, ws: WorkspaceRef) -> Result<u64> {
+    Ok(c.execute(
+        "update api_keys set revoked_at = $2 where workspace_id = $1 and revoked_at is null",
+        &[&ws.key, &now_ms()],
+    )
+    .await?)
+}
+
+pub async fn revoke_workspace_key(c: &impl GenericClient, ws: WorkspaceRef) -> Result<()> {
+    lock_workspace(c, ws).await?;
+    match revoke_keys(c, ws).await? {
+        0 => Err(StoreError::NotFound("This workspace has no API key")),
+        _ => Ok(()),
+    }
+}
+
+pub async fn rotate_workspace_key(c: &impl GenericClient, ws: WorkspaceRef) -> Result<ApiKey> {
+    lock_workspace(c, ws).await?;
+    revoke_keys(c, ws).await?;
+    insert_workspace_key(c, ws).await
 }
 
 pub async fn authenticate(c: &impl GenericClient, hash: &[u8]) -> Result<Option<Principal>> {

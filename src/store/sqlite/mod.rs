@@ -319,6 +319,65 @@ impl Storage for SqliteStore {
             .await
     }
 
+    async fn get_user(&self, user_key: i64) -> Result<UserRow> {
+        self.read_one(move |c| workspaces::get_user(c, user_key))
+            .await
+    }
+
+    async fn user_workspaces(&self, user_key: i64) -> Result<Vec<(WorkspaceRow, Role)>> {
+        self.read_one(move |c| workspaces::user_workspaces(c, user_key))
+            .await
+    }
+
+    async fn workspace_access(&self, user_key: i64, id: ObjectId) -> Result<Access> {
+        self.read_one(move |c| workspaces::workspace_access(c, user_key, id))
+            .await
+    }
+
+    async fn add_workspace(&self, name: &str, owner: i64) -> Result<WorkspaceRow> {
+        let name = name.to_owned();
+        self.write(true, move |c| {
+            workspaces::insert_workspace(c, &name, Some(owner))
+        })
+        .await
+    }
+
+    async fn rename_workspace(&self, ws: WorkspaceRef, name: &str) -> Result<WorkspaceRow> {
+        let name = name.to_owned();
+        self.write(true, move |c| workspaces::rename_workspace(c, ws, &name))
+            .await
+    }
+
+    async fn delete_workspace(&self, ws: WorkspaceRef) -> Result<()> {
+        self.write(true, move |c| workspaces::delete_workspace(c, ws))
+            .await
+    }
+
+    async fn set_member(&self, ws: WorkspaceRef, user_key: i64, role: Role) -> Result<()> {
+        self.write(true, move |c| workspaces::set_member(c, ws, user_key, role))
+            .await
+    }
+
+    async fn remove_member(&self, ws: WorkspaceRef, user_key: i64) -> Result<()> {
+        self.write(true, move |c| workspaces::remove_member(c, ws, user_key))
+            .await
+    }
+
+    async fn create_workspace_key(&self, ws: WorkspaceRef) -> Result<ApiKey> {
+        self.write(true, move |c| workspaces::create_workspace_key(c, ws))
+            .await
+    }
+
+    async fn revoke_workspace_key(&self, ws: WorkspaceRef) -> Result<()> {
+        self.write(true, move |c| workspaces::revoke_workspace_key(c, ws))
+            .await
+    }
+
+    async fn rotate_workspace_key(&self, ws: WorkspaceRef) -> Result<ApiKey> {
+        self.write(true, move |c| workspaces::rotate_workspace_key(c, ws))
+            .await
+    }
+
     async fn create_lead(
         &self,
         ws: WorkspaceRef,
