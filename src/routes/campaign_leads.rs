@@ -2,7 +2,7 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::routing::{get, patch, post};
 use serde_json::{Map, Value, json};
 
 use super::{ApiResult, bool_field, object, ok, page};
@@ -14,12 +14,18 @@ use crate::domain::lead::{FieldError, LeadError, LeadFields};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryPairs, Tenant, path_id};
 use crate::startup::AppState;
-use crate::store::{AddEntry, CampaignLeadRow, Selection};
+use crate::store::{AddEntry, CampaignLeadRow, LeadAction, MemberSelection, Selection};
 
 pub const MAX_EXPLICIT: usize = 5_000;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/campaigns/{id}/leads", get(list).post(add))
+    Router::new()
+        .route("/campaigns/{id}/leads", get(list).post(add))
+        .route("/campaigns/{id}/leads/action", post(action))
+        .route(
+            "/campaigns/{id}/leads/{campaign_lead_id}",
+            patch(set_status),
+        )
 }
 
 fn render(cl: &CampaignLeadRow) -> Value {
@@ -280,4 +286,94 @@ async fn add(
         data["dryRun"] = json!(true);
     }
     ok(data)
+}
+
+/// `PATCH /v1/campaigns/{id}/leads/{campaignLeadId}`: `status` active or paused.
+async fn set_status(
+    State(state): State<AppState>,
+    Tenant(ws): Tenant,
+    Path((id, member)): Path<(String, String)>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult {
+    let campaign = path_id(&id, "Campaign")?;
+    let member = path_id(&member, "Campaign lead")?;
+    let status = match object(&body)?.get("status").and_then(Value::as_str) {
+        Some("active") => CampaignLeadStatus::Active,
+        Some("paused") => CampaignLeadStatus::Paused,
+        _ => {
+            return Err(ApiError::field(FieldError::new(
+                "status",
+                "must be active or paused",
+            )));
+        }
+    };
+    let row = state
+        .store
+        .set_campaign_lead_status(ws, campaign, member, status)
+        .await?;
+    ok(render(&row))
+}
+
+/// `POST /v1/campaigns/{id}/leads/action`: pause, resume or remove
+/// memberships chosen by campaign-lead IDs, or all of them (optionally by
+/// lead filters, less exclusions), in one statement.
+async fn action(
+    State(state): State<AppState>,
+    Tenant(ws): Tenant,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult {
+    let campaign = path_id(&id, "Campaign")?;
+    let obj = object(&body)?;
+    let action = obj
+        .get("action")
+        .and_then(Value::as_str)
+        .and_then(LeadAction::parse)
+        .ok_or_else(|| {
+            ApiError::field(FieldError::new(
+                "action",
+                "is required: pause, resume or remove",
+            ))
+        })?;
+    let ids = obj.get("leadIds").filter(|v| !v.is_null());
+    let select_all = bool_field(obj, "selectAll", false)?;
+    let filters = obj.get("filters").filter(|v| !v.is_null());
+    let exclude = obj.get("excludeIds").filter(|v| !v.is_null());
+    let selection = match (ids, select_all) {
+        (Some(_), true) => {
+            return Err(ApiError::validation(
+                "Provide leadIds or selectAll: true, not both",
+            ));
+        }
+        (None, false) => return Err(ApiError::validation("Provide leadIds or selectAll: true")),
+        (Some(ids), false) => {
+            if filters.is_some() || exclude.is_some() {
+                return Err(ApiError::validation(
+                    "filters and excludeIds go with selectAll: true",
+                ));
+            }
+            let ids = parse_ids(ids, "leadIds", MAX_LEAD_IDS)?;
+            if ids.is_empty() {
+                return Err(ApiError::field(FieldError::new(
+                    "leadIds",
+                    "must not be empty",
+                )));
+            }
+            MemberSelection::Ids(ids)
+        }
+        (None, true) => MemberSelection::All {
+            filter: filters
+                .map(|f| LeadFilter::from_json(f, "filters"))
+                .transpose()?,
+            exclude: exclude
+                .map(|e| parse_ids(e, "excludeIds", MAX_LEAD_IDS))
+                .transpose()?
+                .unwrap_or_default(),
+        },
+    };
+    let modified = state
+        .store
+        .campaign_lead_action(ws, campaign, action, selection)
+        .await?;
+    ok(json!({"action": action.as_str(), "modifiedCount": modified}))
 }

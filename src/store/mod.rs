@@ -247,6 +247,46 @@ pub struct SelectionOutcome {
     pub blocked: u64,
 }
 
+/// What `POST /campaigns/{id}/leads/action` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeadAction {
+    /// Active or pending memberships become paused.
+    Pause,
+    /// Paused memberships become active (pending while the campaign is not
+    /// active).
+    Resume,
+    Remove,
+}
+
+impl LeadAction {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pause" => Some(Self::Pause),
+            "resume" => Some(Self::Resume),
+            "remove" => Some(Self::Remove),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::Remove => "remove",
+        }
+    }
+}
+
+/// Which memberships an action applies to; IDs are campaign-lead `_id`s.
+#[derive(Clone, Debug)]
+pub enum MemberSelection {
+    Ids(Vec<ObjectId>),
+    All {
+        filter: Option<LeadFilter>,
+        exclude: Vec<ObjectId>,
+    },
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct BulkOutcome {
     pub imported: Vec<ObjectId>,
@@ -375,6 +415,24 @@ pub trait Storage: Send + Sync + 'static {
         selection: Selection,
         dry_run: bool,
     ) -> Result<SelectionOutcome>;
+
+    /// Sets one membership's status (`active` or `paused`).
+    async fn set_campaign_lead_status(
+        &self,
+        ws: WorkspaceRef,
+        campaign: ObjectId,
+        id: ObjectId,
+        status: CampaignLeadStatus,
+    ) -> Result<CampaignLeadRow>;
+    /// Pauses, resumes or removes the selected memberships in one
+    /// statement; returns how many changed.
+    async fn campaign_lead_action(
+        &self,
+        ws: WorkspaceRef,
+        campaign: ObjectId,
+        action: LeadAction,
+        selection: MemberSelection,
+    ) -> Result<u64>;
 
     // Do-not-contact list.
     async fn list_dnc(&self, ws: WorkspaceRef, page: PageRequest) -> Result<Page<DncRow>>;

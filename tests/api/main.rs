@@ -3,6 +3,7 @@
 
 mod add_leads;
 mod auth;
+mod campaign_lead_actions;
 mod campaigns;
 mod cli;
 mod concurrency;

@@ -9,14 +9,15 @@ use tokio_postgres::Row;
 
 use super::leads::{insert_new, keys_by_email};
 use super::page;
-use super::sql::{ON_DNC, Sql, id_in, lead_filter, like_pattern};
+use super::sql::{ON_DNC, Sql, id_in, id_in_at, lead_filter, like_pattern};
 use super::workspaces::has_dnc;
 use crate::domain::campaign::{CampaignLeadStatus, CampaignStatus, Transition};
 use crate::domain::id::ObjectId;
 use crate::domain::now_ms;
 use crate::store::{
     AddEntry, CampaignFields, CampaignLeadRow, CampaignRow, ExplicitOutcome, ExplicitPlan,
-    LeadCounts, Page, PageRequest, Result, Selection, SelectionOutcome, StoreError, WorkspaceRef,
+    LeadAction, LeadCounts, MemberSelection, Page, PageRequest, Result, Selection,
+    SelectionOutcome, StoreError, WorkspaceRef,
 };
 
 const NOT_FOUND: StoreError = StoreError::NotFound("Campaign not found");
@@ -222,6 +223,28 @@ pub async fn transition(
     find(c, ws, id, false).await
 }
 
+const CAMPAIGN_LEAD_SELECT: &str = "select cl.id, cl.lead_id, l.created_at, cl.status, cl.added_at, cl.updated_at, \
+     l.email, l.first_name, l.last_name, l.company_name \
+     from campaign_leads cl join leads l on l.workspace_id = cl.workspace_id and l.id = cl.lead_id";
+
+fn campaign_lead(campaign: ObjectId) -> impl Fn(&Row) -> CampaignLeadRow {
+    move |r| {
+        let status: String = r.get(3);
+        CampaignLeadRow {
+            key: r.get(0),
+            campaign,
+            lead: ObjectId::new(r.get(1), r.get(2)),
+            status: CampaignLeadStatus::parse(&status).unwrap_or(CampaignLeadStatus::Pending),
+            added_at: r.get(4),
+            updated_at: r.get(5),
+            email: r.get(6),
+            first_name: r.get(7),
+            last_name: r.get(8),
+            company_name: r.get(9),
+        }
+    }
+}
+
 pub async fn list_leads(
     c: &impl GenericClient,
     ws: WorkspaceRef,
@@ -238,33 +261,104 @@ pub async fn list_leads(
         let p = sql.param(s.as_str().to_owned());
         sql.push(&format!(" and cl.status = {p}"));
     }
-    let campaign_id = ObjectId::new(found.key, found.created_at);
     page(
         c,
         sql,
-        "select cl.id, cl.lead_id, l.created_at, cl.status, cl.added_at, cl.updated_at, \
-         l.email, l.first_name, l.last_name, l.company_name \
-         from campaign_leads cl join leads l on l.workspace_id = cl.workspace_id and l.id = cl.lead_id",
+        CAMPAIGN_LEAD_SELECT,
         "campaign_leads cl",
         "cl.id",
         page_req,
-        |r| {
-            let status: String = r.get(3);
-            CampaignLeadRow {
-                key: r.get(0),
-                campaign: campaign_id,
-                lead: ObjectId::new(r.get(1), r.get(2)),
-                status: CampaignLeadStatus::parse(&status).unwrap_or(CampaignLeadStatus::Pending),
-                added_at: r.get(4),
-                updated_at: r.get(5),
-                email: r.get(6),
-                first_name: r.get(7),
-                last_name: r.get(8),
-                company_name: r.get(9),
-            }
-        },
+        campaign_lead(ObjectId::new(found.key, found.created_at)),
     )
     .await
+}
+
+pub async fn set_lead_status(
+    c: &impl GenericClient,
+    ws: WorkspaceRef,
+    campaign: ObjectId,
+    id: ObjectId,
+    status: CampaignLeadStatus,
+) -> Result<CampaignLeadRow> {
+    let found = find(c, ws, campaign, false).await?;
+    let current = c
+        .query_opt(
+            "select added_at, status from campaign_leads where workspace_id = $1 and campaign_id = $2 and id = $3 \
+             for update",
+            &[&ws.key, &found.key, &id.key],
+        )
+        .await?
+        .filter(|r| id.matches(id.key, r.get(0)))
+        .ok_or(StoreError::NotFound("Campaign lead not found"))?;
+    let current: String = current.get(1);
+    if !["pending", "active", "paused"].contains(&current.as_str()) {
+        return Err(StoreError::Conflict(format!(
+            "A campaign lead that is {current} cannot change status"
+        )));
+    }
+    c.execute(
+        "update campaign_leads set status = $3, updated_at = $4 where workspace_id = $1 and id = $2",
+        &[&ws.key, &id.key, &status.as_str(), &now_ms()],
+    )
+    .await?;
+    let row = c
+        .query_one(
+            &format!("{CAMPAIGN_LEAD_SELECT} where cl.workspace_id = $1 and cl.id = $2"),
+            &[&ws.key, &id.key],
+        )
+        .await?;
+    Ok(campaign_lead(ObjectId::new(found.key, found.created_at))(
+        &row,
+    ))
+}
+
+pub async fn lead_action(
+    c: &impl GenericClient,
+    ws: WorkspaceRef,
+    campaign: ObjectId,
+    action: LeadAction,
+    selection: &MemberSelection,
+) -> Result<u64> {
+    let found = find(c, ws, campaign, false).await?;
+    let mut sql = Sql::default();
+    let w = sql.param(ws.key);
+    let p = sql.param(found.key);
+    sql.push(&format!("cl.workspace_id = {w} and cl.campaign_id = {p}"));
+    match selection {
+        MemberSelection::Ids(ids) => id_in_at(&mut sql, "cl", "added_at", ids, false),
+        MemberSelection::All { filter, exclude } => {
+            if let Some(f) = filter {
+                sql.push(&format!(
+                    " and cl.lead_id in (select l.id from leads l where l.workspace_id = {w}"
+                ));
+                lead_filter(&mut sql, f);
+                sql.push(")");
+            }
+            if !exclude.is_empty() {
+                id_in_at(&mut sql, "cl", "added_at", exclude, true);
+            }
+        }
+    }
+    let now = sql.param(now_ms());
+    let text = match action {
+        LeadAction::Pause => format!(
+            "update campaign_leads as cl set status = 'paused', updated_at = {now} \
+             where {} and cl.status in ('active', 'pending')",
+            sql.text
+        ),
+        LeadAction::Resume => {
+            let to = sql.param(found.status.new_lead_status().as_str().to_owned());
+            format!(
+                "update campaign_leads as cl set status = {to}, updated_at = {now} where {} and cl.status = 'paused'",
+                sql.text
+            )
+        }
+        LeadAction::Remove => format!(
+            "delete from campaign_leads as cl where {} and {now}::bigint is not null",
+            sql.text
+        ),
+    };
+    Ok(c.execute(&text, &sql.params()).await?)
 }
 
 /// The campaign leads may be added to: 404 when missing, 409 when archived.

@@ -403,6 +403,32 @@ impl Storage for PgStore {
         .await?)
     }
 
+    async fn set_campaign_lead_status(
+        &self,
+        ws: WorkspaceRef,
+        campaign: ObjectId,
+        id: ObjectId,
+        status: CampaignLeadStatus,
+    ) -> Result<CampaignLeadRow> {
+        in_tx!(self, true, |tx| campaigns::set_lead_status(
+            &tx, ws, campaign, id, status
+        )
+        .await?)
+    }
+
+    async fn campaign_lead_action(
+        &self,
+        ws: WorkspaceRef,
+        campaign: ObjectId,
+        action: LeadAction,
+        selection: MemberSelection,
+    ) -> Result<u64> {
+        in_tx!(self, true, |tx| campaigns::lead_action(
+            &tx, ws, campaign, action, &selection
+        )
+        .await?)
+    }
+
     async fn list_dnc(&self, ws: WorkspaceRef, page: PageRequest) -> Result<Page<DncRow>> {
         in_tx!(self, true, |tx| workspaces::list_dnc(&tx, ws, page).await?)
     }

@@ -37,12 +37,17 @@ impl Sql {
 /// The condition that `alias` (a lead) is, or is not, one of `ids`; the
 /// timestamp half of each ID is checked too.
 pub fn id_in(sql: &mut Sql, alias: &str, ids: &[ObjectId], negate: bool) {
+    id_in_at(sql, alias, "created_at", ids, negate)
+}
+
+/// [`id_in`] for a table whose IDs take their time from column `at`.
+pub fn id_in_at(sql: &mut Sql, alias: &str, at: &str, ids: &[ObjectId], negate: bool) {
     let keys = sql.param(ids.iter().map(|i| i.key).collect::<Vec<i64>>());
     let secs = sql.param(ids.iter().map(|i| i64::from(i.secs)).collect::<Vec<i64>>());
     let not = if negate { "not " } else { "" };
     sql.push(&format!(
         " and {not}exists (select 1 from unnest({keys}::bigint[], {secs}::bigint[]) as x(k, s) \
-         where x.k = {alias}.id and x.s = {alias}.created_at / 1000)"
+         where x.k = {alias}.id and x.s = {alias}.{at} / 1000)"
     ));
 }
 

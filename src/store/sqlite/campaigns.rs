@@ -8,14 +8,15 @@ use serde_json::Value;
 
 use super::leads::{insert_new, keys_by_email};
 use super::page;
-use super::sql::{ON_DNC, Sql, id_in, lead_filter};
+use super::sql::{ON_DNC, Sql, id_in, id_in_at, lead_filter};
 use super::workspaces::has_dnc;
 use crate::domain::campaign::{CampaignLeadStatus, CampaignStatus, Transition};
 use crate::domain::id::ObjectId;
 use crate::domain::now_ms;
 use crate::store::{
     AddEntry, CampaignFields, CampaignLeadRow, CampaignRow, ExplicitOutcome, ExplicitPlan,
-    LeadCounts, Page, PageRequest, Result, Selection, SelectionOutcome, StoreError, WorkspaceRef,
+    LeadAction, LeadCounts, MemberSelection, Page, PageRequest, Result, Selection,
+    SelectionOutcome, StoreError, WorkspaceRef,
 };
 
 const NOT_FOUND: StoreError = StoreError::NotFound("Campaign not found");
@@ -207,6 +208,30 @@ pub fn transition(
     find(conn, ws, id)
 }
 
+const CAMPAIGN_LEAD_SELECT: &str = "select cl.id, cl.lead_id, l.created_at, cl.status, cl.added_at, cl.updated_at, \
+     l.email, l.first_name, l.last_name, l.company_name \
+     from campaign_leads cl join leads l on l.id = cl.lead_id";
+
+fn campaign_lead(
+    campaign: ObjectId,
+) -> impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<CampaignLeadRow> {
+    move |r| {
+        let status: String = r.get(3)?;
+        Ok(CampaignLeadRow {
+            key: r.get(0)?,
+            campaign,
+            lead: ObjectId::new(r.get(1)?, r.get(2)?),
+            status: CampaignLeadStatus::parse(&status).unwrap_or(CampaignLeadStatus::Pending),
+            added_at: r.get(4)?,
+            updated_at: r.get(5)?,
+            email: r.get(6)?,
+            first_name: r.get(7)?,
+            last_name: r.get(8)?,
+            company_name: r.get(9)?,
+        })
+    }
+}
+
 pub fn list_leads(
     conn: &Connection,
     ws: WorkspaceRef,
@@ -222,32 +247,98 @@ pub fn list_leads(
         let p = sql.param(s.as_str().to_owned());
         sql.push(&format!(" and cl.status = {p}"));
     }
-    let campaign_id = ObjectId::new(c.key, c.created_at);
     page(
         conn,
         sql,
-        "select cl.id, cl.lead_id, l.created_at, cl.status, cl.added_at, cl.updated_at, \
-         l.email, l.first_name, l.last_name, l.company_name \
-         from campaign_leads cl join leads l on l.id = cl.lead_id",
+        CAMPAIGN_LEAD_SELECT,
         "campaign_leads cl",
         "cl.id",
         page_req,
-        |r| {
-            let status: String = r.get(3)?;
-            Ok(CampaignLeadRow {
-                key: r.get(0)?,
-                campaign: campaign_id,
-                lead: ObjectId::new(r.get(1)?, r.get(2)?),
-                status: CampaignLeadStatus::parse(&status).unwrap_or(CampaignLeadStatus::Pending),
-                added_at: r.get(4)?,
-                updated_at: r.get(5)?,
-                email: r.get(6)?,
-                first_name: r.get(7)?,
-                last_name: r.get(8)?,
-                company_name: r.get(9)?,
-            })
-        },
+        campaign_lead(ObjectId::new(c.key, c.created_at)),
     )
+}
+
+pub fn set_lead_status(
+    conn: &Connection,
+    ws: WorkspaceRef,
+    campaign: ObjectId,
+    id: ObjectId,
+    status: CampaignLeadStatus,
+) -> Result<CampaignLeadRow> {
+    let c = find(conn, ws, campaign)?;
+    let current: Option<(i64, String)> = conn
+        .query_row(
+            "select added_at, status from campaign_leads where id = ?1 and campaign_id = ?2",
+            [id.key, c.key],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (_, current) = current
+        .filter(|(added, _)| id.matches(id.key, *added))
+        .ok_or(StoreError::NotFound("Campaign lead not found"))?;
+    if !["pending", "active", "paused"].contains(&current.as_str()) {
+        return Err(StoreError::Conflict(format!(
+            "A campaign lead that is {current} cannot change status"
+        )));
+    }
+    conn.execute(
+        "update campaign_leads set status = ?2, updated_at = ?3 where id = ?1",
+        params![id.key, status.as_str(), now_ms()],
+    )?;
+    Ok(conn.query_row(
+        &format!("{CAMPAIGN_LEAD_SELECT} where cl.id = ?1"),
+        [id.key],
+        campaign_lead(ObjectId::new(c.key, c.created_at)),
+    )?)
+}
+
+pub fn lead_action(
+    conn: &Connection,
+    ws: WorkspaceRef,
+    campaign: ObjectId,
+    action: LeadAction,
+    selection: &MemberSelection,
+) -> Result<u64> {
+    let c = find(conn, ws, campaign)?;
+    let mut sql = Sql::default();
+    let p = sql.param(c.key);
+    sql.push(&format!("cl.campaign_id = {p}"));
+    match selection {
+        MemberSelection::Ids(ids) => id_in_at(&mut sql, "cl", "added_at", ids, false),
+        MemberSelection::All { filter, exclude } => {
+            if let Some(f) = filter {
+                let w = sql.param(ws.key);
+                sql.push(&format!(
+                    " and cl.lead_id in (select l.id from leads l where l.workspace_id = {w}"
+                ));
+                lead_filter(&mut sql, f);
+                sql.push(")");
+            }
+            if !exclude.is_empty() {
+                id_in_at(&mut sql, "cl", "added_at", exclude, true);
+            }
+        }
+    }
+    let now = sql.param(now_ms());
+    let text = match action {
+        LeadAction::Pause => format!(
+            "update campaign_leads as cl set status = 'paused', updated_at = {now} \
+             where {} and cl.status in ('active', 'pending')",
+            sql.text
+        ),
+        LeadAction::Resume => {
+            let to = sql.param(c.status.new_lead_status().as_str().to_owned());
+            format!(
+                "update campaign_leads as cl set status = {to}, updated_at = {now} where {} and cl.status = 'paused'",
+                sql.text
+            )
+        }
+        LeadAction::Remove => format!(
+            "delete from campaign_leads as cl where {} and {now} is not null",
+            sql.text
+        ),
+    };
+    Ok(conn.execute(&text, sql.params())? as u64)
 }
 
 /// The campaign leads may be added to: 404 when missing, 409 when archived.

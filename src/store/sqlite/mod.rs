@@ -518,6 +518,32 @@ impl Storage for SqliteStore {
         .await
     }
 
+    async fn set_campaign_lead_status(
+        &self,
+        ws: WorkspaceRef,
+        campaign: ObjectId,
+        id: ObjectId,
+        status: CampaignLeadStatus,
+    ) -> Result<CampaignLeadRow> {
+        self.write(true, move |c| {
+            campaigns::set_lead_status(c, ws, campaign, id, status)
+        })
+        .await
+    }
+
+    async fn campaign_lead_action(
+        &self,
+        ws: WorkspaceRef,
+        campaign: ObjectId,
+        action: LeadAction,
+        selection: MemberSelection,
+    ) -> Result<u64> {
+        self.write(true, move |c| {
+            campaigns::lead_action(c, ws, campaign, action, &selection)
+        })
+        .await
+    }
+
     async fn list_dnc(&self, ws: WorkspaceRef, page: PageRequest) -> Result<Page<DncRow>> {
         self.read(move |c| workspaces::list_dnc(c, ws, page)).await
     }

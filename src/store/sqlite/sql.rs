@@ -35,19 +35,25 @@ pub fn id_pairs(ids: &[ObjectId]) -> String {
     Value::Array(ids.iter().map(|id| json!([id.key, id.secs])).collect()).to_string()
 }
 
-/// The condition that `alias.id` is one of `ids` (timestamps checked).
+/// The condition that `alias.id` is one of `ids` (timestamps checked
+/// against `alias.created_at`).
 pub fn id_in(sql: &mut Sql, alias: &str, ids: &[ObjectId], negate: bool) {
+    id_in_at(sql, alias, "created_at", ids, negate)
+}
+
+/// [`id_in`] for a table whose IDs take their time from column `at`.
+pub fn id_in_at(sql: &mut Sql, alias: &str, at: &str, ids: &[ObjectId], negate: bool) {
     let p = sql.param(id_pairs(ids));
     // The first IN lets the planner probe by key; the row-value IN checks the
     // timestamp half of each ID.
     if negate {
         sql.push(&format!(
-            " and ({alias}.id, {alias}.created_at / 1000) not in (select value ->> 0, value ->> 1 from json_each({p}))"
+            " and ({alias}.id, {alias}.{at} / 1000) not in (select value ->> 0, value ->> 1 from json_each({p}))"
         ));
     } else {
         sql.push(&format!(
             " and {alias}.id in (select value ->> 0 from json_each({p})) \
-             and ({alias}.id, {alias}.created_at / 1000) in (select value ->> 0, value ->> 1 from json_each({p}))"
+             and ({alias}.id, {alias}.{at} / 1000) in (select value ->> 0, value ->> 1 from json_each({p}))"
         ));
     }
 }
