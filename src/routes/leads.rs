@@ -8,20 +8,20 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::{ApiResult, bool_field, created, deleted, object, ok, page};
-use crate::domain::filter::LeadFilter;
+use crate::domain::filter::{LeadFilter, MAX_LEAD_IDS, parse_ids};
 use crate::domain::format_time;
 use crate::domain::id::ObjectId;
 use crate::domain::lead::{FieldError, LeadError, LeadFields, TEXT_FIELDS, parse_tag};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryPairs, Tenant, path_id};
 use crate::startup::AppState;
-use crate::store::{LeadRow, WorkspaceRef};
+use crate::store::{LeadRow, Selection, WorkspaceRef};
 
 pub const MAX_BULK: usize = 5_000;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/leads", get(list).post(create))
+        .route("/leads", get(list).post(create).delete(delete_many))
         .route("/leads/bulk", post(bulk))
         .route("/leads/{id}", get(read).patch(update).delete(remove))
 }
@@ -179,4 +179,69 @@ async fn bulk(
         "importedLeadIds": outcome.imported.iter().map(ObjectId::to_string).collect::<Vec<_>>(),
         "errors": errors,
     }))
+}
+
+/// `DELETE /v1/leads`: `leadIds`, or `deleteAll: true` with optional
+/// `filters` and `excludeIds`. Their campaign memberships go too.
+async fn delete_many(
+    State(state): State<AppState>,
+    Tenant(ws): Tenant,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult {
+    let obj = object(&body)?;
+    let ids = obj.get("leadIds").filter(|v| !v.is_null());
+    let all = bool_field(obj, "deleteAll", false)?;
+    let filters = obj.get("filters").filter(|v| !v.is_null());
+    let exclude = obj.get("excludeIds").filter(|v| !v.is_null());
+    let selection = match (ids, all) {
+        (Some(_), true) => {
+            return Err(ApiError::validation(
+                "Provide leadIds or deleteAll: true, not both",
+            ));
+        }
+        (None, false) => return Err(ApiError::validation("Provide leadIds or deleteAll: true")),
+        (Some(ids), false) => {
+            if filters.is_some() || exclude.is_some() {
+                return Err(ApiError::validation(
+                    "filters and excludeIds go with deleteAll: true",
+                ));
+            }
+            let ids = parse_ids(ids, "leadIds", MAX_LEAD_IDS)?;
+            if ids.is_empty() {
+                return Err(ApiError::field(FieldError::new(
+                    "leadIds",
+                    "must not be empty",
+                )));
+            }
+            Selection {
+                filter: Some(LeadFilter {
+                    lead_ids: Some(ids),
+                    ..Default::default()
+                }),
+                exclude: Vec::new(),
+            }
+        }
+        (None, true) => {
+            let filter = match filters {
+                Some(f) => {
+                    let f = LeadFilter::from_json(f, "filters")?;
+                    if f.is_empty() {
+                        return Err(ApiError::field(FieldError::new(
+                            "filters",
+                            "must hold at least one criterion",
+                        )));
+                    }
+                    Some(f)
+                }
+                None => None,
+            };
+            let exclude = exclude
+                .map(|e| parse_ids(e, "excludeIds", MAX_LEAD_IDS))
+                .transpose()?
+                .unwrap_or_default();
+            Selection { filter, exclude }
+        }
+    };
+    let deleted = state.store.delete_leads(ws, selection).await?;
+    ok(json!({"deletedCount": deleted}))
 }

@@ -353,6 +353,9 @@ pub trait Storage: Send + Sync + 'static {
         fields: &LeadFields,
     ) -> Result<LeadRow>;
     async fn delete_lead(&self, ws: WorkspaceRef, id: ObjectId) -> Result<()>;
+    /// Deletes the selected leads and their campaign memberships; returns
+    /// how many leads were deleted.
+    async fn delete_leads(&self, ws: WorkspaceRef, selection: Selection) -> Result<u64>;
     /// Creates leads by email; existing ones are skipped or, when
     /// `skip_duplicates` is false, updated with the given fields. Emails are
     /// distinct (the caller keeps the first occurrence).

@@ -374,3 +374,95 @@ async fn tags_and_fields_with_special_characters_round_trip() {
     let by_tag = app.all("/v1/leads?tags=q\"uote").await;
     assert_eq!(by_tag.len(), 1);
 }
+
+#[tokio::test]
+async fn deleting_leads_by_id_removes_them_and_their_memberships() {
+    let app = spawn_app().await;
+    let c = app.create_campaign("C").await;
+    let ids = app.create_leads(leads("del", 4)).await;
+    app.add(&c, json!({"selectAll": true})).await.assert_ok(200);
+    let body = json!({"leadIds": [ids[0], ids[1], "665d4e5f6a7b8c9d0e1f2a3b"]});
+    let r = app
+        .call(reqwest::Method::DELETE, "/v1/leads", Some(body))
+        .await;
+    assert_eq!(r.assert_ok(200), &json!({"deletedCount": 2}));
+    assert_eq!(app.lead_total().await, 2);
+    assert_eq!(app.campaign_lead_total(&c).await, 2);
+    app.get(&format!("/v1/leads/{}", ids[0]))
+        .await
+        .assert_error(404, "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn delete_all_honours_filters_and_exclusions_and_stays_in_its_workspace() {
+    let app = spawn_app().await;
+    let c = app.create_campaign("C").await;
+    let mut batch = leads("all", 6);
+    for l in batch.iter_mut().take(4) {
+        l["country"] = json!("DE");
+    }
+    let ids = app.create_leads(batch).await;
+    app.add(&c, json!({"selectAll": true})).await.assert_ok(200);
+    let (_, theirs) = app.other_workspace().await;
+    let r = app
+        .call_as(
+            &theirs,
+            reqwest::Method::DELETE,
+            "/v1/leads",
+            Some(json!({"deleteAll": true})),
+        )
+        .await;
+    assert_eq!(r.assert_ok(200)["deletedCount"], json!(0));
+    let r = app
+        .call_as(
+            &theirs,
+            reqwest::Method::DELETE,
+            "/v1/leads",
+            Some(json!({"leadIds": [ids[0]]})),
+        )
+        .await;
+    assert_eq!(r.assert_ok(200)["deletedCount"], json!(0));
+
+    let body = json!({"deleteAll": true, "filters": {"country": "DE"}, "excludeIds": [ids[0]]});
+    let r = app
+        .call(reqwest::Method::DELETE, "/v1/leads", Some(body))
+        .await;
+    assert_eq!(r.assert_ok(200)["deletedCount"], json!(3));
+    assert_eq!(app.lead_total().await, 3);
+    assert_eq!(app.campaign_lead_total(&c).await, 3);
+
+    let r = app
+        .call(
+            reqwest::Method::DELETE,
+            "/v1/leads",
+            Some(json!({"deleteAll": true})),
+        )
+        .await;
+    assert_eq!(r.assert_ok(200)["deletedCount"], json!(3));
+    assert_eq!(app.lead_total().await, 0);
+    assert_eq!(app.campaign_lead_total(&c).await, 0);
+    app.get(&format!("/v1/campaigns/{c}")).await.assert_ok(200);
+}
+
+#[tokio::test]
+async fn bad_delete_requests_are_rejected_and_delete_nothing() {
+    let app = spawn_app().await;
+    let ids = app.create_leads(leads("keep", 2)).await;
+    for body in [
+        json!({}),
+        json!({"deleteAll": false}),
+        json!({"leadIds": [ids[0]], "deleteAll": true}),
+        json!({"leadIds": [ids[0]], "excludeIds": [ids[1]]}),
+        json!({"leadIds": []}),
+        json!({"leadIds": ["bad"]}),
+        json!({"deleteAll": true, "filters": {}}),
+        json!({"deleteAll": true, "filters": {"tag": "x"}}),
+        json!({"deleteAll": true, "excludeIds": ["bad"]}),
+        json!({"deleteAll": "yes"}),
+    ] {
+        app.call(reqwest::Method::DELETE, "/v1/leads", Some(body.clone()))
+            .await
+            .assert_error(400, "VALIDATION_ERROR");
+    }
+    assert_eq!(app.lead_total().await, 2);
+}

@@ -7,14 +7,16 @@ use deadpool_postgres::GenericClient;
 use serde_json::Value;
 use tokio_postgres::Row;
 
-use super::sql::{Sql, lead_filter};
+use super::sql::{Sql, id_in, lead_filter};
 use super::{find_key, page};
 use crate::domain::email::Email;
 use crate::domain::filter::LeadFilter;
 use crate::domain::id::ObjectId;
 use crate::domain::lead::LeadFields;
 use crate::domain::now_ms;
-use crate::store::{BulkOutcome, LeadRow, Page, PageRequest, Result, StoreError, WorkspaceRef};
+use crate::store::{
+    BulkOutcome, LeadRow, Page, PageRequest, Result, Selection, StoreError, WorkspaceRef,
+};
 
 pub const LEAD_COLUMNS: &str = "l.id, l.email, l.first_name, l.last_name, l.company_name, l.job_title, \
     l.phone, l.linkedin_url, l.city, l.state, l.country, l.tags, l.custom_fields, \
@@ -246,6 +248,31 @@ pub async fn delete(c: &impl GenericClient, ws: WorkspaceRef, id: ObjectId) -> R
     )
     .await?;
     Ok(())
+}
+
+pub async fn delete_many(
+    c: &impl GenericClient,
+    ws: WorkspaceRef,
+    selection: &Selection,
+) -> Result<u64> {
+    let mut sql = Sql::default();
+    let w = sql.param(ws.key);
+    sql.push(&format!("l.workspace_id = {w}"));
+    if let Some(f) = &selection.filter {
+        lead_filter(&mut sql, f);
+    }
+    if !selection.exclude.is_empty() {
+        id_in(&mut sql, "l", &selection.exclude, true);
+    }
+    // One statement: the selection, its memberships and the leads.
+    let text = format!(
+        "with sel as materialized (select l.id from leads l where {where_}), \
+         members as (delete from campaign_leads cl using sel where cl.workspace_id = {w} and cl.lead_id = sel.id), \
+         gone as (delete from leads d using sel where d.workspace_id = {w} and d.id = sel.id returning 1) \
+         select count(*) from gone",
+        where_ = sql.text
+    );
+    Ok(c.query_one(&text, &sql.params()).await?.get::<_, i64>(0) as u64)
 }
 
 pub async fn bulk_upsert(

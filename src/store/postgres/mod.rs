@@ -297,6 +297,11 @@ impl Storage for PgStore {
         in_tx!(self, true, |tx| leads::delete(&tx, ws, id).await?)
     }
 
+    async fn delete_leads(&self, ws: WorkspaceRef, selection: Selection) -> Result<u64> {
+        in_tx!(self, true, |tx| leads::delete_many(&tx, ws, &selection)
+            .await?)
+    }
+
     async fn bulk_upsert(
         &self,
         ws: WorkspaceRef,

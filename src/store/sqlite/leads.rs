@@ -7,14 +7,16 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
-use super::sql::{Sql, lead_filter};
+use super::sql::{Sql, id_in, lead_filter};
 use super::{find_key, page};
 use crate::domain::email::Email;
 use crate::domain::filter::LeadFilter;
 use crate::domain::id::ObjectId;
 use crate::domain::lead::LeadFields;
 use crate::domain::now_ms;
-use crate::store::{BulkOutcome, LeadRow, Page, PageRequest, Result, StoreError, WorkspaceRef};
+use crate::store::{
+    BulkOutcome, LeadRow, Page, PageRequest, Result, Selection, StoreError, WorkspaceRef,
+};
 
 pub const LEAD_COLUMNS: &str = "l.id, l.email, l.first_name, l.last_name, l.company_name, l.job_title, \
     l.phone, l.linkedin_url, l.city, l.state, l.country, l.tags, l.custom_fields, \
@@ -222,6 +224,37 @@ pub fn delete(conn: &Connection, ws: WorkspaceRef, id: ObjectId) -> Result<()> {
     )?;
     conn.execute("delete from leads where id = ?1", [key])?;
     Ok(())
+}
+
+pub fn delete_many(conn: &Connection, ws: WorkspaceRef, selection: &Selection) -> Result<u64> {
+    let mut sql = Sql::default();
+    let w = sql.param(ws.key);
+    sql.push(&format!("l.workspace_id = {w}"));
+    if let Some(f) = &selection.filter {
+        lead_filter(&mut sql, f);
+    }
+    if !selection.exclude.is_empty() {
+        id_in(&mut sql, "l", &selection.exclude, true);
+    }
+    conn.execute_batch(
+        "create temp table if not exists lf_selected (id integer primary key); delete from temp.lf_selected;",
+    )?;
+    conn.execute(
+        &format!(
+            "insert into temp.lf_selected (id) select l.id from leads l where {}",
+            sql.text
+        ),
+        sql.params(),
+    )?;
+    conn.execute(
+        "delete from campaign_leads where campaign_id in (select id from campaigns where workspace_id = ?1) \
+         and lead_id in (select id from temp.lf_selected)",
+        [ws.key],
+    )?;
+    Ok(conn.execute(
+        "delete from leads where id in (select id from temp.lf_selected)",
+        [],
+    )? as u64)
 }
 
 pub fn bulk_upsert(

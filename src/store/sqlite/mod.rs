@@ -418,6 +418,11 @@ impl Storage for SqliteStore {
         self.write(true, move |tx| leads::delete(tx, ws, id)).await
     }
 
+    async fn delete_leads(&self, ws: WorkspaceRef, selection: Selection) -> Result<u64> {
+        self.write(true, move |c| leads::delete_many(c, ws, &selection))
+            .await
+    }
+
     async fn bulk_upsert(
         &self,
         ws: WorkspaceRef,
