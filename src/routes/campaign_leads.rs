@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::routing::{get, patch, post};
 use serde_json::{Map, Value, json};
 
-use super::{ApiResult, bool_field, object, ok, page};
+use super::{ApiResult, Target, bool_field, object, ok, page, parse_target};
 use crate::domain::campaign::CampaignLeadStatus;
 use crate::domain::filter::{LeadFilter, MAX_LEAD_IDS, parse_ids};
 use crate::domain::format_time;
@@ -335,41 +335,9 @@ async fn action(
                 "is required: pause, resume or remove",
             ))
         })?;
-    let ids = obj.get("leadIds").filter(|v| !v.is_null());
-    let select_all = bool_field(obj, "selectAll", false)?;
-    let filters = obj.get("filters").filter(|v| !v.is_null());
-    let exclude = obj.get("excludeIds").filter(|v| !v.is_null());
-    let selection = match (ids, select_all) {
-        (Some(_), true) => {
-            return Err(ApiError::validation(
-                "Provide leadIds or selectAll: true, not both",
-            ));
-        }
-        (None, false) => return Err(ApiError::validation("Provide leadIds or selectAll: true")),
-        (Some(ids), false) => {
-            if filters.is_some() || exclude.is_some() {
-                return Err(ApiError::validation(
-                    "filters and excludeIds go with selectAll: true",
-                ));
-            }
-            let ids = parse_ids(ids, "leadIds", MAX_LEAD_IDS)?;
-            if ids.is_empty() {
-                return Err(ApiError::field(FieldError::new(
-                    "leadIds",
-                    "must not be empty",
-                )));
-            }
-            MemberSelection::Ids(ids)
-        }
-        (None, true) => MemberSelection::All {
-            filter: filters
-                .map(|f| LeadFilter::from_json(f, "filters"))
-                .transpose()?,
-            exclude: exclude
-                .map(|e| parse_ids(e, "excludeIds", MAX_LEAD_IDS))
-                .transpose()?
-                .unwrap_or_default(),
-        },
+    let selection = match parse_target(obj, "leadIds", "selectAll")? {
+        Target::Ids(ids) => MemberSelection::Ids(ids),
+        Target::All { filter, exclude } => MemberSelection::All { filter, exclude },
     };
     let modified = state
         .store

@@ -7,8 +7,8 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use super::{ApiResult, bool_field, created, deleted, object, ok, page};
-use crate::domain::filter::{LeadFilter, MAX_LEAD_IDS, parse_ids};
+use super::{ApiResult, Target, bool_field, created, deleted, object, ok, page, parse_target};
+use crate::domain::filter::LeadFilter;
 use crate::domain::format_time;
 use crate::domain::id::ObjectId;
 use crate::domain::lead::{FieldError, LeadError, LeadFields, TEXT_FIELDS, parse_tag};
@@ -188,59 +188,15 @@ async fn delete_many(
     Tenant(ws): Tenant,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult {
-    let obj = object(&body)?;
-    let ids = obj.get("leadIds").filter(|v| !v.is_null());
-    let all = bool_field(obj, "deleteAll", false)?;
-    let filters = obj.get("filters").filter(|v| !v.is_null());
-    let exclude = obj.get("excludeIds").filter(|v| !v.is_null());
-    let selection = match (ids, all) {
-        (Some(_), true) => {
-            return Err(ApiError::validation(
-                "Provide leadIds or deleteAll: true, not both",
-            ));
-        }
-        (None, false) => return Err(ApiError::validation("Provide leadIds or deleteAll: true")),
-        (Some(ids), false) => {
-            if filters.is_some() || exclude.is_some() {
-                return Err(ApiError::validation(
-                    "filters and excludeIds go with deleteAll: true",
-                ));
-            }
-            let ids = parse_ids(ids, "leadIds", MAX_LEAD_IDS)?;
-            if ids.is_empty() {
-                return Err(ApiError::field(FieldError::new(
-                    "leadIds",
-                    "must not be empty",
-                )));
-            }
-            Selection {
-                filter: Some(LeadFilter {
-                    lead_ids: Some(ids),
-                    ..Default::default()
-                }),
-                exclude: Vec::new(),
-            }
-        }
-        (None, true) => {
-            let filter = match filters {
-                Some(f) => {
-                    let f = LeadFilter::from_json(f, "filters")?;
-                    if f.is_empty() {
-                        return Err(ApiError::field(FieldError::new(
-                            "filters",
-                            "must hold at least one criterion",
-                        )));
-                    }
-                    Some(f)
-                }
-                None => None,
-            };
-            let exclude = exclude
-                .map(|e| parse_ids(e, "excludeIds", MAX_LEAD_IDS))
-                .transpose()?
-                .unwrap_or_default();
-            Selection { filter, exclude }
-        }
+    let selection = match parse_target(object(&body)?, "leadIds", "deleteAll")? {
+        Target::Ids(ids) => Selection {
+            filter: Some(LeadFilter {
+                lead_ids: Some(ids),
+                ..Default::default()
+            }),
+            exclude: Vec::new(),
+        },
+        Target::All { filter, exclude } => Selection { filter, exclude },
     };
     let deleted = state.store.delete_leads(ws, selection).await?;
     ok(json!({"deletedCount": deleted}))

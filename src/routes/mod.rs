@@ -104,3 +104,72 @@ pub fn bool_field(
         ))),
     }
 }
+
+/// A bulk operation's target: IDs, or everything (optionally narrowed by
+/// lead filters, less exclusions).
+pub enum Target {
+    Ids(Vec<ObjectId>),
+    All {
+        filter: Option<crate::domain::filter::LeadFilter>,
+        exclude: Vec<ObjectId>,
+    },
+}
+
+/// Parses `ids_field` (a non-empty ID list) or `all_field: true` with
+/// optional `filters` (at least one criterion) and `excludeIds`; exactly one
+/// of the two.
+pub fn parse_target(
+    obj: &serde_json::Map<String, Value>,
+    ids_field: &str,
+    all_field: &str,
+) -> Result<Target, ApiError> {
+    use crate::domain::filter::{LeadFilter, MAX_LEAD_IDS, parse_ids};
+    use crate::domain::lead::FieldError;
+    let ids = obj.get(ids_field).filter(|v| !v.is_null());
+    let all = bool_field(obj, all_field, false)?;
+    let filters = obj.get("filters").filter(|v| !v.is_null());
+    let exclude = obj.get("excludeIds").filter(|v| !v.is_null());
+    match (ids, all) {
+        (Some(_), true) => Err(ApiError::validation(format!(
+            "Provide {ids_field} or {all_field}: true, not both"
+        ))),
+        (None, false) => Err(ApiError::validation(format!(
+            "Provide {ids_field} or {all_field}: true"
+        ))),
+        (Some(ids), false) => {
+            if filters.is_some() || exclude.is_some() {
+                return Err(ApiError::validation(format!(
+                    "filters and excludeIds go with {all_field}: true"
+                )));
+            }
+            let ids = parse_ids(ids, ids_field, MAX_LEAD_IDS)?;
+            if ids.is_empty() {
+                return Err(ApiError::field(FieldError::new(
+                    ids_field,
+                    "must not be empty",
+                )));
+            }
+            Ok(Target::Ids(ids))
+        }
+        (None, true) => {
+            let filter = match filters {
+                Some(f) => {
+                    let f = LeadFilter::from_json(f, "filters")?;
+                    if f.is_empty() {
+                        return Err(ApiError::field(FieldError::new(
+                            "filters",
+                            "must hold at least one criterion",
+                        )));
+                    }
+                    Some(f)
+                }
+                None => None,
+            };
+            let exclude = exclude
+                .map(|e| parse_ids(e, "excludeIds", MAX_LEAD_IDS))
+                .transpose()?
+                .unwrap_or_default();
+            Ok(Target::All { filter, exclude })
+        }
+    }
+}

@@ -185,6 +185,7 @@ async fn bad_action_requests_are_rejected_and_change_nothing() {
         json!({"action": "remove", "leadIds": []}),
         json!({"action": "remove", "leadIds": ["nope"]}),
         json!({"action": "remove", "selectAll": true, "filters": {"colour": "red"}}),
+        json!({"action": "remove", "selectAll": true, "filters": {}}),
     ] {
         app.post(&action, body.clone())
             .await
