@@ -133,19 +133,6 @@ impl LeadFields {
         let email = fields.email.take().ok_or(LeadError::MissingEmail)?;
         Ok((email, fields))
     }
-
-    /// The value of a text field to store on a new lead.
-    pub fn text_value(&self, i: usize) -> Option<&str> {
-        self.text[i].as_ref().and_then(|v| v.as_deref())
-    }
-
-    /// Adds `tag` to the tags, keeping them distinct.
-    pub fn add_tag(&mut self, tag: &str) {
-        let tags = self.tags.get_or_insert_with(Vec::new);
-        if !tags.iter().any(|t| t == tag) {
-            tags.push(tag.to_owned());
-        }
-    }
 }
 
 fn parse_text(obj: &Map<String, Value>, name: &str) -> Result<Option<Option<String>>, FieldError> {
@@ -245,8 +232,8 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(email.as_str(), "Jane@example.com");
-        assert_eq!(f.text_value(0), Some("Jane"));
-        assert_eq!(f.text_value(8), Some("DE"));
+        assert_eq!(f.text[0], Some(Some("Jane".to_string())));
+        assert_eq!(f.text[8], Some(Some("DE".to_string())));
         assert_eq!(
             f.tags.as_deref(),
             Some(&["a".to_string(), "b".to_string()][..])

@@ -15,7 +15,7 @@ use crate::domain::campaign::{CampaignLeadStatus, CampaignStatus, Transition};
 use crate::domain::email::Email;
 use crate::domain::filter::LeadFilter;
 use crate::domain::id::ObjectId;
-use crate::domain::key::{ApiKey, KeyKind};
+use crate::domain::key::ApiKey;
 use crate::domain::lead::LeadFields;
 
 pub type Store = Arc<dyn Storage>;
@@ -477,14 +477,6 @@ pub struct Bootstrap {
     pub user_key: ApiKey,
     pub workspace: WorkspaceRow,
     pub workspace_key: ApiKey,
-}
-
-/// Which kind of key a principal was authenticated with.
-pub fn key_kind(p: &Principal) -> KeyKind {
-    match p {
-        Principal::User { .. } => KeyKind::Platform,
-        Principal::Workspace(_) => KeyKind::Workspace,
-    }
 }
 
 impl LeadRow {

@@ -128,6 +128,10 @@ async fn malformed_requests_are_rejected_naming_the_rule_and_change_nothing() {
             "excludeIds[0]",
         ),
         (json!({"selectAll": true, "excludeIds": "x"}), "excludeIds"),
+        (
+            json!({"selectAll": true, "excludeIds": vec![ids[0].clone(); 50_001]}),
+            "at most 50000",
+        ),
         (json!({"selectAll": "yes"}), "selectAll"),
         (json!({"selectAll": true, "dryRun": "no"}), "dryRun"),
         (json!([1, 2]), "JSON object"),

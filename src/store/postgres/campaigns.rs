@@ -66,7 +66,7 @@ async fn lead_counts(
     Ok(counts)
 }
 
-/// The campaign `id` names in `ws`, or 404; `lock` takes its row lock.
+/// The campaign `id` names in `ws`, or 404 (`lead_counts` left empty); `lock` takes its row lock.
 async fn find(
     c: &impl GenericClient,
     ws: WorkspaceRef,
@@ -74,7 +74,7 @@ async fn find(
     lock: bool,
 ) -> Result<CampaignRow> {
     let lock = if lock { " for update" } else { "" };
-    let mut row = c
+    c
         .query_opt(
             &format!("select {CAMPAIGN_COLUMNS} from campaigns c where c.workspace_id = $1 and c.id = $2{lock}"),
             &[&ws.key, &id.key],
@@ -82,7 +82,16 @@ async fn find(
         .await?
         .map(|r| from_row(&r))
         .filter(|c| id.matches(c.key, c.created_at))
-        .ok_or(NOT_FOUND)?;
+        .ok_or(NOT_FOUND)
+}
+
+/// [`find`] with the lead counts, for answers that show the campaign.
+async fn find_with_counts(
+    c: &impl GenericClient,
+    ws: WorkspaceRef,
+    id: ObjectId,
+) -> Result<CampaignRow> {
+    let mut row = find(c, ws, id, false).await?;
     row.lead_counts = lead_counts(c, ws, row.key).await?;
     Ok(row)
 }
@@ -108,7 +117,7 @@ pub async fn create(
         )
         .await?
         .get(0);
-    find(c, ws, ObjectId::new(key, now), false).await
+    find_with_counts(c, ws, ObjectId::new(key, now)).await
 }
 
 pub async fn list(
@@ -147,7 +156,7 @@ pub async fn list(
 }
 
 pub async fn get(c: &impl GenericClient, ws: WorkspaceRef, id: ObjectId) -> Result<CampaignRow> {
-    find(c, ws, id, false).await
+    find_with_counts(c, ws, id).await
 }
 
 pub async fn update(
@@ -171,7 +180,7 @@ pub async fn update(
         ],
     )
     .await?;
-    find(c, ws, id, false).await
+    find_with_counts(c, ws, id).await
 }
 
 pub async fn delete(c: &impl GenericClient, ws: WorkspaceRef, id: ObjectId) -> Result<()> {
@@ -220,7 +229,7 @@ pub async fn transition(
         )
         .await?;
     }
-    find(c, ws, id, false).await
+    find_with_counts(c, ws, id).await
 }
 
 const CAMPAIGN_LEAD_SELECT: &str = "select cl.id, cl.lead_id, l.created_at, cl.status, cl.added_at, cl.updated_at, \

@@ -65,19 +65,23 @@ fn lead_counts(conn: &Connection, campaign_key: i64) -> Result<LeadCounts> {
     Ok(counts)
 }
 
-/// The campaign `id` names in `ws`, or 404.
+/// The campaign `id` names in `ws`, or 404; `lead_counts` left empty.
 fn find(conn: &Connection, ws: WorkspaceRef, id: ObjectId) -> Result<CampaignRow> {
-    let mut row = conn
-        .query_row(
-            &format!(
-                "select {CAMPAIGN_COLUMNS} from campaigns c where c.id = ?1 and c.workspace_id = ?2"
-            ),
-            [id.key, ws.key],
-            from_row,
-        )
-        .optional()?
-        .filter(|c| id.matches(c.key, c.created_at))
-        .ok_or(NOT_FOUND)?;
+    conn.query_row(
+        &format!(
+            "select {CAMPAIGN_COLUMNS} from campaigns c where c.id = ?1 and c.workspace_id = ?2"
+        ),
+        [id.key, ws.key],
+        from_row,
+    )
+    .optional()?
+    .filter(|c| id.matches(c.key, c.created_at))
+    .ok_or(NOT_FOUND)
+}
+
+/// [`find`] with the lead counts, for answers that show the campaign.
+fn find_with_counts(conn: &Connection, ws: WorkspaceRef, id: ObjectId) -> Result<CampaignRow> {
+    let mut row = find(conn, ws, id)?;
     row.lead_counts = lead_counts(conn, row.key)?;
     Ok(row)
 }
@@ -103,7 +107,7 @@ pub fn create(conn: &Connection, ws: WorkspaceRef, f: CampaignFields) -> Result<
         ],
     )?;
     let key = conn.last_insert_rowid();
-    find(conn, ws, ObjectId::new(key, now))
+    find_with_counts(conn, ws, ObjectId::new(key, now))
 }
 
 pub fn list(
@@ -143,7 +147,7 @@ pub fn list(
 }
 
 pub fn get(conn: &Connection, ws: WorkspaceRef, id: ObjectId) -> Result<CampaignRow> {
-    find(conn, ws, id)
+    find_with_counts(conn, ws, id)
 }
 
 pub fn update(
@@ -164,7 +168,7 @@ pub fn update(
             now_ms()
         ],
     )?;
-    find(conn, ws, id)
+    find_with_counts(conn, ws, id)
 }
 
 pub fn delete(conn: &Connection, ws: WorkspaceRef, id: ObjectId) -> Result<()> {
@@ -205,7 +209,7 @@ pub fn transition(
             params![c.key, now],
         )?;
     }
-    find(conn, ws, id)
+    find_with_counts(conn, ws, id)
 }
 
 const CAMPAIGN_LEAD_SELECT: &str = "select cl.id, cl.lead_id, l.created_at, cl.status, cl.added_at, cl.updated_at, \
