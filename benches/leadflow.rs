@@ -148,7 +148,7 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
     };
 
     let server = Server::start(&url).await?;
-    let http = reqwest::Client::new();
+    let http = leadflow::client::http_client();
     let mut results = Vec::new();
 
     if wanted(args, "P1") {
@@ -660,7 +660,7 @@ async fn load_test(
     let started = Instant::now();
     let mut tasks = Vec::new();
     for worker_bodies in bodies {
-        let http = reqwest::Client::new();
+        let http = leadflow::client::http_client();
         let base = server.base.clone();
         let key = key.to_owned();
         let campaign = campaign.map(str::to_owned);

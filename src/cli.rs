@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate` and the admin commands.
+//! The command line: `serve`, `migrate`, the admin commands and `import`.
 
 use std::process::ExitCode;
 
@@ -33,6 +33,12 @@ enum Command {
     /// Create users and workspaces.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Import a CSV file into a running server through the API.
+    ///
+    /// Exits 0 when every row was imported (or skipped as a duplicate), 2
+    /// when some rows failed (they are written to NAME.failed.csv beside
+    /// the file, with the reason), 1 when the import could not run.
+    Import(crate::client::ImportArgs),
 }
 
 #[derive(Args)]
@@ -104,7 +110,7 @@ pub fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli.command)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -116,8 +122,9 @@ async fn open(db: &DbArgs) -> anyhow::Result<Store> {
     store::connect(db.database_url.expose(), db.db_max_connections).await
 }
 
-async fn run(command: Command) -> anyhow::Result<()> {
-    match command {
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    let done = match command {
+        Command::Import(args) => return crate::client::run(args).await,
         Command::Serve(args) => serve(args).await,
         Command::Migrate(db) => {
             open(&db).await?;
@@ -174,7 +181,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-    }
+    };
+    done.map(|()| ExitCode::SUCCESS)
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {

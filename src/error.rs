@@ -26,8 +26,8 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("{0}")]
     Conflict(String),
-    #[error("Request body is larger than the limit")]
-    PayloadTooLarge,
+    #[error("{0}")]
+    PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("Database unavailable")]
@@ -65,7 +65,7 @@ impl ApiError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
-            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
+            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             Self::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE")
             }

@@ -37,7 +37,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
+                ApiError::PayloadTooLarge("Request body is larger than the limit".into())
             } else {
                 ApiError::validation(format!("Could not read the request body: {e}"))
             }

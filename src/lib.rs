@@ -2,6 +2,7 @@
 //! SendKit v1 REST API.
 
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod domain;
 pub mod error;

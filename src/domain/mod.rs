@@ -5,6 +5,7 @@ pub mod country;
 pub mod email;
 pub mod filter;
 pub mod id;
+pub mod import;
 pub mod key;
 pub mod lead;
 

@@ -156,14 +156,7 @@ async fn bulk(
             }
             Err(e) => {
                 let email = entry.get("email").cloned().unwrap_or(Value::Null);
-                let message = match e {
-                    LeadError::NotAnObject => "Entry must be an object".to_owned(),
-                    e => {
-                        let f = e.into_field_error();
-                        format!("{} {}", f.field, f.message)
-                    }
-                };
-                errors.push(json!({"index": index, "email": email, "error": message}));
+                errors.push(json!({"index": index, "email": email, "error": entry_message(e)}));
             }
         }
     }
@@ -179,6 +172,17 @@ async fn bulk(
         "importedLeadIds": outcome.imported.iter().map(ObjectId::to_string).collect::<Vec<_>>(),
         "errors": errors,
     }))
+}
+
+/// What is wrong with one entry of a batch, as a sentence.
+pub fn entry_message(e: LeadError) -> String {
+    match e {
+        LeadError::NotAnObject => "Entry must be an object".to_owned(),
+        e => {
+            let f = e.into_field_error();
+            format!("{} {}", f.field, f.message)
+        }
+    }
 }
 
 /// `DELETE /v1/leads`: `leadIds`, or `deleteAll: true` with optional

@@ -5,6 +5,7 @@ mod campaign_leads;
 mod campaigns;
 mod dnc;
 mod health;
+mod import;
 mod leads;
 mod workspaces;
 
@@ -23,6 +24,7 @@ pub fn router() -> Router<AppState> {
     let v1 = Router::new()
         .merge(health::router())
         .merge(leads::router())
+        .merge(import::router())
         .merge(campaigns::router())
         .merge(campaign_leads::router())
         .merge(dnc::router())

@@ -294,6 +294,26 @@ pub struct BulkOutcome {
     pub skipped: u64,
 }
 
+/// A CSV import's result: the bulk upsert's, and the campaign add's when a
+/// campaign was given.
+#[derive(Clone, Debug, Default)]
+pub struct ImportOutcome {
+    pub bulk: BulkOutcome,
+    pub campaign: Option<ExplicitOutcome>,
+}
+
+/// Add-leads entries naming each lead by email with no fields: the leads
+/// of an import, which exist by the time they are added.
+pub fn email_entries(input: &[(Email, LeadFields)]) -> Vec<AddEntry> {
+    input
+        .iter()
+        .map(|(email, _)| AddEntry::ByEmail {
+            email: email.clone(),
+            fields: Box::default(),
+        })
+        .collect()
+}
+
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
     /// Answers when the database does.
@@ -366,6 +386,16 @@ pub trait Storage: Send + Sync + 'static {
         skip_duplicates: bool,
         tag: Option<String>,
     ) -> Result<BulkOutcome>;
+    /// A CSV import: [`Storage::bulk_upsert`] and, with a campaign, adding
+    /// every lead of the file to it by the §5 rules, in one transaction.
+    async fn import_leads(
+        &self,
+        ws: WorkspaceRef,
+        leads: Vec<(Email, LeadFields)>,
+        skip_duplicates: bool,
+        tag: Option<String>,
+        campaign: Option<ObjectId>,
+    ) -> Result<ImportOutcome>;
 
     // Campaigns.
     async fn create_campaign(

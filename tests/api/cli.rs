@@ -75,7 +75,7 @@ fn terminate(mut child: Child) -> (std::process::ExitStatus, String) {
 }
 
 async fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
-    let mut req = reqwest::Client::new().get(format!("http://127.0.0.1:{port}{path}"));
+    let mut req = leadflow::client::http_client().get(format!("http://127.0.0.1:{port}{path}"));
     for (k, v) in headers {
         req = req.header(*k, *v);
     }

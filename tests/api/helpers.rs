@@ -27,6 +27,19 @@ pub struct Resp {
 }
 
 impl Resp {
+    /// Status, headers and the body as JSON (or as a string when it is not).
+    pub async fn read(res: reqwest::Response) -> Self {
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
     pub fn data(&self) -> &Value {
         &self.body["data"]
     }
@@ -120,7 +133,7 @@ pub async fn spawn_app() -> TestApp {
         .unwrap();
     TestApp {
         base: format!("http://127.0.0.1:{port}"),
-        client: reqwest::Client::new(),
+        client: leadflow::client::http_client(),
         key: key.expose().to_owned(),
         workspace_id: ws.workspace.id().to_string(),
         user_key: user_key.expose().to_owned(),
@@ -146,16 +159,7 @@ impl TestApp {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let res = req.send().await.expect("request failed");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let text = res.text().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        Resp::read(req.send().await.expect("request failed")).await
     }
 
     /// A request authenticated with the workspace key.
@@ -275,6 +279,19 @@ impl TestApp {
         }
     }
 
+    /// `POST /v1/leads/import/csv` with a multipart form.
+    pub async fn import(&self, form: reqwest::multipart::Form) -> Resp {
+        let res = self
+            .client
+            .post(format!("{}/v1/leads/import/csv", self.base))
+            .header("X-Api-Key", &self.key)
+            .multipart(form)
+            .send()
+            .await
+            .expect("request failed");
+        Resp::read(res).await
+    }
+
     /// Number of leads in the workspace.
     pub async fn lead_total(&self) -> i64 {
         self.get("/v1/leads?limit=1").await.body["pagination"]["total"]
@@ -305,4 +322,21 @@ pub fn leads(prefix: &str, n: usize) -> Vec<Value> {
     (0..n)
         .map(|i| json!({"email": format!("{prefix}{i}@example.com")}))
         .collect()
+}
+
+/// A CSV import form: the text parts first, then the file.
+pub fn csv_form(csv: impl Into<Vec<u8>>, parts: &[(&str, &str)]) -> reqwest::multipart::Form {
+    let mut form = reqwest::multipart::Form::new();
+    for (name, value) in parts {
+        form = form.text(name.to_string(), value.to_string());
+    }
+    form.part("file", csv_part(csv))
+}
+
+/// A file part named `leads.csv` of type `text/csv`.
+pub fn csv_part(csv: impl Into<Vec<u8>>) -> reqwest::multipart::Part {
+    reqwest::multipart::Part::bytes(csv.into())
+        .file_name("leads.csv")
+        .mime_str("text/csv")
+        .unwrap()
 }

@@ -10,6 +10,8 @@ mod concurrency;
 mod dnc;
 mod errors;
 mod helpers;
+mod import;
+mod import_command;
 mod isolation;
 mod leads;
 mod property;

@@ -108,7 +108,7 @@ async fn two_servers_on_one_database_count_exactly_and_never_duplicate() {
     assert_eq!(keys.len(), 1, "exactly one server bootstraps: {printed:?}");
     let key = keys.into_iter().next().unwrap().to_owned();
 
-    let client = reqwest::Client::new();
+    let client = leadflow::client::http_client();
     let campaign = client
         .post(a.url("/v1/campaigns"))
         .header("X-Api-Key", &key)

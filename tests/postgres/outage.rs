@@ -103,7 +103,7 @@ async fn an_unreachable_database_gives_503_and_the_server_recovers_by_itself() {
         .unwrap();
     let (_, key) = store.create_workspace("W", Some(user.key)).await.unwrap();
     let key = key.expose().to_owned();
-    let client = reqwest::Client::new();
+    let client = leadflow::client::http_client();
     let r = client
         .post(format!("{base}/v1/leads"))
         .header("X-Api-Key", &key)

@@ -373,7 +373,7 @@ pub async fn lead_action(
 /// The campaign leads may be added to: 404 when missing, 409 when archived.
 /// Takes a share lock so the campaign's status cannot change under the
 /// request.
-async fn open_campaign(
+pub async fn open_campaign(
     c: &impl GenericClient,
     ws: WorkspaceRef,
     id: ObjectId,

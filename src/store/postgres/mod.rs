@@ -319,6 +319,31 @@ impl Storage for PgStore {
         .await?)
     }
 
+    async fn import_leads(
+        &self,
+        ws: WorkspaceRef,
+        input: Vec<(Email, LeadFields)>,
+        skip_duplicates: bool,
+        tag: Option<String>,
+        campaign: Option<ObjectId>,
+    ) -> Result<ImportOutcome> {
+        in_tx!(self, true, |tx| {
+            if let Some(id) = campaign {
+                // A missing or archived campaign fails before any work.
+                campaigns::open_campaign(&tx, ws, id).await?;
+            }
+            let entries = campaign.map(|_| email_entries(&input));
+            let bulk = leads::bulk_upsert(&tx, ws, input, skip_duplicates, tag.as_deref()).await?;
+            let campaign = match (campaign, entries) {
+                (Some(id), Some(entries)) => {
+                    Some(campaigns::add_explicit(&tx, ws, id, entries).await?)
+                }
+                _ => None,
+            };
+            ImportOutcome { bulk, campaign }
+        })
+    }
+
     async fn create_campaign(
         &self,
         ws: WorkspaceRef,

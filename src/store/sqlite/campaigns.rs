@@ -346,7 +346,7 @@ pub fn lead_action(
 }
 
 /// The campaign leads may be added to: 404 when missing, 409 when archived.
-fn open_campaign(
+pub fn open_campaign(
     conn: &Connection,
     ws: WorkspaceRef,
     id: ObjectId,

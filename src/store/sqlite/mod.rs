@@ -436,6 +436,30 @@ impl Storage for SqliteStore {
         .await
     }
 
+    async fn import_leads(
+        &self,
+        ws: WorkspaceRef,
+        input: Vec<(Email, LeadFields)>,
+        skip_duplicates: bool,
+        tag: Option<String>,
+        campaign: Option<ObjectId>,
+    ) -> Result<ImportOutcome> {
+        self.write(true, move |tx| {
+            if let Some(id) = campaign {
+                // A missing or archived campaign fails before any work.
+                campaigns::open_campaign(tx, ws, id)?;
+            }
+            let entries = campaign.map(|_| email_entries(&input));
+            let bulk = leads::bulk_upsert(tx, ws, input, skip_duplicates, tag.as_deref())?;
+            let campaign = match (campaign, entries) {
+                (Some(id), Some(entries)) => Some(campaigns::add_explicit(tx, ws, id, entries)?),
+                _ => None,
+            };
+            Ok(ImportOutcome { bulk, campaign })
+        })
+        .await
+    }
+
     async fn create_campaign(
         &self,
         ws: WorkspaceRef,

@@ -1,0 +1,295 @@
+//! `leadflow import FILE.csv` against a running server: counts, the failed
+//! rows file, retries, mapping flags and a refused key.
+
+use std::fmt::Write;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+const BIN: &str = env!("CARGO_BIN_EXE_leadflow");
+
+struct Run {
+    code: i32,
+    stderr: String,
+    summary: Value,
+}
+
+async fn import(url: &str, key: &str, args: &[&str]) -> Run {
+    let out = tokio::process::Command::new(BIN)
+        .arg("import")
+        .args(args)
+        .args(["--url", url, "--json"])
+        .env("LEADFLOW_API_KEY", key)
+        .output()
+        .await
+        .expect("run leadflow import");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        summary: stdout
+            .lines()
+            .last()
+            .and_then(|l| serde_json::from_str(l).ok())
+            .unwrap_or(Value::Null),
+    }
+}
+
+fn write_csv(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+async fn emails(app: &TestApp) -> Vec<String> {
+    let mut all: Vec<String> = app
+        .all("/v1/leads")
+        .await
+        .iter()
+        .map(|l| l["email"].as_str().unwrap().to_owned())
+        .collect();
+    all.sort();
+    all
+}
+
+#[tokio::test]
+async fn a_50000_row_file_is_imported_with_counts_that_match_the_server() {
+    let app = spawn_app().await;
+    let campaign = app.create_campaign("Spreadsheet").await;
+    app.create_leads(vec![
+        json!({"email": "lead100@example.com"}),
+        json!({"email": "lead200@example.com"}),
+    ])
+    .await;
+    let mut csv = String::from("Email,First Name,Company\n");
+    let mut expected_failed = Vec::new();
+    for i in 0..50_000 {
+        let line = i + 2;
+        match i {
+            _ if i % 10_000 == 1234 => {
+                writeln!(csv, "broken{i},B,C").unwrap();
+                expected_failed.push((line, format!("broken{i}")));
+            }
+            777 => {
+                writeln!(csv, "short{i}@example.com,only two").unwrap();
+                expected_failed.push((line, format!("short{i}@example.com")));
+            }
+            // Repeats of earlier rows, in another case.
+            40_001..=40_003 => writeln!(csv, "LEAD{}@example.com,R,R", i - 40_000).unwrap(),
+            _ => writeln!(csv, "lead{i}@example.com,N{i},C{}", i % 7).unwrap(),
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_csv(dir.path(), "people.csv", &csv);
+    let run = import(
+        &app.base,
+        &app.key,
+        &[&file, "--campaign", &campaign, "--tag", "sheet"],
+    )
+    .await;
+    assert_eq!(run.code, 2, "some rows failed: {}", run.stderr);
+    assert_eq!(
+        run.summary,
+        json!({
+            "rows": 50_000, "imported": 49_989, "updated": 0, "skipped": 5, "failed": 6,
+            "failedRowsFile": dir.path().join("people.failed.csv").to_str().unwrap(),
+            "campaign": {"added": 49_991, "skipped": 0, "blocked": 0},
+        })
+    );
+    assert_eq!(app.lead_total().await, 49_991);
+    assert_eq!(app.campaign_lead_total(&campaign).await, 49_991);
+    // Progress is plain lines when stderr is not a terminal.
+    assert!(run.stderr.contains("50000/50000 rows"), "{}", run.stderr);
+    assert!(run.stderr.contains("rows/s"));
+
+    let mut failed = csv::Reader::from_path(dir.path().join("people.failed.csv")).unwrap();
+    assert_eq!(
+        failed.headers().unwrap(),
+        vec!["Email", "First Name", "Company", "line", "error"]
+    );
+    let rows: Vec<csv::StringRecord> = failed.records().map(Result::unwrap).collect();
+    let got: Vec<(usize, String)> = rows
+        .iter()
+        .map(|r| (r[3].parse().unwrap(), r[0].to_owned()))
+        .collect();
+    assert_eq!(got, expected_failed);
+    let reasons: Vec<&str> = rows.iter().map(|r| &r[r.len() - 1]).collect();
+    assert!(reasons[0].starts_with("row has 2 cells"), "{reasons:?}");
+    assert!(reasons[1..].iter().all(|r| r.starts_with("email must be")));
+
+    let lead = app.get("/v1/leads?search=lead4999@").await;
+    let lead = &lead.assert_ok(200)[0];
+    assert_eq!(lead["firstName"], json!("N4999"));
+    assert_eq!(lead["tags"], json!(["sheet"]));
+}
+
+#[tokio::test]
+async fn maps_update_existing_and_a_refused_key_stops_before_sending_rows() {
+    let app = spawn_app().await;
+    app.create_lead(json!({"email": "kim@example.com", "firstName": "Old"}))
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_csv(
+        dir.path(),
+        "crm.csv",
+        "Work Email,Nick,Notes,Owner\nkim@example.com,Kim,vip,me\nlee@example.com,Lee,,me\n",
+    );
+    let run = import(&app.base, "sk_wrong", &[&file]).await;
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("refused"), "{}", run.stderr);
+    assert_eq!(app.lead_total().await, 1);
+
+    let run = import(
+        &format!("{}/v1/", app.base),
+        &app.key,
+        &[
+            &file,
+            "--map",
+            "Work Email=email",
+            "--map",
+            "Nick=firstName",
+            "--map",
+            "Notes=customFields.notes",
+            "--update-existing",
+            "--batch-size",
+            "1",
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.summary["imported"], json!(1));
+    assert_eq!(run.summary["updated"], json!(1));
+    assert_eq!(run.summary["failedRowsFile"], json!(null));
+    assert!(run.stderr.contains("ignored: Owner"), "{}", run.stderr);
+    assert!(!dir.path().join("crm.failed.csv").exists());
+    let kim = app.get("/v1/leads?search=kim@").await;
+    let kim = &kim.assert_ok(200)[0];
+    assert_eq!(kim["firstName"], json!("Kim"));
+    assert_eq!(kim["customFields"], json!({"notes": "vip"}));
+    assert_eq!(emails(&app).await, ["kim@example.com", "lee@example.com"]);
+
+    // A file without an email column fails before anything is sent.
+    let bad = write_csv(dir.path(), "bad.csv", "Name\nx\n");
+    let run = import(&app.base, &app.key, &[&bad]).await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("no column is mapped to email"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A proxy in front of the real server that answers the first `n` bulk
+/// requests with 503 and records every bulk request's Idempotency-Key.
+#[derive(Clone)]
+struct Flaky {
+    upstream: String,
+    fail_first: usize,
+    bulk_keys: Arc<Mutex<Vec<String>>>,
+}
+
+async fn flaky(
+    State(f): State<Flaky>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if uri.path() == "/v1/leads/bulk" {
+        let key = headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let seen = {
+            let mut keys = f.bulk_keys.lock().unwrap();
+            keys.push(key);
+            keys.len()
+        };
+        if seen <= f.fail_first {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [("retry-after", "0")],
+                "busy",
+            )
+                .into_response();
+        }
+    }
+    let mut req = leadflow::client::http_client().request(method, format!("{}{uri}", f.upstream));
+    for name in ["x-api-key", "content-type"] {
+        if let Some(v) = headers.get(name) {
+            req = req.header(name, v);
+        }
+    }
+    let res = req.body(body).send().await.unwrap();
+    let status = res.status();
+    (status, res.bytes().await.unwrap()).into_response()
+}
+
+#[tokio::test]
+async fn a_failed_batch_is_retried_with_the_same_idempotency_key() {
+    let app = spawn_app().await;
+    let proxy = Flaky {
+        upstream: app.base.clone(),
+        fail_first: 2,
+        bulk_keys: Arc::default(),
+    };
+    let keys = proxy.bulk_keys.clone();
+    let router = axum::Router::new().fallback(flaky).with_state(proxy);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("email\n");
+    for i in 0..30 {
+        writeln!(csv, "r{i}@example.com").unwrap();
+    }
+    let file = write_csv(dir.path(), "r.csv", &csv);
+    let run = import(&url, &app.key, &[&file, "--batch-size", "10"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.summary["imported"], json!(30));
+    assert_eq!(app.lead_total().await, 30);
+    let keys = keys.lock().unwrap().clone();
+    assert_eq!(keys.len(), 5, "three batches, the first tried three times");
+    assert!(keys[0].starts_with("import-"));
+    assert_eq!(keys[0], keys[1]);
+    assert_eq!(keys[1], keys[2]);
+    assert_ne!(keys[2], keys[3]);
+
+    // A server that never recovers: the import gives up, says so, and
+    // every row is in the failed rows file to be sent again.
+    let down = Flaky {
+        upstream: app.base.clone(),
+        fail_first: usize::MAX,
+        bulk_keys: Arc::default(),
+    };
+    let router = axum::Router::new().fallback(flaky).with_state(down);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let run = import(
+        &url,
+        &app.key,
+        &[&file, "--batch-size", "10", "--attempts", "2"],
+    )
+    .await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("gave up after 2 attempts"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.summary["failed"], json!(30), "{}", run.stderr);
+    let failed = csv::Reader::from_path(dir.path().join("r.failed.csv"))
+        .unwrap()
+        .records()
+        .count();
+    assert_eq!(failed, 30);
+}
