@@ -562,7 +562,10 @@ impl Server {
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok(r) = reqwest::get(format!("{base}/v1/health")).await
+            if let Ok(r) = leadflow::client::http_client()
+                .get(format!("{base}/v1/health"))
+                .send()
+                .await
                 && r.status() == 200
             {
                 return Ok(Server { child, base });

@@ -37,7 +37,10 @@ fn keys_of(v: &Value) -> Vec<String> {
 async fn wait_healthy(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/v1/health")).await
+        if let Ok(r) = leadflow::client::http_client()
+            .get(format!("http://127.0.0.1:{port}/v1/health"))
+            .send()
+            .await
             && r.status() == 200
         {
             return;

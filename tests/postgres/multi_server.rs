@@ -47,7 +47,10 @@ impl Server {
     async fn wait_healthy(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok(r) = reqwest::get(self.url("/v1/health")).await
+            if let Ok(r) = leadflow::client::http_client()
+                .get(self.url("/v1/health"))
+                .send()
+                .await
                 && r.status() == 200
             {
                 return;
