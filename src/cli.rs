@@ -1,5 +1,7 @@
-//! The command line: `serve`, `migrate`, the admin commands and `import`.
+//! The command line: `serve`, `migrate`, the admin commands, `import` and
+//! `openapi`.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -39,6 +41,8 @@ enum Command {
     /// when some rows failed (they are written to NAME.failed.csv beside
     /// the file, with the reason), 1 when the import could not run.
     Import(crate::client::ImportArgs),
+    /// Print the OpenAPI 3.1 document (what the server serves at /openapi.json).
+    Openapi,
 }
 
 #[derive(Args)]
@@ -125,6 +129,14 @@ async fn open(db: &DbArgs) -> anyhow::Result<Store> {
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     let done = match command {
         Command::Import(args) => return crate::client::run(args).await,
+        Command::Openapi => {
+            let doc = crate::routes::openapi().to_pretty_json()?;
+            match writeln!(std::io::stdout().lock(), "{doc}") {
+                // `leadflow openapi | head` is not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                written => written.map_err(Into::into),
+            }
+        }
         Command::Serve(args) => serve(args).await,
         Command::Migrate(db) => {
             open(&db).await?;

@@ -1,14 +1,13 @@
 //! A campaign's leads: listing them and adding leads (SPEC §5).
 
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::routing::{get, patch, post};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiResult, Target, bool_field, object, ok, page, parse_target};
+use super::{ApiResult, Target, bool_field, object, ok, page, parse_target, schema};
 use crate::domain::campaign::CampaignLeadStatus;
 use crate::domain::filter::{LeadFilter, MAX_LEAD_IDS, parse_ids};
-use crate::domain::format_time;
 use crate::domain::id::ObjectId;
 use crate::domain::lead::{FieldError, LeadError, LeadFields};
 use crate::error::ApiError;
@@ -18,33 +17,22 @@ use crate::store::{AddEntry, CampaignLeadRow, LeadAction, MemberSelection, Selec
 
 pub const MAX_EXPLICIT: usize = 5_000;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/campaigns/{id}/leads", get(list).post(add))
-        .route("/campaigns/{id}/leads/action", post(action))
-        .route(
-            "/campaigns/{id}/leads/{campaign_lead_id}",
-            patch(set_status),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, add))
+        .routes(routes!(action))
+        .routes(routes!(set_status))
 }
 
 fn render(cl: &CampaignLeadRow) -> Value {
-    json!({
-        "_id": ObjectId::new(cl.key, cl.added_at),
-        "campaignId": cl.campaign,
-        "leadId": cl.lead,
-        "status": cl.status.as_str(),
-        "addedAt": format_time(cl.added_at),
-        "updatedAt": format_time(cl.updated_at),
-        "lead": {
-            "email": cl.email,
-            "firstName": cl.first_name,
-            "lastName": cl.last_name,
-            "companyName": cl.company_name,
-        },
-    })
+    serde_json::to_value(schema::CampaignLead::new(cl)).unwrap_or_default()
 }
 
+#[utoipa::path(
+    get, path = "/campaigns/{id}/leads", tag = "Campaign leads", operation_id = "listCampaignLeads", summary = "List a campaign's leads",
+    params(("id" = String, Path, description = "Campaign ID (24 hex characters)"), schema::CampaignLeadQuery),
+    responses((status = 200, description = "A page of campaign leads", body = schema::ListEnvelope<schema::CampaignLead>))
+)]
 async fn list(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
@@ -79,28 +67,33 @@ enum Mode {
     Explicit {
         entries: Vec<AddEntry>,
         positions: Vec<usize>,
-        errors: Vec<Value>,
+        errors: Vec<schema::AddEntryError>,
         total: usize,
     },
     Selection(Selection),
 }
 
 /// One entry error of mode 1.
-fn entry_error(index: usize, entry: &Value, code: &str, message: &str) -> Value {
-    json!({"index": index, "entry": entry, "code": code, "message": message})
+fn entry_error(index: usize, entry: &Value, code: &str, message: &str) -> schema::AddEntryError {
+    schema::AddEntryError {
+        index: index as u64,
+        entry: entry.clone(),
+        code: code.to_owned(),
+        message: message.to_owned(),
+    }
 }
 
 const IDENTIFIER_REQUIRED: &str = "Either leadId or email is required";
 
 /// Classifies an explicit entry: a lead by ID, a lead by email, or an error.
-fn parse_entry(index: usize, entry: &Value) -> Result<AddEntry, Value> {
+fn parse_entry(index: usize, entry: &Value) -> Result<AddEntry, Box<schema::AddEntryError>> {
     let Some(obj) = entry.as_object() else {
-        return Err(entry_error(
+        return Err(Box::new(entry_error(
             index,
             entry,
             "INVALID_ENTRY",
             "Entry must be an object",
-        ));
+        )));
     };
     match obj.get("leadId") {
         None | Some(Value::Null) => {}
@@ -109,7 +102,14 @@ fn parse_entry(index: usize, entry: &Value) -> Result<AddEntry, Value> {
                 .as_str()
                 .and_then(ObjectId::parse)
                 .map(AddEntry::Existing)
-                .ok_or_else(|| entry_error(index, entry, "LEAD_NOT_FOUND", "Lead not found"));
+                .ok_or_else(|| {
+                    Box::new(entry_error(
+                        index,
+                        entry,
+                        "LEAD_NOT_FOUND",
+                        "Lead not found",
+                    ))
+                });
         }
     }
     match LeadFields::parse_new(entry) {
@@ -117,30 +117,30 @@ fn parse_entry(index: usize, entry: &Value) -> Result<AddEntry, Value> {
             email,
             fields: Box::new(fields),
         }),
-        Err(LeadError::MissingEmail) => Err(entry_error(
+        Err(LeadError::MissingEmail) => Err(Box::new(entry_error(
             index,
             entry,
             "MISSING_IDENTIFIER",
             IDENTIFIER_REQUIRED,
-        )),
-        Err(LeadError::InvalidEmail) => Err(entry_error(
+        ))),
+        Err(LeadError::InvalidEmail) => Err(Box::new(entry_error(
             index,
             entry,
             "INVALID_EMAIL",
             IDENTIFIER_REQUIRED,
-        )),
-        Err(LeadError::NotAnObject) => Err(entry_error(
+        ))),
+        Err(LeadError::NotAnObject) => Err(Box::new(entry_error(
             index,
             entry,
             "INVALID_ENTRY",
             "Entry must be an object",
-        )),
-        Err(LeadError::Field(f)) => Err(entry_error(
+        ))),
+        Err(LeadError::Field(f)) => Err(Box::new(entry_error(
             index,
             entry,
             "INVALID_FIELD",
             &format!("{} {}", f.field, f.message),
-        )),
+        ))),
     }
 }
 
@@ -198,7 +198,7 @@ fn parse_request(obj: &Map<String, Value>) -> Result<Mode, ApiError> {
                     entries.push(e);
                     positions.push(index);
                 }
-                Err(err) => errors.push(err),
+                Err(err) => errors.push(*err),
             }
         }
         return Ok(Mode::Explicit {
@@ -229,6 +229,26 @@ fn parse_request(obj: &Map<String, Value>) -> Result<Mode, ApiError> {
     Ok(Mode::Selection(Selection { filter, exclude }))
 }
 
+#[utoipa::path(
+    post, path = "/campaigns/{id}/leads", tag = "Campaign leads", operation_id = "addLeadsToCampaign", summary = "Add leads to campaign",
+    description = "Add leads to a campaign using one of three modes:\n\n\
+**Mode 1 — Explicit leads (max 5,000 per request):** a `leads` array of objects with either `leadId` (an existing lead) or `email` (found case-insensitively, or created with the given fields).\n\n\
+**Mode 2 — Filter-based:** a `filters` object matching workspace leads by tags, search text, email verification status, country, creation time or specific lead IDs.\n\n\
+**Mode 3 — Select all:** `selectAll: true` adds every workspace lead (narrowed by `filters` if given). `excludeIds` skips specific leads in modes 2 and 3.\n\n\
+Leads already in the campaign are skipped; leads on the do-not-contact list are skipped and counted in `blocked`. If the campaign is active, new campaign leads start `active`, otherwise `pending`; an archived campaign is a 409. `dryRun: true` answers with exactly the counts of the real call and writes nothing. Mode 1 answers with `added`, `skipped`, `created`, `blocked` and per-entry `errors`; modes 2 and 3 with `added`, `skipped`, `matched`, `blocked`. Everything happens in one transaction.",
+    params(("id" = String, Path, description = "Campaign ID (24 hex characters)")),
+    request_body(content = schema::AddLeadsRequest, description = "One of the three modes",
+        examples(
+            ("explicit" = (summary = "Mode 1: explicit leads (the seed page's example)", value = json!({"leads": [
+                {"email": "john@acme.com", "firstName": "John", "lastName": "Doe", "companyName": "Acme Corp"},
+                {"email": "jane@example.com", "firstName": "Jane"},
+                {"leadId": "665d4e5f6a7b8c9d0e1f2a3b"}
+            ]}))),
+            ("filters" = (summary = "Mode 2: by filters", value = json!({"filters": {"tags": ["vip"], "country": "US"}, "excludeIds": []}))),
+            ("selectAll" = (summary = "Mode 3: select all, with exclusions, as a dry run", value = json!({"selectAll": true, "excludeIds": ["665d4e5f6a7b8c9d0e1f2a3b"], "dryRun": true})))
+        )),
+    responses((status = 200, description = "Mode 1: `added`, `skipped`, `created`, `blocked`, `errors`; modes 2 and 3: `added`, `skipped`, `matched`, `blocked`", body = schema::Envelope<schema::AddLeadsResult>))
+)]
 async fn add(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
@@ -238,7 +258,7 @@ async fn add(
     let campaign = path_id(&id, "Campaign")?;
     let obj = object(&body)?;
     let dry_run = bool_field(obj, "dryRun", false)?;
-    let mut data = match parse_request(obj)? {
+    let data = match parse_request(obj)? {
         Mode::Explicit {
             entries,
             positions,
@@ -259,14 +279,15 @@ async fn add(
                     "Lead not found",
                 ));
             }
-            errors.sort_by_key(|e| e["index"].as_u64());
+            errors.sort_by_key(|e| e.index);
             let skipped = total as u64 - outcome.added - errors.len() as u64;
-            json!({
-                "added": outcome.added,
-                "skipped": skipped,
-                "created": outcome.created,
-                "blocked": outcome.blocked,
-                "errors": errors,
+            schema::AddLeadsResult::Explicit(schema::AddExplicitResult {
+                added: outcome.added,
+                skipped,
+                created: outcome.created,
+                blocked: outcome.blocked,
+                errors,
+                dry_run: dry_run.then_some(true),
             })
         }
         Mode::Selection(selection) => {
@@ -274,21 +295,25 @@ async fn add(
                 .store
                 .add_leads_selection(ws, campaign, selection, dry_run)
                 .await?;
-            json!({
-                "added": outcome.added,
-                "skipped": outcome.matched - outcome.added,
-                "matched": outcome.matched,
-                "blocked": outcome.blocked,
+            schema::AddLeadsResult::Selection(schema::AddSelectionResult {
+                added: outcome.added,
+                skipped: outcome.matched - outcome.added,
+                matched: outcome.matched,
+                blocked: outcome.blocked,
+                dry_run: dry_run.then_some(true),
             })
         }
     };
-    if dry_run {
-        data["dryRun"] = json!(true);
-    }
     ok(data)
 }
 
 /// `PATCH /v1/campaigns/{id}/leads/{campaignLeadId}`: `status` active or paused.
+#[utoipa::path(
+    patch, path = "/campaigns/{id}/leads/{campaign_lead_id}", tag = "Campaign leads", operation_id = "setCampaignLeadStatus", summary = "Pause or resume one campaign lead",
+    params(("id" = String, Path, description = "Campaign ID (24 hex characters)"), ("campaign_lead_id" = String, Path, description = "Campaign lead ID")),
+    request_body = schema::CampaignLeadStatusInput,
+    responses((status = 200, description = "The campaign lead", body = schema::Envelope<schema::CampaignLead>))
+)]
 async fn set_status(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
@@ -317,6 +342,12 @@ async fn set_status(
 /// `POST /v1/campaigns/{id}/leads/action`: pause, resume or remove
 /// memberships chosen by campaign-lead IDs, or all of them (optionally by
 /// lead filters, less exclusions), in one statement.
+#[utoipa::path(
+    post, path = "/campaigns/{id}/leads/action", tag = "Campaign leads", operation_id = "campaignLeadAction", summary = "Pause, resume or remove campaign leads",
+    description = "By campaign-lead `leadIds`, or `selectAll: true` with optional `filters` (on the leads) and `excludeIds` (campaign-lead IDs); one statement.",
+    params(("id" = String, Path, description = "Campaign ID (24 hex characters)")), request_body = schema::LeadActionRequest,
+    responses((status = 200, description = "How many changed", body = schema::Envelope<schema::ActionResult>))
+)]
 async fn action(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
@@ -343,5 +374,8 @@ async fn action(
         .store
         .campaign_lead_action(ws, campaign, action, selection)
         .await?;
-    ok(json!({"action": action.as_str(), "modifiedCount": modified}))
+    ok(schema::ActionResult {
+        action: action.as_str().to_owned(),
+        modified_count: modified,
+    })
 }

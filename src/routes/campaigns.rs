@@ -1,14 +1,13 @@
 //! Campaigns: CRUD and the state machine (start, pause, resume, complete,
 //! archive).
 
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiResult, created, deleted, object, ok, page};
-use crate::domain::campaign::{CampaignLeadStatus, CampaignStatus, Transition};
-use crate::domain::format_time;
+use super::{ApiResult, created, deleted, object, ok, page, schema};
+use crate::domain::campaign::{CampaignStatus, Transition};
 use crate::domain::id::ObjectId;
 use crate::domain::lead::FieldError;
 use crate::error::ApiError;
@@ -19,40 +18,19 @@ use crate::store::{CampaignFields, CampaignRow, WorkspaceRef};
 const MAX_NAME: usize = 200;
 const MAX_CONTENT: usize = 64 * 1024;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/campaigns", get(list).post(create))
-        .route("/campaigns/{id}", get(read).patch(update).delete(remove))
-        .route("/campaigns/{id}/start", post(start))
-        .route("/campaigns/{id}/pause", post(pause))
-        .route("/campaigns/{id}/resume", post(resume))
-        .route("/campaigns/{id}/complete", post(complete))
-        .route("/campaigns/{id}/archive", post(archive))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update, remove))
+        .routes(routes!(start))
+        .routes(routes!(pause))
+        .routes(routes!(resume))
+        .routes(routes!(complete))
+        .routes(routes!(archive))
 }
 
 pub fn render(ws: WorkspaceRef, c: &CampaignRow) -> Value {
-    let mut counts = Map::new();
-    counts.insert(
-        "total".into(),
-        json!(c.lead_counts.by_status.iter().sum::<i64>()),
-    );
-    for (status, n) in CampaignLeadStatus::ALL.iter().zip(c.lead_counts.by_status) {
-        counts.insert(status.as_str().into(), json!(n));
-    }
-    json!({
-        "_id": ObjectId::new(c.key, c.created_at),
-        "workspaceId": ws.id(),
-        "name": c.name,
-        "status": c.status.as_str(),
-        "sequence": c.sequence,
-        "sendingSchedule": c.schedule,
-        "settings": c.settings,
-        "leadCounts": counts,
-        "startedAt": c.started_at.map(format_time),
-        "completedAt": c.completed_at.map(format_time),
-        "createdAt": format_time(c.created_at),
-        "updatedAt": format_time(c.updated_at),
-    })
+    serde_json::to_value(schema::Campaign::new(ws, c)).unwrap_or_default()
 }
 
 /// Parses the settable fields; `name` is required when `creating`.
@@ -120,6 +98,11 @@ fn parse_fields(body: &Value, creating: bool) -> Result<CampaignFields, ApiError
     Ok(f)
 }
 
+#[utoipa::path(
+    get, path = "/campaigns", tag = "Campaigns", operation_id = "listCampaigns", summary = "List campaigns",
+    params(schema::CampaignQuery),
+    responses((status = 200, description = "A page of campaigns", body = schema::ListEnvelope<schema::Campaign>))
+)]
 async fn list(State(state): State<AppState>, Tenant(ws): Tenant, query: QueryPairs) -> ApiResult {
     let req = query.page()?;
     let statuses = match query.get("status") {
@@ -149,6 +132,11 @@ async fn list(State(state): State<AppState>, Tenant(ws): Tenant, query: QueryPai
     )
 }
 
+#[utoipa::path(
+    post, path = "/campaigns", tag = "Campaigns", operation_id = "createCampaign", summary = "Create a campaign (draft)",
+    request_body = schema::CampaignInput,
+    responses((status = 201, description = "The campaign", body = schema::Envelope<schema::Campaign>))
+)]
 async fn create(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
@@ -159,6 +147,11 @@ async fn create(
     created(render(ws, &campaign))
 }
 
+#[utoipa::path(
+    get, path = "/campaigns/{id}", tag = "Campaigns", operation_id = "getCampaign", summary = "Get a campaign",
+    params(("id" = String, Path, description = "Campaign ID (24 hex characters)")),
+    responses((status = 200, description = "The campaign", body = schema::Envelope<schema::Campaign>))
+)]
 async fn read(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
@@ -168,6 +161,11 @@ async fn read(
     ok(render(ws, &state.store.get_campaign(ws, id).await?))
 }
 
+#[utoipa::path(
+    patch, path = "/campaigns/{id}", tag = "Campaigns", operation_id = "updateCampaign", summary = "Update a campaign",
+    params(("id" = String, Path, description = "Campaign ID (24 hex characters)")), request_body = schema::CampaignInput,
+    responses((status = 200, description = "The campaign", body = schema::Envelope<schema::Campaign>))
+)]
 async fn update(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
@@ -182,6 +180,12 @@ async fn update(
     ))
 }
 
+#[utoipa::path(
+    delete, path = "/campaigns/{id}", tag = "Campaigns", operation_id = "deleteCampaign", summary = "Delete a campaign",
+    description = "Removes its campaign leads, never the leads.",
+    params(("id" = String, Path, description = "Campaign ID (24 hex characters)")),
+    responses((status = 200, description = "Deleted", body = schema::Envelope<schema::Deleted>))
+)]
 async fn remove(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
@@ -200,14 +204,32 @@ async fn transition(state: AppState, ws: WorkspaceRef, id: String, t: Transition
     ))
 }
 
+#[utoipa::path(
+    post, path = "/campaigns/{id}/start", tag = "Campaigns", operation_id = "startCampaign", summary = "Start a campaign",
+    description = "draft or paused → active; pending campaign leads become active; any other change is a 409.",
+    params(("id" = String, Path, description = "Campaign ID (24 hex characters)")),
+    responses((status = 200, description = "The campaign", body = schema::Envelope<schema::Campaign>))
+)]
 async fn start(State(s): State<AppState>, Tenant(ws): Tenant, Path(id): Path<String>) -> ApiResult {
     transition(s, ws, id, Transition::Start).await
 }
 
+#[utoipa::path(
+    post, path = "/campaigns/{id}/pause", tag = "Campaigns", operation_id = "pauseCampaign", summary = "Pause a campaign",
+    description = "active → paused; any other change is a 409.",
+    params(("id" = String, Path, description = "Campaign ID (24 hex characters)")),
+    responses((status = 200, description = "The campaign", body = schema::Envelope<schema::Campaign>))
+)]
 async fn pause(State(s): State<AppState>, Tenant(ws): Tenant, Path(id): Path<String>) -> ApiResult {
     transition(s, ws, id, Transition::Pause).await
 }
 
+#[utoipa::path(
+    post, path = "/campaigns/{id}/resume", tag = "Campaigns", operation_id = "resumeCampaign", summary = "Resume a campaign",
+    description = "paused → active; any other change is a 409.",
+    params(("id" = String, Path, description = "Campaign ID (24 hex characters)")),
+    responses((status = 200, description = "The campaign", body = schema::Envelope<schema::Campaign>))
+)]
 async fn resume(
     State(s): State<AppState>,
     Tenant(ws): Tenant,
@@ -216,6 +238,12 @@ async fn resume(
     transition(s, ws, id, Transition::Resume).await
 }
 
+#[utoipa::path(
+    post, path = "/campaigns/{id}/complete", tag = "Campaigns", operation_id = "completeCampaign", summary = "Complete a campaign",
+    description = "active or paused → completed; any other change is a 409.",
+    params(("id" = String, Path, description = "Campaign ID (24 hex characters)")),
+    responses((status = 200, description = "The campaign", body = schema::Envelope<schema::Campaign>))
+)]
 async fn complete(
     State(s): State<AppState>,
     Tenant(ws): Tenant,
@@ -224,6 +252,12 @@ async fn complete(
     transition(s, ws, id, Transition::Complete).await
 }
 
+#[utoipa::path(
+    post, path = "/campaigns/{id}/archive", tag = "Campaigns", operation_id = "archiveCampaign", summary = "Archive a campaign",
+    description = "any but archived → archived; any other change is a 409.",
+    params(("id" = String, Path, description = "Campaign ID (24 hex characters)")),
+    responses((status = 200, description = "The campaign", body = schema::Envelope<schema::Campaign>))
+)]
 async fn archive(
     State(s): State<AppState>,
     Tenant(ws): Tenant,

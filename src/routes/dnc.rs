@@ -1,15 +1,14 @@
 //! The workspace's do-not-contact list: addresses and whole domains that
 //! add-leads skips (and counts as `blocked`).
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiResult, object, ok, page};
+use super::{ApiResult, object, ok, page, schema};
 use crate::domain::email::{Domain, Email};
 use crate::domain::filter::parse_ids;
-use crate::domain::format_time;
 use crate::domain::id::ObjectId;
 use crate::domain::lead::FieldError;
 use crate::error::ApiError;
@@ -19,19 +18,19 @@ use crate::store::{DncKind, DncRow};
 
 const MAX_ENTRIES: usize = 10_000;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/dnc", get(list).post(add).delete(remove))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, add, remove))
 }
 
 fn render(d: &DncRow) -> Value {
-    json!({
-        "_id": ObjectId::new(d.key, d.created_at),
-        "type": d.kind,
-        "value": d.value,
-        "createdAt": format_time(d.created_at),
-    })
+    serde_json::to_value(schema::DncEntry::new(d)).unwrap_or_default()
 }
 
+#[utoipa::path(
+    get, path = "/dnc", tag = "Do not contact", operation_id = "listDnc", summary = "List the do-not-contact list",
+    params(schema::PageQuery),
+    responses((status = 200, description = "A page of entries", body = schema::ListEnvelope<schema::DncEntry>))
+)]
 async fn list(State(state): State<AppState>, Tenant(ws): Tenant, query: QueryPairs) -> ApiResult {
     let req = query.page()?;
     let result = state.store.list_dnc(ws, req).await?;
@@ -72,6 +71,11 @@ fn parse_entry(index: usize, v: &Value) -> Result<(DncKind, String), FieldError>
     }
 }
 
+#[utoipa::path(
+    post, path = "/dnc", tag = "Do not contact", operation_id = "addDnc", summary = "Add emails or domains",
+    request_body = schema::DncAddRequest,
+    responses((status = 200, description = "Counts", body = schema::Envelope<schema::DncAddResult>))
+)]
 async fn add(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
@@ -94,9 +98,14 @@ async fn add(
         .map(|(i, v)| parse_entry(i, v))
         .collect::<Result<Vec<_>, _>>()?;
     let (added, skipped) = state.store.add_dnc(ws, entries).await?;
-    ok(json!({"added": added, "skipped": skipped}))
+    ok(schema::DncAddResult { added, skipped })
 }
 
+#[utoipa::path(
+    delete, path = "/dnc", tag = "Do not contact", operation_id = "deleteDnc", summary = "Delete entries by ID",
+    request_body = schema::DncDeleteRequest,
+    responses((status = 200, description = "How many were deleted", body = schema::Envelope<schema::DeletedCount>))
+)]
 async fn remove(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
@@ -108,5 +117,7 @@ async fn remove(
     })?;
     let ids = parse_ids(ids, "ids", MAX_ENTRIES)?;
     let deleted = state.store.delete_dnc(ws, ids).await?;
-    ok(json!({"deletedCount": deleted}))
+    ok(schema::DeletedCount {
+        deleted_count: deleted,
+    })
 }

@@ -1,23 +1,32 @@
 //! `GET /v1/health`: 200 while the database answers, 503 otherwise.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
-use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiResult, ok};
+use super::{ApiResult, ok, schema};
 use crate::error::ApiError;
 use crate::startup::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/health", get(health))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(health))
 }
 
+#[utoipa::path(
+    get, path = "/health", tag = "Health", operation_id = "health", summary = "Health check",
+    description = "No key needed. 200 while the database answers, 503 otherwise.",
+    security(()),
+    responses((status = 200, description = "Healthy", body = schema::Envelope<schema::Health>))
+)]
 async fn health(State(state): State<AppState>) -> ApiResult {
     state
         .store
         .ping()
         .await
         .map_err(|e| ApiError::Unavailable(anyhow::Error::new(e)))?;
-    ok(json!({"status": "ok", "database": "ok", "version": env!("CARGO_PKG_VERSION")}))
+    ok(schema::Health {
+        status: "ok".into(),
+        database: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
 }

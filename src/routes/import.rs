@@ -12,20 +12,20 @@
 use std::collections::HashSet;
 use std::io::SeekFrom;
 
-use axum::Router;
 use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{StatusCode, header};
-use axum::routing::post;
 use bytes::Bytes;
 use csv_async::{AsyncReaderBuilder, ByteRecord};
 use futures_util::{Stream, StreamExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::StreamReader;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::leads::entry_message;
-use super::{ApiResult, ok};
+use super::{ApiResult, ok, schema};
 use crate::domain::email::Email;
 use crate::domain::id::ObjectId;
 use crate::domain::import::{MAX_FILE_BYTES, MAX_ROWS, Mapping, parse_mapping};
@@ -39,9 +39,9 @@ const FORM_OVERHEAD: usize = 1024 * 1024;
 /// The largest text part (`mapping`, `tag`, …).
 const MAX_TEXT_PART: usize = 256 * 1024;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/leads/import/csv", post(import_csv))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(import_csv))
         .layer(DefaultBodyLimit::max(MAX_FILE_BYTES + FORM_OVERHEAD))
 }
 
@@ -71,9 +71,15 @@ struct Rows {
     count: usize,
     leads: Vec<(Email, LeadFields)>,
     repeats: u64,
-    errors: Vec<Value>,
+    errors: Vec<schema::ImportRowError>,
 }
 
+#[utoipa::path(
+    post, path = "/leads/import/csv", tag = "Leads", operation_id = "importLeadsCsv", summary = "Import leads from a CSV file",
+    description = "Up to 50,000 rows and 50 MiB. A bad row is reported with its line number and the rest proceed; a file that is not CSV, a mapping to an unknown field or column, or no email column is a 400 and nothing is written. With `campaignId` every lead of the file is added to the campaign by the add-leads rules, in the same transaction.",
+    request_body(content = schema::ImportForm, content_type = "multipart/form-data"),
+    responses((status = 200, description = "Counts", body = schema::Envelope<schema::ImportResult>))
+)]
 async fn import_csv(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
@@ -183,25 +189,26 @@ async fn import_csv(
         )
         .await?;
     let bulk = outcome.bulk;
-    let mut data = json!({
-        "rows": rows.count,
-        "imported": bulk.imported.len(),
-        "updated": bulk.updated,
-        "skipped": bulk.skipped + rows.repeats,
-        "failed": rows.errors.len(),
-        "importedLeadIds": bulk.imported.iter().map(ObjectId::to_string).collect::<Vec<_>>(),
-        "errors": rows.errors,
-    });
-    if let (Some(id), Some(added)) = (form.campaign, outcome.campaign) {
-        let leads = bulk.imported.len() as u64 + bulk.updated + bulk.skipped;
-        data["campaign"] = json!({
-            "campaignId": id,
-            "added": added.added,
-            "skipped": leads - added.added,
-            "blocked": added.blocked,
+    let leads = bulk.imported.len() as u64 + bulk.updated + bulk.skipped;
+    let campaign = form
+        .campaign
+        .zip(outcome.campaign)
+        .map(|(id, added)| schema::ImportCampaign {
+            campaign_id: id.to_string(),
+            added: added.added,
+            skipped: leads - added.added,
+            blocked: added.blocked,
         });
-    }
-    ok(data)
+    ok(schema::ImportResult {
+        rows: rows.count as u64,
+        imported: bulk.imported.len() as u64,
+        updated: bulk.updated,
+        skipped: bulk.skipped + rows.repeats,
+        failed: rows.errors.len() as u64,
+        imported_lead_ids: bulk.imported.iter().map(ObjectId::to_string).collect(),
+        errors: rows.errors,
+        campaign,
+    })
 }
 
 /// A CSV part's declared type must be one a CSV file is sent with.
@@ -448,6 +455,10 @@ where
     Ok(rows)
 }
 
-fn row_error(line: u64, email: Option<&str>, message: &str) -> Value {
-    json!({"line": line, "email": email.filter(|e| !e.is_empty()), "error": message})
+fn row_error(line: u64, email: Option<&str>, message: &str) -> schema::ImportRowError {
+    schema::ImportRowError {
+        line,
+        email: email.filter(|e| !e.is_empty()).map(str::to_owned),
+        error: message.to_owned(),
+    }
 }

@@ -2,16 +2,17 @@
 
 use std::collections::HashSet;
 
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiResult, Target, bool_field, created, deleted, object, ok, page, parse_target};
+use super::{
+    ApiResult, Target, bool_field, created, deleted, object, ok, page, parse_target, schema,
+};
 use crate::domain::filter::LeadFilter;
-use crate::domain::format_time;
 use crate::domain::id::ObjectId;
-use crate::domain::lead::{FieldError, LeadError, LeadFields, TEXT_FIELDS, parse_tag};
+use crate::domain::lead::{FieldError, LeadError, LeadFields, parse_tag};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryPairs, Tenant, path_id};
 use crate::startup::AppState;
@@ -19,40 +20,24 @@ use crate::store::{LeadRow, Selection, WorkspaceRef};
 
 pub const MAX_BULK: usize = 5_000;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/leads", get(list).post(create).delete(delete_many))
-        .route("/leads/bulk", post(bulk))
-        .route("/leads/{id}", get(read).patch(update).delete(remove))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create, delete_many))
+        .routes(routes!(bulk))
+        .routes(routes!(read, update, remove))
 }
 
 /// A lead as the API shows it.
 pub fn render(ws: WorkspaceRef, lead: &LeadRow) -> Value {
-    let mut obj = serde_json::Map::new();
-    obj.insert("_id".into(), json!(lead.id()));
-    obj.insert("workspaceId".into(), json!(ws.id()));
-    obj.insert("email".into(), json!(lead.email));
-    for ((name, _), value) in TEXT_FIELDS.iter().zip(&lead.text) {
-        obj.insert((*name).into(), json!(value));
-    }
-    obj.insert("tags".into(), json!(lead.tags));
-    obj.insert(
-        "customFields".into(),
-        Value::Object(lead.custom_fields.clone()),
-    );
-    obj.insert(
-        "emailVerified".into(),
-        json!(lead.email_verification_result.is_some()),
-    );
-    obj.insert(
-        "emailVerificationResult".into(),
-        json!(lead.email_verification_result),
-    );
-    obj.insert("createdAt".into(), json!(format_time(lead.created_at)));
-    obj.insert("updatedAt".into(), json!(format_time(lead.updated_at)));
-    Value::Object(obj)
+    serde_json::to_value(schema::Lead::new(ws, lead)).unwrap_or_default()
 }
 
+#[utoipa::path(
+    get, path = "/leads", tag = "Leads", operation_id = "listLeads", summary = "List leads",
+    description = "Newest first, with the filters of SPEC §6 as query parameters.",
+    params(schema::LeadQuery),
+    responses((status = 200, description = "A page of leads", body = schema::ListEnvelope<schema::Lead>))
+)]
 async fn list(State(state): State<AppState>, Tenant(ws): Tenant, query: QueryPairs) -> ApiResult {
     let req = query.page()?;
     let filter = LeadFilter::from_query(&query.0)?;
@@ -60,6 +45,11 @@ async fn list(State(state): State<AppState>, Tenant(ws): Tenant, query: QueryPai
     page(result, req.limit, LeadRow::id, |l| render(ws, l))
 }
 
+#[utoipa::path(
+    post, path = "/leads", tag = "Leads", operation_id = "createLead", summary = "Create a lead",
+    request_body = schema::LeadInput,
+    responses((status = 201, description = "The lead", body = schema::Envelope<schema::Lead>))
+)]
 async fn create(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
@@ -71,6 +61,11 @@ async fn create(
     created(render(ws, &lead))
 }
 
+#[utoipa::path(
+    get, path = "/leads/{id}", tag = "Leads", operation_id = "getLead", summary = "Get a lead",
+    params(("id" = String, Path, description = "Lead ID (24 hex characters)")),
+    responses((status = 200, description = "The lead", body = schema::Envelope<schema::Lead>))
+)]
 async fn read(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
@@ -81,6 +76,12 @@ async fn read(
     ok(render(ws, &lead))
 }
 
+#[utoipa::path(
+    patch, path = "/leads/{id}", tag = "Leads", operation_id = "updateLead", summary = "Update a lead",
+    description = "Given fields replace the stored ones; `customFields` merge by key; the email cannot change.",
+    params(("id" = String, Path, description = "Lead ID (24 hex characters)")), request_body = schema::LeadInput,
+    responses((status = 200, description = "The lead", body = schema::Envelope<schema::Lead>))
+)]
 async fn update(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
@@ -102,6 +103,12 @@ async fn update(
     ok(render(ws, &lead))
 }
 
+#[utoipa::path(
+    delete, path = "/leads/{id}", tag = "Leads", operation_id = "deleteLead", summary = "Delete a lead",
+    description = "Also removes its campaign memberships.",
+    params(("id" = String, Path, description = "Lead ID (24 hex characters)")),
+    responses((status = 200, description = "Deleted", body = schema::Envelope<schema::Deleted>))
+)]
 async fn remove(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
@@ -114,6 +121,12 @@ async fn remove(
 
 /// `POST /v1/leads/bulk`: up to 5,000 leads by email. Invalid entries are
 /// reported and the rest proceed; a repeated email counts as skipped.
+#[utoipa::path(
+    post, path = "/leads/bulk", tag = "Leads", operation_id = "bulkCreateLeads", summary = "Create up to 5,000 leads",
+    description = "Invalid entries are reported by index and the rest proceed; a repeated email counts as skipped.",
+    request_body = schema::BulkRequest,
+    responses((status = 200, description = "Counts", body = schema::Envelope<schema::BulkResult>))
+)]
 async fn bulk(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
@@ -156,7 +169,11 @@ async fn bulk(
             }
             Err(e) => {
                 let email = entry.get("email").cloned().unwrap_or(Value::Null);
-                errors.push(json!({"index": index, "email": email, "error": entry_message(e)}));
+                errors.push(schema::BulkError {
+                    index: index as u64,
+                    email,
+                    error: entry_message(e),
+                });
             }
         }
     }
@@ -164,14 +181,14 @@ async fn bulk(
         .store
         .bulk_upsert(ws, valid, skip_duplicates, tag)
         .await?;
-    ok(json!({
-        "imported": outcome.imported.len(),
-        "updated": outcome.updated,
-        "skipped": outcome.skipped + repeats,
-        "failed": errors.len(),
-        "importedLeadIds": outcome.imported.iter().map(ObjectId::to_string).collect::<Vec<_>>(),
-        "errors": errors,
-    }))
+    ok(schema::BulkResult {
+        imported: outcome.imported.len() as u64,
+        updated: outcome.updated,
+        skipped: outcome.skipped + repeats,
+        failed: errors.len() as u64,
+        imported_lead_ids: outcome.imported.iter().map(ObjectId::to_string).collect(),
+        errors,
+    })
 }
 
 /// What is wrong with one entry of a batch, as a sentence.
@@ -187,6 +204,12 @@ pub fn entry_message(e: LeadError) -> String {
 
 /// `DELETE /v1/leads`: `leadIds`, or `deleteAll: true` with optional
 /// `filters` and `excludeIds`. Their campaign memberships go too.
+#[utoipa::path(
+    delete, path = "/leads", tag = "Leads", operation_id = "deleteLeads", summary = "Delete leads",
+    description = "By `leadIds`, or `deleteAll: true` with optional `filters` and `excludeIds`; their campaign memberships go too.",
+    request_body = schema::DeleteLeadsRequest,
+    responses((status = 200, description = "How many were deleted", body = schema::Envelope<schema::DeletedCount>))
+)]
 async fn delete_many(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
@@ -203,5 +226,7 @@ async fn delete_many(
         Target::All { filter, exclude } => Selection { filter, exclude },
     };
     let deleted = state.store.delete_leads(ws, selection).await?;
-    ok(json!({"deletedCount": deleted}))
+    ok(schema::DeletedCount {
+        deleted_count: deleted,
+    })
 }

@@ -4,24 +4,30 @@
 mod campaign_leads;
 mod campaigns;
 mod dnc;
+mod docs;
 mod health;
 mod import;
 mod leads;
+pub mod schema;
 mod workspaces;
 
 use axum::Json;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::domain::id::ObjectId;
 use crate::error::ApiError;
 use crate::startup::AppState;
 use crate::store::Page;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
-pub fn router() -> Router<AppState> {
-    let v1 = Router::new()
+/// Every route of the API, with the OpenAPI document collected from the
+/// handlers' annotations.
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let v1 = OpenApiRouter::new()
         .merge(health::router())
         .merge(leads::router())
         .merge(import::router())
@@ -29,8 +35,22 @@ pub fn router() -> Router<AppState> {
         .merge(campaign_leads::router())
         .merge(dnc::router())
         .merge(workspaces::router());
-    Router::new()
+    let (router, mut doc) = OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .nest("/v1", v1)
+        .split_for_parts();
+    docs::finish(&mut doc);
+    (router, doc)
+}
+
+/// The OpenAPI 3.1 document, as `/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().1
+}
+
+pub fn router() -> Router<AppState> {
+    let (router, doc) = api();
+    router
+        .merge(docs::router(doc))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }
@@ -46,43 +66,57 @@ async fn method_not_allowed() -> ApiError {
 pub type ApiResult = Result<Response, ApiError>;
 
 /// 200 with the success envelope.
-pub fn ok(data: Value) -> ApiResult {
-    Ok(Json(json!({"success": true, "data": data})).into_response())
+pub fn ok(data: impl serde::Serialize) -> ApiResult {
+    Ok(Json(schema::Envelope {
+        success: true,
+        data,
+    })
+    .into_response())
 }
 
 /// 201 with the success envelope.
-pub fn created(data: Value) -> ApiResult {
+pub fn created(data: impl serde::Serialize) -> ApiResult {
     Ok((
         StatusCode::CREATED,
-        Json(json!({"success": true, "data": data})),
+        Json(schema::Envelope {
+            success: true,
+            data,
+        }),
     )
         .into_response())
 }
 
 /// 200 with a page of items and its pagination block.
-pub fn page<T>(
+pub fn page<T, R: serde::Serialize>(
     page: Page<T>,
     limit: usize,
     id: impl Fn(&T) -> ObjectId,
-    render: impl Fn(&T) -> Value,
+    render: impl Fn(&T) -> R,
 ) -> ApiResult {
-    let next = if page.has_more {
+    let next_cursor = if page.has_more {
         page.items.last().map(|last| id(last).to_string())
     } else {
         None
     };
-    let data: Vec<Value> = page.items.iter().map(render).collect();
-    Ok(Json(json!({
-        "success": true,
-        "data": data,
-        "pagination": {"limit": limit, "total": page.total, "hasMore": page.has_more, "nextCursor": next},
-    }))
+    Ok(Json(schema::ListEnvelope {
+        success: true,
+        data: page.items.iter().map(render).collect(),
+        pagination: schema::Pagination {
+            limit: limit as u64,
+            total: page.total as u64,
+            has_more: page.has_more,
+            next_cursor,
+        },
+    })
     .into_response())
 }
 
 /// `{"_id", "deleted": true}`.
 pub fn deleted(id: ObjectId) -> ApiResult {
-    ok(json!({"_id": id, "deleted": true}))
+    ok(schema::Deleted {
+        id: id.to_string(),
+        deleted: true,
+    })
 }
 
 /// The body as a JSON object, or 400.

@@ -2,13 +2,13 @@
 //! keys only: a workspace key gets 403 on every route here. Members may read
 //! and rename a workspace; owners also manage members and keys, and delete.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiResult, created, deleted, object, ok};
+use super::{ApiResult, created, deleted, object, ok, schema};
 use crate::domain::email::Email;
 use crate::domain::format_time;
 use crate::domain::id::ObjectId;
@@ -20,30 +20,28 @@ use crate::store::{Access, Role, WorkspaceRow};
 
 const MAX_NAME: usize = 200;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/account", get(account))
-        .route("/workspaces", get(list).post(create))
-        .route("/workspaces/{id}", get(read).patch(rename).delete(remove))
-        .route(
-            "/workspaces/{id}/members",
-            post(add_member).delete(remove_member),
-        )
-        .route(
-            "/workspaces/{id}/api-key",
-            post(create_key).delete(revoke_key),
-        )
-        .route("/workspaces/{id}/api-key/rotate", post(rotate_key))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(account))
+        .routes(routes!(list, create))
+        .routes(routes!(read, rename, remove))
+        .routes(routes!(add_member, remove_member))
+        .routes(routes!(create_key, revoke_key))
+        .routes(routes!(rotate_key))
+}
+
+fn view(w: &WorkspaceRow, role: Role) -> schema::Workspace {
+    schema::Workspace {
+        id: w.workspace.id().to_string(),
+        name: w.name.clone(),
+        role: role.as_str().to_owned(),
+        created_at: format_time(w.workspace.created_at),
+        updated_at: format_time(w.updated_at),
+    }
 }
 
 fn render(w: &WorkspaceRow, role: Role) -> Value {
-    json!({
-        "_id": w.workspace.id(),
-        "name": w.name,
-        "role": role.as_str(),
-        "createdAt": format_time(w.workspace.created_at),
-        "updatedAt": format_time(w.updated_at),
-    })
+    serde_json::to_value(view(w, role)).unwrap_or_default()
 }
 
 fn parse_name(body: &Value) -> Result<String, ApiError> {
@@ -80,40 +78,58 @@ async fn access(
     }
 }
 
+#[utoipa::path(
+    get, path = "/account", tag = "Account and workspaces", operation_id = "getAccount", summary = "The caller (platform key)",
+    responses((status = 200, description = "The user and its workspaces", body = schema::Envelope<schema::Account>))
+)]
 async fn account(State(state): State<AppState>, Platform(user): Platform) -> ApiResult {
     let u = state.store.get_user(user).await?;
-    let workspaces: Vec<Value> = state
+    let workspaces = state
         .store
         .user_workspaces(user)
         .await?
         .iter()
-        .map(|(w, role)| render(w, *role))
+        .map(|(w, role)| view(w, *role))
         .collect();
-    ok(json!({
-        "_id": ObjectId::new(u.key, u.created_at),
-        "email": u.email,
-        "createdAt": format_time(u.created_at),
-        "workspaces": workspaces,
-    }))
+    ok(schema::Account {
+        id: ObjectId::new(u.key, u.created_at).to_string(),
+        email: u.email,
+        created_at: format_time(u.created_at),
+        workspaces,
+    })
 }
 
+#[utoipa::path(
+    get, path = "/workspaces", tag = "Account and workspaces", operation_id = "listWorkspaces", summary = "List your workspaces (platform key)",
+    responses((status = 200, description = "All of them", body = schema::ListEnvelope<schema::Workspace>))
+)]
 async fn list(State(state): State<AppState>, Platform(user): Platform) -> ApiResult {
-    let items: Vec<Value> = state
+    let items = state
         .store
         .user_workspaces(user)
         .await?
         .iter()
-        .map(|(w, role)| render(w, *role))
-        .collect();
-    let total = items.len();
-    Ok(axum::Json(json!({
-        "success": true,
-        "data": items,
-        "pagination": {"limit": total, "total": total, "hasMore": false, "nextCursor": null},
-    }))
+        .map(|(w, role)| view(w, *role))
+        .collect::<Vec<_>>();
+    let total = items.len() as u64;
+    Ok(axum::Json(schema::ListEnvelope {
+        success: true,
+        data: items,
+        pagination: schema::Pagination {
+            limit: total,
+            total,
+            has_more: false,
+            next_cursor: None,
+        },
+    })
     .into_response())
 }
 
+#[utoipa::path(
+    post, path = "/workspaces", tag = "Account and workspaces", operation_id = "createWorkspace", summary = "Create a workspace (platform key); you become its owner",
+    request_body = schema::WorkspaceInput,
+    responses((status = 201, description = "The workspace", body = schema::Envelope<schema::Workspace>))
+)]
 async fn create(
     State(state): State<AppState>,
     Platform(user): Platform,
@@ -124,6 +140,11 @@ async fn create(
     created(render(&w, Role::Owner))
 }
 
+#[utoipa::path(
+    get, path = "/workspaces/{id}", tag = "Account and workspaces", operation_id = "getWorkspace", summary = "Get a workspace (platform key, member)",
+    params(("id" = String, Path, description = "Workspace ID (24 hex characters)")),
+    responses((status = 200, description = "The workspace", body = schema::Envelope<schema::Workspace>))
+)]
 async fn read(
     State(state): State<AppState>,
     Platform(user): Platform,
@@ -133,6 +154,11 @@ async fn read(
     ok(render(&w, role))
 }
 
+#[utoipa::path(
+    patch, path = "/workspaces/{id}", tag = "Account and workspaces", operation_id = "renameWorkspace", summary = "Rename a workspace (platform key, member)",
+    params(("id" = String, Path, description = "Workspace ID (24 hex characters)")), request_body = schema::WorkspaceInput,
+    responses((status = 200, description = "The workspace", body = schema::Envelope<schema::Workspace>))
+)]
 async fn rename(
     State(state): State<AppState>,
     Platform(user): Platform,
@@ -147,6 +173,11 @@ async fn rename(
     ))
 }
 
+#[utoipa::path(
+    delete, path = "/workspaces/{id}", tag = "Account and workspaces", operation_id = "deleteWorkspace", summary = "Delete a workspace and all its data (platform key, owner)",
+    params(("id" = String, Path, description = "Workspace ID (24 hex characters)")),
+    responses((status = 200, description = "Deleted", body = schema::Envelope<schema::Deleted>))
+)]
 async fn remove(
     State(state): State<AppState>,
     Platform(user): Platform,
@@ -176,6 +207,11 @@ async fn member_of(state: &AppState, body: &Value) -> Result<crate::store::UserR
         .ok_or_else(|| ApiError::NotFound(format!("No user with email {email}")))
 }
 
+#[utoipa::path(
+    post, path = "/workspaces/{id}/members", tag = "Account and workspaces", operation_id = "addWorkspaceMember", summary = "Add a member or change a role (platform key, owner)",
+    params(("id" = String, Path, description = "Workspace ID (24 hex characters)")), request_body = schema::MemberInput,
+    responses((status = 200, description = "The membership", body = schema::Envelope<schema::Member>))
+)]
 async fn add_member(
     State(state): State<AppState>,
     Platform(user): Platform,
@@ -195,14 +231,19 @@ async fn add_member(
         .store
         .set_member(w.workspace, member.key, role)
         .await?;
-    ok(json!({
-        "workspaceId": w.workspace.id(),
-        "userId": ObjectId::new(member.key, member.created_at),
-        "email": member.email,
-        "role": role.as_str(),
-    }))
+    ok(schema::Member {
+        workspace_id: w.workspace.id().to_string(),
+        user_id: ObjectId::new(member.key, member.created_at).to_string(),
+        email: member.email,
+        role: role.as_str().to_owned(),
+    })
 }
 
+#[utoipa::path(
+    delete, path = "/workspaces/{id}/members", tag = "Account and workspaces", operation_id = "removeWorkspaceMember", summary = "Remove a member (platform key, owner)",
+    params(("id" = String, Path, description = "Workspace ID (24 hex characters)")), request_body = schema::MemberInput,
+    responses((status = 200, description = "Removed", body = schema::Envelope<schema::MemberRemoved>))
+)]
 async fn remove_member(
     State(state): State<AppState>,
     Platform(user): Platform,
@@ -212,11 +253,19 @@ async fn remove_member(
     let (w, _) = access(&state, user, &id, true).await?;
     let member = member_of(&state, &body).await?;
     state.store.remove_member(w.workspace, member.key).await?;
-    ok(
-        json!({"workspaceId": w.workspace.id(), "userId": ObjectId::new(member.key, member.created_at), "removed": true}),
-    )
+    ok(schema::MemberRemoved {
+        workspace_id: w.workspace.id().to_string(),
+        user_id: ObjectId::new(member.key, member.created_at).to_string(),
+        removed: true,
+    })
 }
 
+#[utoipa::path(
+    post, path = "/workspaces/{id}/api-key", tag = "Account and workspaces", operation_id = "createWorkspaceKey", summary = "Create the workspace key, shown once (platform key, owner)",
+    description = "409 while the workspace has one.",
+    params(("id" = String, Path, description = "Workspace ID (24 hex characters)")),
+    responses((status = 201, description = "The key", body = schema::Envelope<schema::WorkspaceKey>))
+)]
 async fn create_key(
     State(state): State<AppState>,
     Platform(user): Platform,
@@ -224,9 +273,17 @@ async fn create_key(
 ) -> ApiResult {
     let (w, _) = access(&state, user, &id, true).await?;
     let key = state.store.create_workspace_key(w.workspace).await?;
-    created(json!({"workspaceId": w.workspace.id(), "apiKey": key.expose()}))
+    created(schema::WorkspaceKey {
+        workspace_id: w.workspace.id().to_string(),
+        api_key: key.expose().to_owned(),
+    })
 }
 
+#[utoipa::path(
+    delete, path = "/workspaces/{id}/api-key", tag = "Account and workspaces", operation_id = "revokeWorkspaceKey", summary = "Revoke the workspace key (platform key, owner)",
+    params(("id" = String, Path, description = "Workspace ID (24 hex characters)")),
+    responses((status = 200, description = "Revoked", body = schema::Envelope<schema::KeyRevoked>))
+)]
 async fn revoke_key(
     State(state): State<AppState>,
     Platform(user): Platform,
@@ -234,9 +291,17 @@ async fn revoke_key(
 ) -> ApiResult {
     let (w, _) = access(&state, user, &id, true).await?;
     state.store.revoke_workspace_key(w.workspace).await?;
-    ok(json!({"workspaceId": w.workspace.id(), "revoked": true}))
+    ok(schema::KeyRevoked {
+        workspace_id: w.workspace.id().to_string(),
+        revoked: true,
+    })
 }
 
+#[utoipa::path(
+    post, path = "/workspaces/{id}/api-key/rotate", tag = "Account and workspaces", operation_id = "rotateWorkspaceKey", summary = "Replace the workspace key; the old one stops working at once",
+    params(("id" = String, Path, description = "Workspace ID (24 hex characters)")),
+    responses((status = 200, description = "The new key, shown once", body = schema::Envelope<schema::WorkspaceKey>))
+)]
 async fn rotate_key(
     State(state): State<AppState>,
     Platform(user): Platform,
@@ -244,5 +309,8 @@ async fn rotate_key(
 ) -> ApiResult {
     let (w, _) = access(&state, user, &id, true).await?;
     let key = state.store.rotate_workspace_key(w.workspace).await?;
-    ok(json!({"workspaceId": w.workspace.id(), "apiKey": key.expose()}))
+    ok(schema::WorkspaceKey {
+        workspace_id: w.workspace.id().to_string(),
+        api_key: key.expose().to_owned(),
+    })
 }

@@ -14,6 +14,7 @@ mod import;
 mod import_command;
 mod isolation;
 mod leads;
+mod openapi;
 mod property;
 mod seed;
 mod workspaces;
