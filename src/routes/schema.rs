@@ -153,8 +153,8 @@ pub struct Campaign {
     /// draft, active, paused, completed or archived.
     #[schema(example = "draft")]
     pub status: String,
-    /// The steps of the sequence, as given.
-    #[schema(value_type = Vec<Object>)]
+    /// The steps of the sequence, stored and returned as given.
+    #[schema(value_type = Vec<Value>)]
     pub sequence: Value,
     #[schema(value_type = Object)]
     pub sending_schedule: Value,
@@ -361,7 +361,6 @@ pub struct BulkError {
     /// Position in `leads`.
     pub index: u64,
     /// The entry's `email` as sent.
-    #[schema(value_type = Object)]
     pub email: Value,
     pub error: String,
 }
@@ -422,7 +421,6 @@ pub struct AddExplicitResult {
 #[derive(Serialize, ToSchema)]
 pub struct AddEntryError {
     pub index: u64,
-    #[schema(value_type = Object)]
     pub entry: Value,
     /// INVALID_ENTRY, MISSING_IDENTIFIER, INVALID_EMAIL, INVALID_FIELD or LEAD_NOT_FOUND.
     pub code: String,
@@ -636,10 +634,13 @@ pub struct CampaignInput {
     /// Required on create.
     #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
-    #[schema(value_type = Option<Vec<Object>>)]
+    /// Any array; stored and returned as given (with `schedule` and
+    /// `settings`, at most 64 KiB).
+    #[schema(value_type = Option<Vec<Value>>)]
     pub sequence: Option<Value>,
+    /// Any object, returned as `sendingSchedule` (which is accepted here too).
     #[schema(value_type = Option<Object>)]
-    pub sending_schedule: Option<Value>,
+    pub schedule: Option<Value>,
     #[schema(value_type = Option<Object>)]
     pub settings: Option<Value>,
 }
