@@ -557,6 +557,7 @@ impl Server {
             ])
             .env("LEADFLOW_DATABASE_URL", url)
             .env("LEADFLOW_DB_MAX_CONNECTIONS", "40")
+            .env("LEADFLOW_RATE_LIMIT", "0")
             .stdout(Stdio::null())
             .spawn()?;
         let base = format!("http://127.0.0.1:{port}");

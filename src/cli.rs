@@ -65,6 +65,18 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "LEADFLOW_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
+    /// Seconds a request may run before it is answered 503.
+    #[arg(long, env = "LEADFLOW_REQUEST_TIMEOUT_SECS", default_value_t = Config::DEFAULT_REQUEST_TIMEOUT_SECS)]
+    request_timeout_secs: u64,
+    /// After SIGTERM, seconds in-flight requests may take before the server exits.
+    #[arg(long, env = "LEADFLOW_SHUTDOWN_GRACE_SECS", default_value_t = Config::DEFAULT_SHUTDOWN_GRACE_SECS)]
+    shutdown_grace_secs: u64,
+    /// Requests per second per workspace (0 turns rate limiting off).
+    #[arg(long, env = "LEADFLOW_RATE_LIMIT", default_value_t = Config::DEFAULT_RATE_LIMIT)]
+    rate_limit: u32,
+    /// Burst per workspace: requests allowed at once before the rate applies.
+    #[arg(long, env = "LEADFLOW_RATE_BURST", default_value_t = Config::DEFAULT_RATE_BURST)]
+    rate_burst: u32,
     #[command(flatten)]
     db: DbArgs,
 }
@@ -200,6 +212,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = Config::new(args.listen, args.db.database_url);
     config.db_max_connections = args.db.db_max_connections;
+    config.request_timeout = std::time::Duration::from_secs(args.request_timeout_secs.max(1));
+    config.shutdown_grace = std::time::Duration::from_secs(args.shutdown_grace_secs);
+    config.rate_limit = std::num::NonZeroU32::new(args.rate_limit).map(|per_sec| {
+        let burst = std::num::NonZeroU32::new(args.rate_burst).unwrap_or(per_sec);
+        (per_sec, burst)
+    });
     let app = Application::build(&config).await?;
     if let Some(b) = store::bootstrap(&app.store()).await? {
         // Printed, never logged: this is the only time these keys exist in clear.

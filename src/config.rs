@@ -51,11 +51,21 @@ pub struct Config {
     pub body_limit: usize,
     /// Most connections the PostgreSQL pool opens.
     pub db_max_connections: usize,
+    /// A request running longer is answered 503.
+    pub request_timeout: std::time::Duration,
+    /// After SIGTERM, how long in-flight requests may take before exit.
+    pub shutdown_grace: std::time::Duration,
+    /// Requests per second and burst per workspace; `None` is no limit.
+    pub rate_limit: Option<(std::num::NonZeroU32, std::num::NonZeroU32)>,
 }
 
 impl Config {
     pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
     pub const DEFAULT_DB_MAX_CONNECTIONS: usize = 16;
+    pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 60;
+    pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
+    pub const DEFAULT_RATE_LIMIT: u32 = 100;
+    pub const DEFAULT_RATE_BURST: u32 = 200;
 
     pub fn new(listen: impl Into<String>, database_url: DatabaseUrl) -> Self {
         Self {
@@ -63,6 +73,9 @@ impl Config {
             database_url,
             body_limit: Self::DEFAULT_BODY_LIMIT,
             db_max_connections: Self::DEFAULT_DB_MAX_CONNECTIONS,
+            request_timeout: std::time::Duration::from_secs(Self::DEFAULT_REQUEST_TIMEOUT_SECS),
+            shutdown_grace: std::time::Duration::from_secs(Self::DEFAULT_SHUTDOWN_GRACE_SECS),
+            rate_limit: None,
         }
     }
 }

@@ -32,6 +32,10 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("Database unavailable")]
     Unavailable(#[source] anyhow::Error),
+    #[error("Too many requests for this workspace; retry after {0} s")]
+    RateLimited(u64),
+    #[error("The request did not finish within {} s and was stopped; it may or may not have taken effect", .0.as_secs())]
+    TimedOut(std::time::Duration),
     #[error("Internal server error")]
     Internal(#[source] anyhow::Error),
 }
@@ -69,7 +73,10 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE")
             }
-            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
+            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
+            Self::Unavailable(_) | Self::TimedOut(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE")
+            }
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
         }
     }

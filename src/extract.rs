@@ -42,6 +42,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 ApiError::validation(format!("Could not read the request body: {e}"))
             }
         })?;
+        if has_escaped_nul(&bytes) {
+            return Err(ApiError::validation(
+                "Strings must not contain NUL characters (\\u0000)",
+            ));
+        }
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         let value = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
@@ -59,6 +64,29 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// Whether a JSON text holds the escape `\u0000` (a NUL character, which
+/// no stored text may contain; PostgreSQL cannot store it). Raw control
+/// characters in strings are already invalid JSON.
+fn has_escaped_nul(json: &[u8]) -> bool {
+    let mut backslashes = 0usize;
+    for (i, &b) in json.iter().enumerate() {
+        if b == b'\\' {
+            backslashes += 1;
+            continue;
+        }
+        if backslashes % 2 == 1
+            && b == b'u'
+            && json
+                .get(i + 1..i + 5)
+                .is_some_and(|hex| hex.iter().all(|&h| h == b'0'))
+        {
+            return true;
+        }
+        backslashes = 0;
+    }
+    false
+}
+
 /// The query string as ordered pairs.
 pub struct QueryPairs(pub Vec<(String, String)>);
 
@@ -68,6 +96,14 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
             .map_err(|e| ApiError::validation(format!("Invalid query string: {e}")))?;
+        if pairs
+            .iter()
+            .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(ApiError::validation(
+                "Query parameters must not contain NUL characters",
+            ));
+        }
         Ok(QueryPairs(pairs))
     }
 }
@@ -109,7 +145,7 @@ pub fn path_id(raw: &str, what: &str) -> Result<ObjectId, ApiError> {
 
 /// The API key of a request: `X-Api-Key` or `Authorization: Bearer`, the
 /// same key if both are sent.
-fn request_key(headers: &HeaderMap) -> Result<ApiKey, ApiError> {
+pub fn request_key(headers: &HeaderMap) -> Result<ApiKey, ApiError> {
     let unauthorized = |m: &str| ApiError::Unauthorized(m.to_owned());
     let api_key = match headers.get("x-api-key") {
         None => None,
@@ -179,12 +215,12 @@ impl FromRequestParts<AppState> for Tenant {
                     })?,
             ),
         };
-        match principal {
+        let ws = match principal {
             Principal::Workspace(ws) => match asked {
                 Some(id) if id != ws.id() => Err(ApiError::Forbidden(
                     "This API key belongs to another workspace".into(),
                 )),
-                _ => Ok(Tenant(ws)),
+                _ => Ok(ws),
             },
             Principal::User { user_key } => {
                 let id = asked.ok_or_else(|| {
@@ -199,9 +235,19 @@ impl FromRequestParts<AppState> for Tenant {
                     .ok_or_else(|| {
                         ApiError::Forbidden("You are not a member of this workspace".into())
                     })?;
-                Ok(Tenant(ws))
+                Ok(ws)
+            }
+        }?;
+        if let Some(limits) = &state.limits {
+            let decision = limits.check(ws.key);
+            if let Some(slot) = parts.extensions.get::<crate::rate_limit::Slot>() {
+                slot.set(decision);
+            }
+            if !decision.allowed {
+                return Err(ApiError::RateLimited(decision.retry_after_secs));
             }
         }
+        Ok(Tenant(ws))
     }
 }
 

@@ -7,6 +7,8 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
+pub mod rate_limit;
 pub mod request_id;
 pub mod routes;
 pub mod startup;

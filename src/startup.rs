@@ -1,7 +1,8 @@
 //! Building the application: the store, the router with its layers, and the
 //! listener. The binary and the tests share it.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -10,41 +11,81 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::config::Config;
-use crate::error::envelope;
+use crate::error::{ApiError, envelope};
 use crate::store::{self, Store};
-use crate::{request_id, routes};
+use crate::{idempotency, request_id, routes};
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+    pub limits: Option<std::sync::Arc<crate::rate_limit::Limits>>,
 }
 
-/// The router with every layer: request IDs outermost, so even a panic's
-/// response carries one.
-pub fn app(state: AppState, body_limit: usize) -> Router {
-    with_layers(routes::router().with_state(state), body_limit)
-}
-
-/// The layers every route gets: body limit, panic catching, request IDs.
-pub fn with_layers(router: Router, body_limit: usize) -> Router {
-    router
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(CatchPanicLayer::custom(|_| {
-            let id = request_id::current();
-            tracing::error!(request_id = %id, "handler panicked");
-            envelope(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL_ERROR",
-                &format!("Internal server error (request ID {id})"),
-            )
-        }))
+/// The router with every layer, outermost first: request IDs (so even a
+/// panic's answer carries one), idempotency keys (which see the final
+/// answer, panics and timeouts included), panic catching, the body limit,
+/// and the request timeout around the handler.
+pub fn app(state: AppState) -> Router {
+    let router = with_timeout(routes::router(), state.request_timeout)
+        .layer(DefaultBodyLimit::max(state.body_limit));
+    catch_panics(router)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::middleware,
+        ))
+        .with_state(state)
+        .layer(axum::middleware::from_fn(crate::rate_limit::middleware))
         .layer(axum::middleware::from_fn(request_id::middleware))
+}
+
+/// The stateless layers (body limit, panic catching, request IDs) around
+/// any router: for tests of the layers themselves.
+pub fn with_layers(router: Router, body_limit: usize) -> Router {
+    catch_panics(router.layer(DefaultBodyLimit::max(body_limit)))
+        .layer(axum::middleware::from_fn(request_id::middleware))
+}
+
+fn catch_panics<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    router.layer(CatchPanicLayer::custom(|_| {
+        let id = request_id::current();
+        tracing::error!(request_id = %id, "handler panicked");
+        envelope(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            &format!("Internal server error (request ID {id})"),
+        )
+    }))
+}
+
+/// Answers 503 when a handler takes longer than `limit`.
+pub fn with_timeout<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    limit: Duration,
+) -> Router<S> {
+    router.layer(axum::middleware::from_fn_with_state(limit, timeout))
+}
+
+async fn timeout(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(request_id = %request_id::current(), "request timed out");
+            axum::response::IntoResponse::into_response(ApiError::TimedOut(limit))
+        }
+    }
 }
 
 pub struct Application {
     listener: TcpListener,
     router: Router,
     store: Store,
+    shutdown_grace: Duration,
 }
 
 impl Application {
@@ -58,16 +99,19 @@ impl Application {
         let listener = TcpListener::bind(&config.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
-        let router = app(
-            AppState {
-                store: store.clone(),
-            },
-            config.body_limit,
-        );
+        let router = app(AppState {
+            store: store.clone(),
+            body_limit: config.body_limit,
+            request_timeout: config.request_timeout,
+            limits: config.rate_limit.map(|(per_sec, burst)| {
+                std::sync::Arc::new(crate::rate_limit::Limits::new(per_sec, burst))
+            }),
+        });
         Ok(Self {
             listener,
             router,
             store,
+            shutdown_grace: config.shutdown_grace,
         })
     }
 
@@ -82,14 +126,30 @@ impl Application {
         self.store.clone()
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    /// Serves until `shutdown` resolves, then stops accepting connections
+    /// and lets in-flight requests finish, for at most the shutdown grace.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+        let serve = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = stopping.send(true);
+            })
+            .into_future();
+        let grace = self.shutdown_grace;
+        tokio::select! {
+            served = serve => served,
+            _ = async {
+                let _ = stopped.wait_for(|s| *s).await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests outlasted the shutdown grace; exiting");
+                Ok(())
+            }
+        }
     }
 }
 

@@ -35,7 +35,7 @@ start_server() {
         db="sqlite://$TS_DIR/leadflow.db"
     fi
     SERVER_LOG="$TS_DIR/server.log"
-    LEADFLOW_DATABASE_URL="$db" target/debug/leadflow serve --listen "127.0.0.1:$port" \
+    LEADFLOW_RATE_LIMIT=0 LEADFLOW_DATABASE_URL="$db" target/debug/leadflow serve --listen "127.0.0.1:$port" \
         >"$TS_DIR/stdout" 2>"$SERVER_LOG" &
     TS_PID=$!
     BASE="http://127.0.0.1:$port"

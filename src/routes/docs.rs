@@ -102,6 +102,19 @@ pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
         let in_workspace = !["/v1/health", "/v1/account", "/v1/workspaces"]
             .iter()
             .any(|p| path.starts_with(p));
+        let writes = [
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for op in writes.into_iter().flatten() {
+            if path != "/v1/leads/import/csv" {
+                op.parameters
+                    .get_or_insert_with(Vec::new)
+                    .push(RefOr::T(idempotency_header()));
+            }
+        }
         for op in [
             &mut item.get,
             &mut item.post,
@@ -134,6 +147,25 @@ fn workspace_header() -> Parameter {
             ObjectBuilder::new()
                 .schema_type(Type::String)
                 .pattern(Some("^[0-9a-fA-F]{24}$")),
+        ))
+        .build()
+}
+
+fn idempotency_header() -> Parameter {
+    ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "Retry safely: the first answer for this key is kept 24 hours and replayed \
+             (Idempotent-Replayed: true); the same key with another request is a 409",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(255))
+                .pattern(Some("^[\\x21-\\x7e]+$")),
         ))
         .build()
 }

@@ -354,7 +354,10 @@ async fn text_part(mut field: Field<'_>, name: &str) -> Result<String, ApiError>
             )));
         }
     }
-    String::from_utf8(buf).map_err(|_| ApiError::field(FieldError::new(name, "must be UTF-8 text")))
+    String::from_utf8(buf)
+        .ok()
+        .filter(|s| !s.contains('\0'))
+        .ok_or_else(|| ApiError::field(FieldError::new(name, "must be UTF-8 text without NUL")))
 }
 
 /// Reads the CSV: the header, then each row into a lead. A bad row is

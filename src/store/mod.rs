@@ -314,6 +314,57 @@ pub fn email_entries(input: &[(Email, LeadFields)]) -> Vec<AddEntry> {
         .collect()
 }
 
+/// An answer kept for an Idempotency-Key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+/// Where an Idempotency-Key stands when a request arrives with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdempotencyState {
+    /// New: this request runs, and its answer is to be kept.
+    Started,
+    /// Another request with this key is running.
+    InProgress,
+    /// The key was used for a different request.
+    Mismatch,
+    /// The key's answer, to replay.
+    Done(StoredResponse),
+}
+
+/// A stored key: fingerprint, status, content type, body.
+pub type IdempotencyRow = (String, Option<u16>, Option<String>, Option<Vec<u8>>);
+
+impl IdempotencyState {
+    /// What a stored key says about a request with `fingerprint`.
+    pub fn from_row(row: Option<IdempotencyRow>, fingerprint: &str) -> Self {
+        match row {
+            // Released between the claim and the read: wait and claim again.
+            None => Self::InProgress,
+            Some((fp, ..)) if fp != fingerprint => Self::Mismatch,
+            Some((_, None, ..)) => Self::InProgress,
+            Some((_, Some(status), content_type, body)) => Self::Done(StoredResponse {
+                status,
+                content_type: content_type.unwrap_or_default(),
+                body: body.unwrap_or_default(),
+            }),
+        }
+    }
+}
+
+/// One Idempotency-Key of one credential.
+#[derive(Clone, Debug)]
+pub struct IdempotencyKey {
+    /// SHA-256 of the API key.
+    pub credential: Vec<u8>,
+    pub key: String,
+    /// SHA-256 (hex) of method, path, query and body.
+    pub fingerprint: String,
+}
+
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
     /// Answers when the database does.
@@ -466,6 +517,26 @@ pub trait Storage: Send + Sync + 'static {
         action: LeadAction,
         selection: MemberSelection,
     ) -> Result<u64>;
+
+    // Idempotency keys.
+    /// Claims the key for a request, atomically: a key older than
+    /// `expired_before`, or still running since before `stale_before` (its
+    /// request died), is forgotten first.
+    async fn idempotency_begin(
+        &self,
+        key: &IdempotencyKey,
+        now: i64,
+        expired_before: i64,
+        stale_before: i64,
+    ) -> Result<IdempotencyState>;
+    /// Keeps the answer of the request that claimed the key.
+    async fn idempotency_finish(
+        &self,
+        key: &IdempotencyKey,
+        response: StoredResponse,
+    ) -> Result<()>;
+    /// Releases a claimed key whose request failed, so a retry runs again.
+    async fn idempotency_release(&self, key: &IdempotencyKey) -> Result<()>;
 
     // Do-not-contact list.
     async fn list_dnc(&self, ws: WorkspaceRef, page: PageRequest) -> Result<Page<DncRow>>;

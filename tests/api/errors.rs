@@ -165,3 +165,26 @@ async fn a_panic_becomes_a_500_in_the_envelope_without_internals() {
         "{message}"
     );
 }
+
+/// Found by the contract test: PostgreSQL cannot store NUL, so a search or
+/// a field with one was a 500 there. Now it is a 400 on both engines.
+#[tokio::test]
+async fn nul_characters_in_json_strings_or_query_parameters_are_rejected() {
+    let app = crate::helpers::spawn_app().await;
+    let r = app.get("/v1/leads?search=%00%C3%AE").await;
+    r.assert_error(400, "VALIDATION_ERROR");
+    assert!(r.message().contains("NUL"), "{}", r.message());
+    for body in [
+        serde_json::json!({"email": "nul@example.com", "firstName": "a\u{0}b"}),
+        serde_json::json!({"email": "nul@example.com", "customFields": {"k\u{0}": 1}}),
+    ] {
+        let r = app.post("/v1/leads", body).await;
+        r.assert_error(400, "VALIDATION_ERROR");
+    }
+    // An escaped backslash followed by u0000 is plain text, not a NUL.
+    let lead = app
+        .create_lead(serde_json::json!({"email": "text@example.com", "firstName": "\\u0000"}))
+        .await;
+    assert_eq!(lead["firstName"], serde_json::json!("\\u0000"));
+    assert_eq!(app.lead_total().await, 1);
+}

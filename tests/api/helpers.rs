@@ -117,9 +117,15 @@ pub async fn fresh_database_url(dir: &std::path::Path) -> String {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// A server whose configuration `tune` adjusts first.
+pub async fn spawn_app_with(tune: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let database_url = fresh_database_url(dir.path()).await;
-    let config = Config::new("127.0.0.1:0", DatabaseUrl::new(database_url.clone()));
+    let mut config = Config::new("127.0.0.1:0", DatabaseUrl::new(database_url.clone()));
+    tune(&mut config);
     let app = Application::build(&config).await.expect("build app");
     let port = app.port();
     let store = app.store();

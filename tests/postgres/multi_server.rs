@@ -26,6 +26,7 @@ impl Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env("LEADFLOW_DATABASE_URL", db)
+            .env("LEADFLOW_RATE_LIMIT", "0")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

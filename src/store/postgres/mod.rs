@@ -6,6 +6,7 @@
 //! back.
 
 mod campaigns;
+mod idempotency;
 mod leads;
 mod sql;
 mod tls;
@@ -20,7 +21,14 @@ use tokio_postgres::error::SqlState;
 
 use super::*;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("migrations/0001_init.sql")),
+    (
+        2,
+        "idempotency",
+        include_str!("migrations/0002_idempotency.sql"),
+    ),
+];
 
 /// The advisory lock that serialises migrations between processes.
 const MIGRATION_LOCK: i64 = 0x6c65_6164_666c_6f77; // "leadflow"
@@ -457,6 +465,37 @@ impl Storage for PgStore {
             &tx, ws, campaign, action, &selection
         )
         .await?)
+    }
+
+    async fn idempotency_begin(
+        &self,
+        key: &IdempotencyKey,
+        now: i64,
+        expired_before: i64,
+        stale_before: i64,
+    ) -> Result<IdempotencyState> {
+        in_tx!(self, true, |tx| idempotency::begin(
+            &tx,
+            key,
+            now,
+            expired_before,
+            stale_before
+        )
+        .await?)
+    }
+
+    async fn idempotency_finish(
+        &self,
+        key: &IdempotencyKey,
+        response: StoredResponse,
+    ) -> Result<()> {
+        let client = self.pool.get().await?;
+        idempotency::finish(&client, key, &response).await
+    }
+
+    async fn idempotency_release(&self, key: &IdempotencyKey) -> Result<()> {
+        let client = self.pool.get().await?;
+        idempotency::release(&client, key).await
     }
 
     async fn list_dnc(&self, ws: WorkspaceRef, page: PageRequest) -> Result<Page<DncRow>> {

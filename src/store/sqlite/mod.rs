@@ -8,6 +8,7 @@
 //! Reads use a small pool and see the last commit.
 
 mod campaigns;
+mod idempotency;
 mod leads;
 mod sql;
 mod workspaces;
@@ -18,7 +19,14 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::*;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("migrations/0001_init.sql")),
+    (
+        2,
+        "idempotency",
+        include_str!("migrations/0002_idempotency.sql"),
+    ),
+];
 
 const PRAGMAS: &str = "pragma journal_mode = wal; pragma synchronous = normal; \
     pragma busy_timeout = 10000; pragma foreign_keys = off; pragma cache_size = -32768; \
@@ -571,6 +579,36 @@ impl Storage for SqliteStore {
             campaigns::lead_action(c, ws, campaign, action, &selection)
         })
         .await
+    }
+
+    async fn idempotency_begin(
+        &self,
+        key: &IdempotencyKey,
+        now: i64,
+        expired_before: i64,
+        stale_before: i64,
+    ) -> Result<IdempotencyState> {
+        let key = key.clone();
+        self.write(true, move |c| {
+            idempotency::begin(c, &key, now, expired_before, stale_before)
+        })
+        .await
+    }
+
+    async fn idempotency_finish(
+        &self,
+        key: &IdempotencyKey,
+        response: StoredResponse,
+    ) -> Result<()> {
+        let key = key.clone();
+        self.write(true, move |c| idempotency::finish(c, &key, &response))
+            .await
+    }
+
+    async fn idempotency_release(&self, key: &IdempotencyKey) -> Result<()> {
+        let key = key.clone();
+        self.write(true, move |c| idempotency::release(c, &key))
+            .await
     }
 
     async fn list_dnc(&self, ws: WorkspaceRef, page: PageRequest) -> Result<Page<DncRow>> {

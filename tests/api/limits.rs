@@ -1,0 +1,91 @@
+//! Rate limits per workspace and the request timeout.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use crate::helpers::spawn_app_with;
+
+#[tokio::test]
+async fn a_workspace_over_its_limit_gets_429_with_retry_after_and_others_do_not() {
+    let app = spawn_app_with(|c| {
+        c.rate_limit = Some((NonZeroU32::new(1).unwrap(), NonZeroU32::new(3).unwrap()));
+    })
+    .await;
+    let mut remaining = Vec::new();
+    for _ in 0..3 {
+        let r = app.get("/v1/leads").await;
+        r.assert_ok(200);
+        assert_eq!(r.headers["ratelimit-limit"], "1");
+        assert!(r.headers.get("retry-after").is_none());
+        remaining.push(
+            r.headers["ratelimit-remaining"]
+                .to_str()
+                .unwrap()
+                .parse::<u32>()
+                .unwrap(),
+        );
+    }
+    assert_eq!(remaining, [2, 1, 0]);
+    let r = app.get("/v1/leads").await;
+    r.assert_error(429, "RATE_LIMITED");
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    assert_eq!(r.headers["ratelimit-remaining"], "0");
+    assert!(r.headers.contains_key("ratelimit-reset"));
+
+    // Another workspace has its own bucket.
+    let (_, other) = app.other_workspace().await;
+    let r = app
+        .call_as(&other, reqwest::Method::GET, "/v1/leads", None)
+        .await;
+    r.assert_ok(200);
+    // Health is not a workspace request.
+    let r = app
+        .send(reqwest::Method::GET, "/v1/health", &[], None)
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.headers.get("ratelimit-limit").is_none());
+
+    // The bucket refills at the rate.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.get("/v1/leads").await.assert_ok(200);
+}
+
+#[tokio::test]
+async fn a_request_over_the_timeout_gets_a_clean_503() {
+    use axum::routing::get;
+    async fn slow() -> &'static str {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        "late"
+    }
+    async fn quick() -> &'static str {
+        "ok"
+    }
+    let router = leadflow::startup::with_timeout(
+        axum::Router::new()
+            .route("/slow", get(slow))
+            .route("/quick", get(quick)),
+        Duration::from_millis(100),
+    );
+    let router = leadflow::startup::with_layers(router, 1024);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let client = leadflow::client::http_client();
+    let started = std::time::Instant::now();
+    let r =
+        crate::helpers::Resp::read(client.get(format!("{base}/slow")).send().await.unwrap()).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "stopped at the timeout"
+    );
+    r.assert_error(503, "UNAVAILABLE");
+    assert!(
+        r.message().contains("did not finish within"),
+        "{}",
+        r.message()
+    );
+    assert!(r.headers.contains_key("x-request-id"));
+    let r = client.get(format!("{base}/quick")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
