@@ -7,7 +7,10 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod extract;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod idempotency;
+pub mod metrics;
 pub mod rate_limit;
 pub mod request_id;
 pub mod routes;

@@ -28,6 +28,7 @@ pub struct AppState {
 /// answer, panics and timeouts included), panic catching, the body limit,
 /// and the request timeout around the handler.
 pub fn app(state: AppState) -> Router {
+    crate::metrics::init();
     let router = with_timeout(routes::router(), state.request_timeout)
         .layer(DefaultBodyLimit::max(state.body_limit));
     catch_panics(router)
@@ -35,8 +36,10 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             idempotency::middleware,
         ))
+        .route("/metrics", axum::routing::get(crate::metrics::render))
         .with_state(state)
         .layer(axum::middleware::from_fn(crate::rate_limit::middleware))
+        .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(axum::middleware::from_fn(request_id::middleware))
 }
 

@@ -269,6 +269,10 @@ async fn add(
                 .store
                 .add_leads_explicit(ws, campaign, entries, dry_run)
                 .await?;
+            if !dry_run {
+                crate::metrics::leads_created(outcome.created);
+                crate::metrics::leads_added(outcome.added);
+            }
             for pos in outcome.not_found {
                 let index = positions[pos];
                 let entry = &body["leads"][index];
@@ -295,6 +299,9 @@ async fn add(
                 .store
                 .add_leads_selection(ws, campaign, selection, dry_run)
                 .await?;
+            if !dry_run {
+                crate::metrics::leads_added(outcome.added);
+            }
             schema::AddLeadsResult::Selection(schema::AddSelectionResult {
                 added: outcome.added,
                 skipped: outcome.matched - outcome.added,
@@ -378,4 +385,23 @@ async fn action(
         action: action.as_str().to_owned(),
         modified_count: modified,
     })
+}
+
+/// For the fuzzer: parses an add-leads body and checks what a valid parse
+/// promises (at most 5,000 entries, every entry either used or reported
+/// once, in order). Panics when a promise is broken.
+pub fn fuzz_parse(obj: &Map<String, Value>) {
+    if let Ok(Mode::Explicit {
+        entries,
+        positions,
+        errors,
+        total,
+    }) = parse_request(obj)
+    {
+        assert!(total <= MAX_EXPLICIT);
+        assert_eq!(entries.len(), positions.len());
+        assert_eq!(entries.len() + errors.len(), total);
+        assert!(positions.windows(2).all(|w| w[0] < w[1]));
+        assert!(errors.iter().all(|e| (e.index as usize) < total));
+    }
 }

@@ -189,6 +189,10 @@ async fn import_csv(
         )
         .await?;
     let bulk = outcome.bulk;
+    crate::metrics::leads_created(bulk.imported.len() as u64);
+    if let Some(added) = &outcome.campaign {
+        crate::metrics::leads_added(added.added);
+    }
     let leads = bulk.imported.len() as u64 + bulk.updated + bulk.skipped;
     let campaign = form
         .campaign
@@ -464,4 +468,29 @@ fn row_error(line: u64, email: Option<&str>, message: &str) -> schema::ImportRow
         email: email.filter(|e| !e.is_empty()).map(str::to_owned),
         error: message.to_owned(),
     }
+}
+
+/// For the fuzzer: reads `file` as an uploaded CSV with the given mapping
+/// (JSON text, as the form sends it) and checks that the counts add up and
+/// every error names a data line. Panics when a promise is broken.
+pub fn fuzz_parse(file: &[u8], mapping: Option<&str>) {
+    let given = match mapping.map(parse_mapping) {
+        Some(Err(_)) => return,
+        Some(Ok(given)) => Some(given),
+        None => None,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let Ok(rows) = runtime.block_on(read_csv(file, given.as_deref())) else {
+        return;
+    };
+    assert!(rows.count <= MAX_ROWS);
+    assert_eq!(
+        rows.count as u64,
+        rows.leads.len() as u64 + rows.repeats + rows.errors.len() as u64
+    );
+    assert!(rows.errors.iter().all(|e| e.line >= 2));
+    let mut seen = HashSet::new();
+    assert!(rows.leads.iter().all(|(email, _)| seen.insert(email.key())));
 }

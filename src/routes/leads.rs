@@ -58,6 +58,7 @@ async fn create(
     let (email, fields) =
         LeadFields::parse_new(&body).map_err(|e| ApiError::field(e.into_field_error()))?;
     let lead = state.store.create_lead(ws, &email, &fields).await?;
+    crate::metrics::leads_created(1);
     created(render(ws, &lead))
 }
 
@@ -181,6 +182,7 @@ async fn bulk(
         .store
         .bulk_upsert(ws, valid, skip_duplicates, tag)
         .await?;
+    crate::metrics::leads_created(outcome.imported.len() as u64);
     ok(schema::BulkResult {
         imported: outcome.imported.len() as u64,
         updated: outcome.updated,

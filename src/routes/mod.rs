@@ -1,12 +1,12 @@
 //! HTTP routes, one module per resource, merged here so every route can be
 //! read at a glance.
 
-mod campaign_leads;
+pub(crate) mod campaign_leads;
 mod campaigns;
 mod dnc;
 mod docs;
 mod health;
-mod import;
+pub(crate) mod import;
 mod leads;
 pub mod schema;
 mod workspaces;

@@ -365,10 +365,20 @@ pub struct IdempotencyKey {
     pub fingerprint: String,
 }
 
+/// How the connection pool is used right now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub in_use: u64,
+    pub idle: u64,
+    pub max: u64,
+}
+
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
     /// Answers when the database does.
     async fn ping(&self) -> Result<()>;
+    /// The connection pool's use (SQLite: the read connections).
+    fn pool_status(&self) -> PoolStatus;
 
     // Users, workspaces and keys.
     async fn has_users(&self) -> Result<bool>;

@@ -161,6 +161,15 @@ macro_rules! in_tx {
 
 #[async_trait]
 impl Storage for PgStore {
+    fn pool_status(&self) -> PoolStatus {
+        let status = self.pool.status();
+        PoolStatus {
+            in_use: status.size.saturating_sub(status.available) as u64,
+            idle: status.available as u64,
+            max: status.max_size as u64,
+        }
+    }
+
     async fn ping(&self) -> Result<()> {
         let client = self.pool.get().await?;
         client.query_one("select 1", &[]).await?;

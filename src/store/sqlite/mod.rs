@@ -280,6 +280,15 @@ pub use sql::like_pattern;
 
 #[async_trait]
 impl Storage for SqliteStore {
+    fn pool_status(&self) -> PoolStatus {
+        let state = self.readers.state();
+        PoolStatus {
+            in_use: u64::from(state.connections - state.idle_connections),
+            idle: u64::from(state.idle_connections),
+            max: u64::from(self.readers.max_size()),
+        }
+    }
+
     async fn ping(&self) -> Result<()> {
         self.read_one(|c| {
             Ok(c.query_row("select 1", [], |r| r.get::<_, i64>(0))
