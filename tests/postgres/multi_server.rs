@@ -220,6 +220,44 @@ async fn two_servers_on_one_database_count_exactly_and_never_duplicate() {
         "the added counts of both servers add up"
     );
 
+    // One Idempotency-Key sent to both servers at once: one execution, and
+    // every caller gets its answer.
+    let body = json!({"name": "Once across processes"});
+    let sends = (0..6).map(|i| {
+        let client = client.clone();
+        let key = key.clone();
+        let url = if i % 2 == 0 {
+            a.url("/v1/campaigns")
+        } else {
+            b.url("/v1/campaigns")
+        };
+        let body = body.clone();
+        async move {
+            let r = client
+                .post(url)
+                .header("X-Api-Key", &key)
+                .header("Idempotency-Key", "across-processes")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let replayed = r.headers().contains_key("idempotent-replayed");
+            (r.status().as_u16(), replayed, r.text().await.unwrap())
+        }
+    });
+    let answers = futures::future::join_all(sends).await;
+    assert_eq!(answers.iter().filter(|a| !a.1).count(), 1, "one execution");
+    assert!(answers.iter().all(|a| a.0 == 201 && a.2 == answers[0].2));
+    let campaigns: i64 = pg
+        .query_one(
+            "select count(*) from campaigns where name = 'Once across processes'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(campaigns, 1);
+
     assert!(a.stop().success());
     assert!(b.stop().success());
 }
