@@ -27,6 +27,11 @@ async fn another_workspace_sees_nothing_and_changes_nothing() {
         .unwrap()
         .to_owned();
 
+    let member = app.all(&format!("/v1/campaigns/{campaign}/leads")).await[0]["_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
     let (_, theirs) = app.other_workspace().await;
     let k = theirs.as_str();
     let their_campaign = app
@@ -87,6 +92,16 @@ async fn another_workspace_sees_nothing_and_changes_nothing() {
             Method::POST,
             format!("/v1/campaigns/{campaign}/archive"),
             Some(json!({})),
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/campaigns/{campaign}/leads/{member}"),
+            Some(json!({"status": "paused"})),
+        ),
+        (
+            Method::POST,
+            format!("/v1/campaigns/{campaign}/leads/action"),
+            Some(json!({"action": "remove", "leadIds": [member]})),
         ),
     ];
     for (method, path, body) in not_found {
