@@ -30,7 +30,7 @@ fn render(cl: &CampaignLeadRow) -> Value {
 
 #[utoipa::path(
     get, path = "/campaigns/{id}/leads", tag = "Campaign leads", operation_id = "listCampaignLeads", summary = "List a campaign's leads",
-    params(("id" = String, Path, description = "Campaign ID (24 hex characters)"), schema::CampaignLeadQuery),
+    params(("id" = String, Path, description = "Campaign ID (24 hex characters)"), schema::PageQuery, schema::CampaignLeadQuery),
     responses((status = 200, description = "A page of campaign leads", body = schema::ListEnvelope<schema::CampaignLead>))
 )]
 async fn list(

@@ -100,7 +100,7 @@ fn parse_fields(body: &Value, creating: bool) -> Result<CampaignFields, ApiError
 
 #[utoipa::path(
     get, path = "/campaigns", tag = "Campaigns", operation_id = "listCampaigns", summary = "List campaigns",
-    params(schema::CampaignQuery),
+    params(schema::PageQuery, schema::CampaignQuery),
     responses((status = 200, description = "A page of campaigns", body = schema::ListEnvelope<schema::Campaign>))
 )]
 async fn list(State(state): State<AppState>, Tenant(ws): Tenant, query: QueryPairs) -> ApiResult {

@@ -35,7 +35,7 @@ pub fn render(ws: WorkspaceRef, lead: &LeadRow) -> Value {
 #[utoipa::path(
     get, path = "/leads", tag = "Leads", operation_id = "listLeads", summary = "List leads",
     description = "Newest first, with the filters of SPEC §6 as query parameters.",
-    params(schema::LeadQuery),
+    params(schema::PageQuery, schema::LeadQuery),
     responses((status = 200, description = "A page of leads", body = schema::ListEnvelope<schema::Lead>))
 )]
 async fn list(State(state): State<AppState>, Tenant(ws): Tenant, query: QueryPairs) -> ApiResult {

@@ -740,17 +740,12 @@ pub struct PageQuery {
     pub cursor: Option<String>,
 }
 
-/// Lead filters (SPEC §6); lists are comma-separated.
+/// Lead filters (SPEC §6); lists are comma-separated. With [`PageQuery`].
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct LeadQuery {
-    /// Items per page, 1 to 100 (default 25).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
-    /// The `_id` of the previous page's last item (`nextCursor`).
-    pub cursor: Option<String>,
     /// Leads with any of these tags, e.g. `vip,q4`.
     pub tags: Option<String>,
     /// Case-insensitive substring of email, firstName, lastName or companyName.
@@ -774,11 +769,6 @@ pub struct LeadQuery {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct CampaignQuery {
-    /// Items per page, 1 to 100 (default 25).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
-    /// The `_id` of the previous page's last item (`nextCursor`).
-    pub cursor: Option<String>,
     /// Statuses, comma-separated: draft, active, paused, completed, archived.
     pub status: Option<String>,
     /// Case-insensitive substring of the name.
@@ -789,11 +779,6 @@ pub struct CampaignQuery {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct CampaignLeadQuery {
-    /// Items per page, 1 to 100 (default 25).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
-    /// The `_id` of the previous page's last item (`nextCursor`).
-    pub cursor: Option<String>,
     /// pending, active, paused, completed, bounced, unsubscribed or replied.
     pub status: Option<String>,
 }
