@@ -200,3 +200,98 @@ async fn serve_bootstraps_an_empty_database_and_prints_its_keys_once() {
     assert!(status.success());
     assert!(!out.contains("sk_"), "keys are printed only once: {out}");
 }
+
+/// Sends a POST whose body trickles in over `chunks` pauses, so that the
+/// request is in flight for a while; returns the answer's status, if any.
+async fn slow_post(
+    port: u16,
+    key: String,
+    body: Vec<u8>,
+    chunks: usize,
+    pause: Duration,
+) -> Option<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    let head = format!(
+        "POST /v1/leads HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Api-Key: {key}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.ok()?;
+    for part in body.chunks(body.len().div_ceil(chunks)) {
+        tokio::time::sleep(pause).await;
+        stream.write_all(part).await.ok()?;
+    }
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.ok()?;
+    answer.split_whitespace().nth(1)?.parse().ok()
+}
+
+// Several threads: the test waits on the server process while its slow
+// client keeps writing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_requests_finish_within_the_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::helpers::fresh_database_url(dir.path()).await;
+    assert!(leadflow(&["migrate"], &db).status.success());
+    let ws = last_json_line(&leadflow(
+        &["admin", "create-workspace", "--name", "Drain", "--json"],
+        &db,
+    ));
+    let key = ws["apiKey"].as_str().unwrap().to_owned();
+    let body = br#"{"email": "inflight@example.com", "firstName": "Slow"}"#.to_vec();
+
+    // A request in flight when SIGTERM arrives is answered; then exit 0.
+    let port = free_port();
+    let child = serve(&db, port);
+    wait_healthy(port).await;
+    let request = tokio::spawn(slow_post(
+        port,
+        key.clone(),
+        body.clone(),
+        8,
+        Duration::from_millis(150),
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, _) = terminate(child);
+    assert!(status.success());
+    assert_eq!(
+        request.await.unwrap(),
+        Some(201),
+        "the in-flight request finished"
+    );
+
+    // The grace is a bound: a request slower than it does not hold the exit.
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--shutdown-grace-secs",
+            "1",
+        ])
+        .env("LEADFLOW_DATABASE_URL", &db)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_healthy(port).await;
+    let request = tokio::spawn(slow_post(port, key, body, 20, Duration::from_millis(500)));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(request.await.unwrap(), None, "cut off at the grace");
+}
