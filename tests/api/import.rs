@@ -321,3 +321,21 @@ async fn a_file_over_50_mib_gets_413_and_writes_nothing() {
     assert!(r.message().contains("50 MiB"), "{}", r.message());
     assert_eq!(app.lead_total().await, 0);
 }
+
+/// Found by the fuzzer: with Windows line ends (Excel's CSV export) every
+/// bad row was reported one line too early.
+#[tokio::test]
+async fn line_numbers_are_right_with_crlf_blank_lines_and_quoted_newlines() {
+    let app = spawn_app().await;
+    let csv = b"email,notes\r\nbad1,x\r\n\r\nok@example.com,\"two\r\nlines\"\r\nbad2,y\r\n,\r\n\xff@x,z\r\n".to_vec();
+    let data = app.import(csv_form(csv, &[])).await;
+    let data = data.assert_ok(200).clone();
+    let lines: Vec<u64> = data["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [2, 6, 8], "{data}");
+    assert_eq!(data["imported"], json!(1));
+}
