@@ -374,6 +374,7 @@ struct Lines<R> {
     offset: u64,
     line: u64,
     at_line_start: bool,
+    prev: u8,
     starts: std::collections::VecDeque<(u64, u64)>,
 }
 
@@ -384,6 +385,7 @@ impl<R> Lines<R> {
             offset: 0,
             line: 1,
             at_line_start: true,
+            prev: 0,
             starts: Default::default(),
         }
     }
@@ -413,9 +415,11 @@ impl<R: AsyncRead + Unpin> AsyncRead for Lines<R> {
                 this.starts.push_back((this.offset, this.line));
             }
             this.at_line_start = terminator;
-            if b == b'\n' {
+            // A line ends at \r\n, \n or a lone \r, as csv reads them.
+            if b == b'\r' || (b == b'\n' && this.prev != b'\r') {
                 this.line += 1;
             }
+            this.prev = b;
             this.offset += 1;
         }
         polled

@@ -327,7 +327,7 @@ async fn a_file_over_50_mib_gets_413_and_writes_nothing() {
 #[tokio::test]
 async fn line_numbers_are_right_with_crlf_blank_lines_and_quoted_newlines() {
     let app = spawn_app().await;
-    let csv = b"email,notes\r\nbad1,x\r\n\r\nok@example.com,\"two\r\nlines\"\r\nbad2,y\r\n,\r\n\xff@x,z\r\n".to_vec();
+    let csv = b"email,notes\r\nbad1,x\r\n\r\nok@example.com,\"two\r\nlines\"\r\nbad2,y\r\n,\r\n\xff@x,z\rold@mac,w\n".to_vec();
     let data = app.import(csv_form(csv, &[])).await;
     let data = data.assert_ok(200).clone();
     let lines: Vec<u64> = data["errors"]
@@ -336,6 +336,6 @@ async fn line_numbers_are_right_with_crlf_blank_lines_and_quoted_newlines() {
         .iter()
         .map(|e| e["line"].as_u64().unwrap())
         .collect();
-    assert_eq!(lines, [2, 6, 8], "{data}");
+    assert_eq!(lines, [2, 6, 8, 9], "{data}");
     assert_eq!(data["imported"], json!(1));
 }
