@@ -8,8 +8,9 @@
 //! its answer. A 5xx or 429 answer is not kept (nothing was written; a retry
 //! should run again), and neither is anything before authentication.
 //!
-//! The CSV import (multipart, up to 50 MiB, streamed) is not buffered for a
-//! fingerprint: a key sent with it is ignored.
+//! A multipart body (the CSV import, up to 50 MiB) is not held in memory
+//! for its fingerprint: it is hashed while it is spooled to a temporary
+//! file, which then feeds the handler.
 
 use std::time::{Duration, Instant};
 
@@ -46,14 +47,14 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
     let Some(raw) = req.headers().get("idempotency-key").filter(|_| writes) else {
         return Ok(next.run(req).await);
     };
-    let multipart = req
+    // A multipart body's boundary is random per request: it is left out of
+    // the fingerprint, so that a retry of the same form matches.
+    let boundary = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("multipart/"));
-    if multipart {
-        return Ok(next.run(req).await);
-    }
+        .filter(|v| v.trim().to_ascii_lowercase().starts_with("multipart/"))
+        .and_then(|v| multer::parse_boundary(v).ok());
     let key = raw
         .to_str()
         .ok()
@@ -77,15 +78,25 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
     }
 
     let (parts, body) = req.into_parts();
-    let body = to_bytes(body, state.body_limit).await.map_err(|_| {
-        ApiError::PayloadTooLarge("Request body is larger than the limit".into()).into_response()
-    })?;
     let mut hasher = Sha256::new();
     hasher.update(parts.method.as_str());
     hasher.update(b"\n");
     hasher.update(parts.uri.path_and_query().map_or("", |p| p.as_str()));
     hasher.update(b"\n");
-    hasher.update(&body);
+    let body = if let Some(boundary) = boundary {
+        let mut hasher = BoundaryFree::new(&mut hasher, &boundary);
+        let body = spool(body, crate::routes::import::BODY_LIMIT, &mut hasher)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        hasher.finish();
+        body
+    } else {
+        let bytes = to_bytes(body, state.body_limit)
+            .await
+            .map_err(|_| too_large().into_response())?;
+        hasher.update(&bytes);
+        Body::from(bytes)
+    };
     let claim = IdempotencyKey {
         credential: api_key.hash(),
         key,
@@ -130,7 +141,7 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
         }
     }
 
-    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+    let response = next.run(Request::from_parts(parts, body)).await;
     let status = response.status();
     if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
         if let Err(e) = state.store.idempotency_release(&claim).await {
@@ -158,6 +169,77 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
     Ok(Response::from_parts(parts, Body::from(bytes)))
 }
 
+/// Hashes a stream of bytes with every occurrence of `boundary` replaced
+/// by a fixed token, across chunk edges.
+struct BoundaryFree<'a> {
+    hasher: &'a mut Sha256,
+    boundary: Vec<u8>,
+    carry: Vec<u8>,
+}
+
+impl<'a> BoundaryFree<'a> {
+    fn new(hasher: &'a mut Sha256, boundary: &str) -> Self {
+        Self {
+            hasher,
+            boundary: boundary.as_bytes().to_vec(),
+            carry: Vec::new(),
+        }
+    }
+
+    fn update(&mut self, chunk: &[u8]) {
+        self.carry.extend_from_slice(chunk);
+        let mut start = 0;
+        while let Some(at) = memchr::memmem::find(&self.carry[start..], &self.boundary) {
+            self.hasher.update(&self.carry[start..start + at]);
+            self.hasher.update(b"\0boundary\0");
+            start += at + self.boundary.len();
+        }
+        // The tail may be the start of a boundary that the next chunk ends.
+        let keep = self.boundary.len().saturating_sub(1);
+        let end = start.max(self.carry.len().saturating_sub(keep));
+        self.hasher.update(&self.carry[start..end]);
+        self.carry.drain(..end);
+    }
+
+    fn finish(self) {
+        self.hasher.update(&self.carry);
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::PayloadTooLarge("Request body is larger than the limit".into())
+}
+
+/// Hashes a body while writing it to an anonymous temporary file, and
+/// returns the file as the body to pass on.
+async fn spool(body: Body, limit: usize, hasher: &mut BoundaryFree<'_>) -> Result<Body, ApiError> {
+    use futures_util::StreamExt;
+    use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+    let internal = |e: std::io::Error| ApiError::Internal(anyhow::Error::new(e));
+    let file = tokio::task::spawn_blocking(tempfile::tempfile)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(internal)?;
+    let mut file = tokio::fs::File::from_std(file);
+    let mut stream = body.into_data_stream();
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk
+            .map_err(|e| ApiError::validation(format!("Could not read the request body: {e}")))?;
+        total += chunk.len();
+        if total > limit {
+            return Err(too_large());
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await.map_err(internal)?;
+    }
+    file.flush().await.map_err(internal)?;
+    file.seek(std::io::SeekFrom::Start(0))
+        .await
+        .map_err(internal)?;
+    Ok(Body::from_stream(tokio_util::io::ReaderStream::new(file)))
+}
+
 fn replay(stored: StoredResponse) -> Response {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
     let mut response = (status, stored.body).into_response();
@@ -167,4 +249,37 @@ fn replay(stored: StoredResponse) -> Response {
     }
     headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest(body: &[u8], boundary: &str, chunk: usize) -> Vec<u8> {
+        let mut hasher = Sha256::new();
+        let mut free = BoundaryFree::new(&mut hasher, boundary);
+        for part in body.chunks(chunk) {
+            free.update(part);
+        }
+        free.finish();
+        hasher.finalize().to_vec()
+    }
+
+    #[test]
+    fn multipart_fingerprints_ignore_the_boundary_whatever_the_chunks() {
+        let form = |b: &str| {
+            format!(
+                "--{b}\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nemail\na@b.co\r\n--{b}--\r\n"
+            )
+        };
+        let a = form("AaB03x");
+        let b = form("f00d9e8a7b6c5d4e");
+        let reference = digest(a.as_bytes(), "AaB03x", 1024);
+        for chunk in [1, 2, 3, 5, 7, 64] {
+            assert_eq!(digest(a.as_bytes(), "AaB03x", chunk), reference);
+            assert_eq!(digest(b.as_bytes(), "f00d9e8a7b6c5d4e", chunk), reference);
+        }
+        let other = form("AaB03x").replace("a@b.co", "c@d.co");
+        assert_ne!(digest(other.as_bytes(), "AaB03x", 7), reference);
+    }
 }

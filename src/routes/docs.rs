@@ -109,11 +109,9 @@ pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
             &mut item.delete,
         ];
         for op in writes.into_iter().flatten() {
-            if path != "/v1/leads/import/csv" {
-                op.parameters
-                    .get_or_insert_with(Vec::new)
-                    .push(RefOr::T(idempotency_header()));
-            }
+            op.parameters
+                .get_or_insert_with(Vec::new)
+                .push(RefOr::T(idempotency_header()));
         }
         for op in [
             &mut item.get,

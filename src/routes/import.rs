@@ -39,10 +39,13 @@ const FORM_OVERHEAD: usize = 1024 * 1024;
 /// The largest text part (`mapping`, `tag`, …).
 const MAX_TEXT_PART: usize = 256 * 1024;
 
+/// The largest import request: the file and the rest of the form.
+pub const BODY_LIMIT: usize = MAX_FILE_BYTES + FORM_OVERHEAD;
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(import_csv))
-        .layer(DefaultBodyLimit::max(MAX_FILE_BYTES + FORM_OVERHEAD))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 
 type Given = Vec<(String, Option<String>)>;

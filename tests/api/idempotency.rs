@@ -157,3 +157,34 @@ async fn keys_belong_to_one_credential() {
     let r = send(&app, &app.key, Method::POST, "/v1/campaigns", &long, &body).await;
     assert_eq!(r.0, 400, "{}", r.2);
 }
+
+#[tokio::test]
+async fn a_csv_import_with_a_key_is_replayed_and_another_file_is_a_conflict() {
+    let app = spawn_app().await;
+    let send_csv = |csv: &'static str| {
+        let app = &app;
+        async move {
+            let res = app
+                .client
+                .post(format!("{}/v1/leads/import/csv", app.base))
+                .header("X-Api-Key", &app.key)
+                .header("Idempotency-Key", "import-1")
+                .multipart(crate::helpers::csv_form(csv, &[("tag", "once")]))
+                .send()
+                .await
+                .unwrap();
+            let replayed = res.headers().contains_key("idempotent-replayed");
+            (res.status().as_u16(), replayed, res.text().await.unwrap())
+        }
+    };
+    let csv = "email\nx1@example.com\nx2@example.com\n";
+    let first = send_csv(csv).await;
+    assert_eq!((first.0, first.1), (200, false), "{}", first.2);
+    let again = send_csv(csv).await;
+    assert_eq!((again.0, again.1), (200, true));
+    assert_eq!(again.2, first.2);
+    assert_eq!(app.lead_total().await, 2);
+    let other = send_csv("email\nx3@example.com\n").await;
+    assert_eq!(other.0, 409, "{}", other.2);
+    assert_eq!(app.lead_total().await, 2);
+}
