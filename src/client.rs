@@ -110,6 +110,25 @@ enum Refusal {
     Stop(String),
 }
 
+impl Refusal {
+    /// The message, and whether the import must stop.
+    fn split(self) -> (String, bool) {
+        match self {
+            Refusal::Batch(m) => (m, false),
+            Refusal::Stop(m) => (m, true),
+        }
+    }
+}
+
+/// Records every row of a batch as failed, for one reason.
+fn fail_rows(failed: &mut Vec<Failed>, rows: Vec<Row>, reason: &str) {
+    failed.extend(rows.into_iter().map(|r| Failed {
+        line: r.line,
+        cells: r.cells,
+        reason: reason.to_owned(),
+    }));
+}
+
 struct Api {
     http: reqwest::Client,
     base: String,
@@ -383,7 +402,7 @@ fn base_url(url: &str) -> String {
 async fn preflight(api: &Api, campaign: Option<&str>) -> anyhow::Result<()> {
     let check = |r: Result<Value, Refusal>| match r {
         Ok(_) => Ok(()),
-        Err(Refusal::Batch(m) | Refusal::Stop(m)) => Err(m),
+        Err(refusal) => Err(refusal.split().0),
     };
     check(
         api.send(reqwest::Method::GET, "/v1/leads?limit=1", None)
@@ -420,16 +439,9 @@ async fn send_batch(
     {
         Ok(data) => data,
         Err(refusal) => {
-            let (reason, stop) = match refusal {
-                Refusal::Batch(m) => (m, None),
-                Refusal::Stop(m) => (m.clone(), Some(m)),
-            };
-            failed.extend(rows.into_iter().map(|r| Failed {
-                line: r.line,
-                cells: r.cells,
-                reason: reason.clone(),
-            }));
-            return stop.map_or(Ok(()), Err);
+            let (reason, stop) = refusal.split();
+            fail_rows(failed, rows, &reason);
+            return if stop { Err(reason) } else { Ok(()) };
         }
     };
     let count = |k: &str| data[k].as_u64().unwrap_or(0);
@@ -480,16 +492,9 @@ async fn send_batch(
             Ok(())
         }
         Err(refusal) => {
-            let (m, stop) = match refusal {
-                Refusal::Batch(m) => (m, false),
-                Refusal::Stop(m) => (m, true),
-            };
+            let (m, stop) = refusal.split();
             let reason = format!("imported, but not added to the campaign: {m}");
-            failed.extend(good.into_iter().map(|r| Failed {
-                line: r.line,
-                cells: r.cells,
-                reason: reason.clone(),
-            }));
+            fail_rows(failed, good, &reason);
             if stop { Err(m) } else { Ok(()) }
         }
     }
