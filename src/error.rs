@@ -88,7 +88,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(m) => Self::NotFound(m.to_owned()),
             StoreError::Conflict(m) => Self::Conflict(m),
             StoreError::Unavailable(e) => Self::Unavailable(e),
-            StoreError::Internal(e) => Self::Internal(e),
+            StoreError::Internal(e) | StoreError::Duplicate(e) => Self::Internal(e),
         }
     }
 }

@@ -34,6 +34,15 @@ impl CampaignStatus {
         Self::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
+    /// The status of a lead added now to a campaign in this status, or why
+    /// no lead may be added.
+    pub fn admit(self) -> Result<CampaignLeadStatus, &'static str> {
+        match self {
+            Self::Archived => Err("Campaign is archived; leads cannot be added to it"),
+            s => Ok(s.new_lead_status()),
+        }
+    }
+
     /// The status of a lead newly added to a campaign in this status.
     pub fn new_lead_status(self) -> CampaignLeadStatus {
         if self == Self::Active {
@@ -69,6 +78,13 @@ impl Transition {
             Self::Complete => "complete",
             Self::Archive => "archive",
         }
+    }
+
+    /// The status this transition leads to from `from`, or the reason it
+    /// is not allowed.
+    pub fn check(self, from: CampaignStatus) -> Result<CampaignStatus, String> {
+        self.apply(from)
+            .ok_or_else(|| format!("Cannot {} a campaign that is {from}", self.name()))
     }
 
     /// The status this transition leads to from `from`, or `None` when the
@@ -123,6 +139,18 @@ impl CampaignLeadStatus {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|st| st.as_str() == s)
     }
+
+    /// Whether a membership in this status may be set by a caller (to
+    /// `active` or `paused`); finished ones keep their outcome.
+    pub fn check_change(self) -> Result<(), String> {
+        match self {
+            Self::Pending | Self::Active | Self::Paused => Ok(()),
+            s => Err(format!(
+                "A campaign lead that is {} cannot change status",
+                s.as_str()
+            )),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -164,6 +192,25 @@ mod tests {
         for s in [Draft, Paused, Completed] {
             assert_eq!(s.new_lead_status(), CampaignLeadStatus::Pending);
         }
+    }
+
+    #[test]
+    fn rules_explain_what_they_refuse() {
+        assert_eq!(
+            Archived.admit(),
+            Err("Campaign is archived; leads cannot be added to it")
+        );
+        assert_eq!(Draft.admit(), Ok(CampaignLeadStatus::Pending));
+        assert_eq!(
+            Transition::Start.check(Archived),
+            Err("Cannot start a campaign that is archived".to_string())
+        );
+        assert_eq!(Transition::Start.check(Draft), Ok(Active));
+        assert!(CampaignLeadStatus::Paused.check_change().is_ok());
+        assert_eq!(
+            CampaignLeadStatus::Replied.check_change(),
+            Err("A campaign lead that is replied cannot change status".to_string())
+        );
     }
 
     #[test]

@@ -27,6 +27,65 @@ pub const TEXT_FIELDS: [(&str, &str); 9] = [
     ("country", "country"),
 ];
 
+/// The plain text fields of a lead, by name; `T` is what each holds
+/// (`Option<String>` when stored, `Option<Option<String>>` when given).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Contact<T> {
+    pub first_name: T,
+    pub last_name: T,
+    pub company_name: T,
+    pub job_title: T,
+    pub phone: T,
+    pub linkedin_url: T,
+    pub city: T,
+    pub state: T,
+    pub country: T,
+}
+
+impl<T> Contact<T> {
+    /// Each field with its column name, in the order of [`TEXT_FIELDS`].
+    pub fn columns(&self) -> [(&'static str, &T); 9] {
+        [
+            ("first_name", &self.first_name),
+            ("last_name", &self.last_name),
+            ("company_name", &self.company_name),
+            ("job_title", &self.job_title),
+            ("phone", &self.phone),
+            ("linkedin_url", &self.linkedin_url),
+            ("city", &self.city),
+            ("state", &self.state),
+            ("country", &self.country),
+        ]
+    }
+
+    /// Each field by its JSON name, to fill in.
+    pub fn by_json_name_mut(&mut self) -> [(&'static str, &mut T); 9] {
+        [
+            ("firstName", &mut self.first_name),
+            ("lastName", &mut self.last_name),
+            ("companyName", &mut self.company_name),
+            ("jobTitle", &mut self.job_title),
+            ("phone", &mut self.phone),
+            ("linkedinUrl", &mut self.linkedin_url),
+            ("city", &mut self.city),
+            ("state", &mut self.state),
+            ("country", &mut self.country),
+        ]
+    }
+}
+
+impl Contact<Option<String>> {
+    /// Sets every field that `given` names (to a value or to null).
+    pub fn apply(&mut self, given: &Contact<Option<Option<String>>>) {
+        let given = given.columns();
+        for ((_, slot), (_, v)) in self.by_json_name_mut().into_iter().zip(given) {
+            if let Some(v) = v {
+                *slot = v.clone();
+            }
+        }
+    }
+}
+
 /// A field that broke a rule: which one and why.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct FieldError {
@@ -48,8 +107,7 @@ impl FieldError {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LeadFields {
     pub email: Option<Email>,
-    /// In the order of [`TEXT_FIELDS`].
-    pub text: [Option<Option<String>>; 9],
+    pub contact: Contact<Option<Option<String>>>,
     pub tags: Option<Vec<String>>,
     pub custom_fields: Option<Map<String, Value>>,
     pub email_verification_result: Option<Option<String>>,
@@ -91,17 +149,17 @@ impl LeadFields {
             }
             Some(_) => return Err(LeadError::InvalidEmail),
         }
-        for (i, (name, _)) in TEXT_FIELDS.iter().enumerate() {
-            out.text[i] = parse_text(obj, name).map_err(LeadError::Field)?;
+        for (name, slot) in out.contact.by_json_name_mut() {
+            *slot = parse_text(obj, name).map_err(LeadError::Field)?;
         }
-        if let Some(Some(c)) = &out.text[8] {
+        if let Some(Some(c)) = &out.contact.country {
             let code = CountryCode::parse(c).ok_or_else(|| {
                 LeadError::Field(FieldError::new(
                     "country",
                     "must be an ISO 3166-1 alpha-2 code such as US or DE",
                 ))
             })?;
-            out.text[8] = Some(Some(code.into_string()));
+            out.contact.country = Some(Some(code.into_string()));
         }
         out.tags = match obj.get("tags") {
             None => None,
@@ -232,8 +290,8 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(email.as_str(), "Jane@example.com");
-        assert_eq!(f.text[0], Some(Some("Jane".to_string())));
-        assert_eq!(f.text[8], Some(Some("DE".to_string())));
+        assert_eq!(f.contact.first_name, Some(Some("Jane".to_string())));
+        assert_eq!(f.contact.country, Some(Some("DE".to_string())));
         assert_eq!(
             f.tags.as_deref(),
             Some(&["a".to_string(), "b".to_string()][..])

@@ -8,6 +8,7 @@ pub mod id;
 pub mod import;
 pub mod key;
 pub mod lead;
+pub mod workspace;
 
 /// Milliseconds since the epoch, the storage form of every timestamp.
 pub fn now_ms() -> i64 {

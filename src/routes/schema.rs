@@ -118,20 +118,20 @@ pub struct Lead {
 
 impl Lead {
     pub fn new(ws: WorkspaceRef, lead: &LeadRow) -> Self {
-        let t = |i: usize| lead.text[i].clone();
+        let c = lead.contact.clone();
         Lead {
             id: lead.id().to_string(),
             workspace_id: ws.id().to_string(),
             email: lead.email.clone(),
-            first_name: t(0),
-            last_name: t(1),
-            company_name: t(2),
-            job_title: t(3),
-            phone: t(4),
-            linkedin_url: t(5),
-            city: t(6),
-            state: t(7),
-            country: t(8),
+            first_name: c.first_name,
+            last_name: c.last_name,
+            company_name: c.company_name,
+            job_title: c.job_title,
+            phone: c.phone,
+            linkedin_url: c.linkedin_url,
+            city: c.city,
+            state: c.state,
+            country: c.country,
             tags: lead.tags.clone(),
             custom_fields: lead.custom_fields.clone(),
             email_verified: lead.email_verification_result.is_some(),

@@ -3,12 +3,21 @@
 //! Every workspace-scoped method takes the workspace first, so tenant scoping
 //! lives in the signature rather than in each caller's memory.
 
+mod campaigns;
+mod dnc;
+mod exec;
+mod idempotency;
+mod leads;
 pub mod postgres;
+mod sql;
 pub mod sqlite;
+mod storage;
+mod workspaces;
+
+pub use storage::Storage;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use crate::domain::campaign::{CampaignLeadStatus, CampaignStatus, Transition};
@@ -16,7 +25,7 @@ use crate::domain::email::Email;
 use crate::domain::filter::LeadFilter;
 use crate::domain::id::ObjectId;
 use crate::domain::key::ApiKey;
-use crate::domain::lead::LeadFields;
+use crate::domain::lead::{Contact, LeadFields};
 
 pub type Store = Arc<dyn Storage>;
 
@@ -43,6 +52,10 @@ pub enum StoreError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    /// A uniqueness rule of the schema was broken; the shared code turns
+    /// the expected ones into conflicts with their own message.
+    #[error("duplicate row")]
+    Duplicate(#[source] anyhow::Error),
     #[error("database unavailable")]
     Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
@@ -64,29 +77,7 @@ impl WorkspaceRef {
     }
 }
 
-/// A member's role in a workspace.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    Owner,
-    Member,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Member => "member",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "owner" => Some(Role::Owner),
-            "member" => Some(Role::Member),
-            _ => None,
-        }
-    }
-}
+pub use crate::domain::workspace::Role;
 
 /// What a user may see of a workspace.
 #[derive(Clone, Debug)]
@@ -122,8 +113,7 @@ pub struct WorkspaceRow {
 pub struct LeadRow {
     pub key: i64,
     pub email: String,
-    /// In the order of `domain::lead::TEXT_FIELDS`.
-    pub text: [Option<String>; 9],
+    pub contact: Contact<Option<String>>,
     pub tags: Vec<String>,
     pub custom_fields: Map<String, Value>,
     pub email_verification_result: Option<String>,
@@ -373,192 +363,6 @@ pub struct PoolStatus {
     pub max: u64,
 }
 
-#[async_trait]
-pub trait Storage: Send + Sync + 'static {
-    /// Answers when the database does.
-    async fn ping(&self) -> Result<()>;
-    /// The connection pool's use (SQLite: the read connections).
-    fn pool_status(&self) -> PoolStatus;
-
-    // Users, workspaces and keys.
-    async fn has_users(&self) -> Result<bool>;
-    async fn create_user(&self, email: &Email) -> Result<(UserRow, ApiKey)>;
-    async fn find_user(&self, email: &Email) -> Result<Option<UserRow>>;
-    async fn create_workspace(
-        &self,
-        name: &str,
-        owner: Option<i64>,
-    ) -> Result<(WorkspaceRow, ApiKey)>;
-    async fn authenticate(&self, key: &ApiKey) -> Result<Option<Principal>>;
-    /// The workspace `id` when `user_key` is one of its members.
-    async fn member_workspace(&self, user_key: i64, id: ObjectId) -> Result<Option<WorkspaceRef>>;
-    async fn get_user(&self, user_key: i64) -> Result<UserRow>;
-    /// The user's workspaces with the user's role in each, newest first.
-    async fn user_workspaces(&self, user_key: i64) -> Result<Vec<(WorkspaceRow, Role)>>;
-    /// What `user_key` may see of workspace `id`.
-    async fn workspace_access(&self, user_key: i64, id: ObjectId) -> Result<Access>;
-    /// A workspace owned by `owner`, without an API key.
-    async fn add_workspace(&self, name: &str, owner: i64) -> Result<WorkspaceRow>;
-    async fn rename_workspace(&self, ws: WorkspaceRef, name: &str) -> Result<WorkspaceRow>;
-    /// Removes the workspace with all its data, members and keys.
-    async fn delete_workspace(&self, ws: WorkspaceRef) -> Result<()>;
-    /// Adds the user as a member, or changes its role.
-    async fn set_member(&self, ws: WorkspaceRef, user_key: i64, role: Role) -> Result<()>;
-    /// Removes a member; the last owner cannot be removed (409).
-    async fn remove_member(&self, ws: WorkspaceRef, user_key: i64) -> Result<()>;
-    /// A new workspace key; 409 when the workspace already has one.
-    async fn create_workspace_key(&self, ws: WorkspaceRef) -> Result<ApiKey>;
-    /// Revokes the workspace's key; 404 when it has none.
-    async fn revoke_workspace_key(&self, ws: WorkspaceRef) -> Result<()>;
-    /// Revokes the current key (if any) and makes a new one, atomically.
-    async fn rotate_workspace_key(&self, ws: WorkspaceRef) -> Result<ApiKey>;
-
-    // Leads.
-    async fn create_lead(
-        &self,
-        ws: WorkspaceRef,
-        email: &Email,
-        fields: &LeadFields,
-    ) -> Result<LeadRow>;
-    async fn list_leads(
-        &self,
-        ws: WorkspaceRef,
-        filter: &LeadFilter,
-        page: PageRequest,
-    ) -> Result<Page<LeadRow>>;
-    async fn get_lead(&self, ws: WorkspaceRef, id: ObjectId) -> Result<LeadRow>;
-    async fn update_lead(
-        &self,
-        ws: WorkspaceRef,
-        id: ObjectId,
-        fields: &LeadFields,
-    ) -> Result<LeadRow>;
-    async fn delete_lead(&self, ws: WorkspaceRef, id: ObjectId) -> Result<()>;
-    /// Deletes the selected leads and their campaign memberships; returns
-    /// how many leads were deleted.
-    async fn delete_leads(&self, ws: WorkspaceRef, selection: Selection) -> Result<u64>;
-    /// Creates leads by email; existing ones are skipped or, when
-    /// `skip_duplicates` is false, updated with the given fields. Emails are
-    /// distinct (the caller keeps the first occurrence).
-    async fn bulk_upsert(
-        &self,
-        ws: WorkspaceRef,
-        leads: Vec<(Email, LeadFields)>,
-        skip_duplicates: bool,
-        tag: Option<String>,
-    ) -> Result<BulkOutcome>;
-    /// A CSV import: [`Storage::bulk_upsert`] and, with a campaign, adding
-    /// every lead of the file to it by the §5 rules, in one transaction.
-    async fn import_leads(
-        &self,
-        ws: WorkspaceRef,
-        leads: Vec<(Email, LeadFields)>,
-        skip_duplicates: bool,
-        tag: Option<String>,
-        campaign: Option<ObjectId>,
-    ) -> Result<ImportOutcome>;
-
-    // Campaigns.
-    async fn create_campaign(
-        &self,
-        ws: WorkspaceRef,
-        fields: CampaignFields,
-    ) -> Result<CampaignRow>;
-    async fn list_campaigns(
-        &self,
-        ws: WorkspaceRef,
-        statuses: &[CampaignStatus],
-        search: Option<&str>,
-        page: PageRequest,
-    ) -> Result<Page<CampaignRow>>;
-    async fn get_campaign(&self, ws: WorkspaceRef, id: ObjectId) -> Result<CampaignRow>;
-    async fn update_campaign(
-        &self,
-        ws: WorkspaceRef,
-        id: ObjectId,
-        fields: CampaignFields,
-    ) -> Result<CampaignRow>;
-    async fn delete_campaign(&self, ws: WorkspaceRef, id: ObjectId) -> Result<()>;
-    async fn transition_campaign(
-        &self,
-        ws: WorkspaceRef,
-        id: ObjectId,
-        t: Transition,
-    ) -> Result<CampaignRow>;
-
-    // Campaign leads.
-    async fn list_campaign_leads(
-        &self,
-        ws: WorkspaceRef,
-        campaign: ObjectId,
-        status: Option<CampaignLeadStatus>,
-        page: PageRequest,
-    ) -> Result<Page<CampaignLeadRow>>;
-    /// Adds the entries in one transaction; with `dry_run` nothing is kept.
-    async fn add_leads_explicit(
-        &self,
-        ws: WorkspaceRef,
-        campaign: ObjectId,
-        entries: Vec<AddEntry>,
-        dry_run: bool,
-    ) -> Result<ExplicitOutcome>;
-    async fn add_leads_selection(
-        &self,
-        ws: WorkspaceRef,
-        campaign: ObjectId,
-        selection: Selection,
-        dry_run: bool,
-    ) -> Result<SelectionOutcome>;
-
-    /// Sets one membership's status (`active` or `paused`).
-    async fn set_campaign_lead_status(
-        &self,
-        ws: WorkspaceRef,
-        campaign: ObjectId,
-        id: ObjectId,
-        status: CampaignLeadStatus,
-    ) -> Result<CampaignLeadRow>;
-    /// Pauses, resumes or removes the selected memberships in one
-    /// statement; returns how many changed.
-    async fn campaign_lead_action(
-        &self,
-        ws: WorkspaceRef,
-        campaign: ObjectId,
-        action: LeadAction,
-        selection: MemberSelection,
-    ) -> Result<u64>;
-
-    // Idempotency keys.
-    /// Claims the key for a request, atomically: a key older than
-    /// `expired_before`, or still running since before `stale_before` (its
-    /// request died), is forgotten first.
-    async fn idempotency_begin(
-        &self,
-        key: &IdempotencyKey,
-        now: i64,
-        expired_before: i64,
-        stale_before: i64,
-    ) -> Result<IdempotencyState>;
-    /// Keeps the answer of the request that claimed the key.
-    async fn idempotency_finish(
-        &self,
-        key: &IdempotencyKey,
-        response: StoredResponse,
-    ) -> Result<()>;
-    /// Releases a claimed key whose request failed, so a retry runs again.
-    async fn idempotency_release(&self, key: &IdempotencyKey) -> Result<()>;
-
-    // Do-not-contact list.
-    async fn list_dnc(&self, ws: WorkspaceRef, page: PageRequest) -> Result<Page<DncRow>>;
-    /// Returns (added, skipped).
-    async fn add_dnc(
-        &self,
-        ws: WorkspaceRef,
-        entries: Vec<(DncKind, String)>,
-    ) -> Result<(u64, u64)>;
-    async fn delete_dnc(&self, ws: WorkspaceRef, ids: Vec<ObjectId>) -> Result<u64>;
-}
-
 /// Creates the first user and workspace of an empty database. Returns their
 /// keys, to be shown once, or `None` when the database already has users.
 pub async fn bootstrap(store: &Store) -> Result<Option<Bootstrap>> {
@@ -596,7 +400,7 @@ impl LeadRow {
         let mut row = LeadRow {
             key: 0,
             email: email.to_string(),
-            text: Default::default(),
+            contact: Contact::default(),
             tags: Vec::new(),
             custom_fields: Map::new(),
             email_verification_result: None,
@@ -610,11 +414,7 @@ impl LeadRow {
     /// Applies an update: given fields replace the stored ones, custom
     /// fields merge key by key. The email never changes.
     pub fn apply(&mut self, f: &LeadFields) {
-        for (slot, given) in self.text.iter_mut().zip(&f.text) {
-            if let Some(v) = given {
-                *slot = v.clone();
-            }
-        }
+        self.contact.apply(&f.contact);
         if let Some(tags) = &f.tags {
             self.tags = tags.clone();
         }
@@ -643,85 +443,5 @@ impl LeadRow {
 
     pub fn id(&self) -> ObjectId {
         ObjectId::new(self.key, self.created_at)
-    }
-
-    /// The lead as one JSON object, the row format of the engines' batch
-    /// statements (`json_each` on SQLite, `jsonb_to_recordset` on
-    /// PostgreSQL).
-    pub fn batch_json(&self) -> Value {
-        serde_json::json!({
-            "id": self.key,
-            "email": self.email,
-            "key": self.email_key(),
-            "f": self.text,
-            "tags": self.tags,
-            "cf": self.custom_fields,
-            "evr": self.email_verification_result,
-        })
-    }
-}
-
-/// The engine-neutral half of an explicit add-leads request: what to look
-/// up, what to create, and the order of the result.
-pub struct ExplicitPlan {
-    /// Storage keys of the leads named by ID.
-    pub named: Vec<i64>,
-    /// One new lead per distinct email (the first occurrence supplies its
-    /// fields); the engine creates those whose email is new.
-    pub by_email: Vec<LeadRow>,
-}
-
-impl ExplicitPlan {
-    pub fn new(entries: &[AddEntry], now: i64) -> Self {
-        let mut named = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        let mut by_email = Vec::new();
-        for e in entries {
-            match e {
-                AddEntry::Existing(id) => named.push(id.key),
-                AddEntry::ByEmail { email, fields } => {
-                    if seen.insert(email.key()) {
-                        by_email.push(LeadRow::new(email, fields, now));
-                    }
-                }
-            }
-        }
-        Self { named, by_email }
-    }
-
-    pub fn email_keys(&self) -> Vec<String> {
-        self.by_email.iter().map(LeadRow::email_key).collect()
-    }
-
-    /// The lead keys in request order, the first occurrence of a lead
-    /// winning, and the positions of `Existing` entries that name no lead
-    /// (`found`: key → creation time of the named leads that exist;
-    /// `emails`: email key → key of every lead named by email).
-    pub fn order(
-        entries: &[AddEntry],
-        found: &std::collections::HashMap<i64, i64>,
-        emails: &std::collections::HashMap<String, i64>,
-    ) -> Result<(Vec<i64>, Vec<usize>)> {
-        let mut seen = std::collections::HashSet::new();
-        let mut keys = Vec::with_capacity(entries.len());
-        let mut not_found = Vec::new();
-        for (pos, e) in entries.iter().enumerate() {
-            let key = match e {
-                AddEntry::Existing(id) => match found.get(&id.key) {
-                    Some(created_at) if id.matches(id.key, *created_at) => id.key,
-                    _ => {
-                        not_found.push(pos);
-                        continue;
-                    }
-                },
-                AddEntry::ByEmail { email, .. } => *emails.get(&email.key()).ok_or_else(|| {
-                    StoreError::Internal(anyhow::anyhow!("a lead vanished mid-request"))
-                })?,
-            };
-            if seen.insert(key) {
-                keys.push(key);
-            }
-        }
-        Ok((keys, not_found))
     }
 }

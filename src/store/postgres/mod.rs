@@ -1,27 +1,34 @@
 //! PostgreSQL through tokio-postgres, with a bounded deadpool pool.
 //!
-//! Batches travel as one array or JSON parameter, so each request is a few
-//! set-based statements. When the database is unreachable the pool fails
-//! fast and requests get 503; new connections are made as soon as it is
-//! back.
+//! Batches travel as array parameters, so each request is a few set-based
+//! statements. When the database is unreachable the pool fails fast and
+//! requests get 503; new connections are made as soon as it is back.
+//!
+//! The work itself is the shared store's (`store::leads`, …) run through
+//! [`Conn`]; what is PostgreSQL's own is here: the pool and transactions,
+//! binding parameters by the types the server infers, `unnest` batch
+//! inserts, and single-statement CTEs for selections (one snapshot, so the
+//! counts describe exactly what the statement saw).
 
-mod campaigns;
-mod idempotency;
-mod leads;
-mod sql;
 mod tls;
-mod workspaces;
 
+use std::collections::HashMap;
+use std::error::Error as StdError;
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use bytes::BytesMut;
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use serde_json::Value;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
+use super::exec::{self, Cell, Enrollment, Exec, Migration, Row, selection_sql};
+use super::sql::{Dialect, Param, Sql};
+use super::storage::storage_impl;
 use super::*;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[
+const MIGRATIONS: &[Migration] = &[
     (1, "init", include_str!("migrations/0001_init.sql")),
     (
         2,
@@ -39,11 +46,12 @@ pub struct PgStore {
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
-        let io = e.code().is_none()
-            && std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+        let io = e.code().is_none() && e.source().is_some_and(|s| s.is::<std::io::Error>());
         let shutting_down = matches!(e.code(), Some(c) if *c == SqlState::ADMIN_SHUTDOWN || *c == SqlState::CANNOT_CONNECT_NOW);
         if e.is_closed() || io || shutting_down {
             StoreError::Unavailable(e.into())
+        } else if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+            StoreError::Duplicate(e.into())
         } else {
             StoreError::Internal(e.into())
         }
@@ -54,10 +62,6 @@ impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
         StoreError::Unavailable(e.into())
     }
-}
-
-pub fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
-    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
 }
 
 impl PgStore {
@@ -84,19 +88,24 @@ impl PgStore {
             .recycle_timeout(timeout)
             .runtime(Runtime::Tokio1)
             .build()?;
-        let store = Self { pool };
-        let mut client =
-            store.pool.get().await.map_err(|e| {
-                anyhow::anyhow!("cannot connect to PostgreSQL: {}", error_chain(&e))
-            })?;
-        migrate(&mut client).await?;
-        Ok(store)
+        let mut client = pool
+            .get()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL: {}", error_chain(&e)))?;
+        let tx = client.transaction().await?;
+        // Two processes starting at once: the second waits here, then finds
+        // the migrations applied.
+        tx.execute("select pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        exec::migrate(&Conn(&tx), MIGRATIONS).await?;
+        tx.commit().await?;
+        Ok(Self { pool })
     }
 }
 
 /// An error and its causes on one line ("TLS handshake: invalid peer
 /// certificate: UnknownIssuer" says more than its first part).
-fn error_chain(e: &dyn std::error::Error) -> String {
+fn error_chain(e: &dyn StdError) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -110,57 +119,44 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-async fn migrate(client: &mut deadpool_postgres::Object) -> anyhow::Result<()> {
-    let tx = client.transaction().await?;
-    // Two processes starting at once: the second waits here, then finds the
-    // migrations applied.
-    tx.execute("select pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-        .await?;
-    tx.batch_execute(
-        "create table if not exists schema_migrations (
-            version bigint primary key, name text not null, applied_at bigint not null)",
-    )
-    .await?;
-    for (version, name, sql) in MIGRATIONS {
-        let done = tx
-            .query_opt(
-                "select 1 from schema_migrations where version = $1",
-                &[version],
-            )
-            .await?
-            .is_some();
-        if !done {
-            tx.batch_execute(sql).await?;
-            tx.execute(
-                "insert into schema_migrations (version, name, applied_at) values ($1, $2, $3)",
-                &[version, name, &crate::domain::now_ms()],
-            )
+/// How a shared store function runs on PostgreSQL (see `storage_methods!`):
+/// `one` on a pooled connection, `read` in a read-only repeatable-read
+/// transaction (a count and its page see one snapshot), `write` in a
+/// transaction committed when `keep` and rolled back otherwise.
+macro_rules! run {
+    ($s:expr, one, |$e:ident| $work:expr) => {{
+        let client = $s.pool.get().await?;
+        let $e = &Conn(&client);
+        $work.await
+    }};
+    ($s:expr, read, |$e:ident| $work:expr) => {{
+        let mut client = $s.pool.get().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
             .await?;
-            tracing::info!(version, name, "applied migration");
-        }
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Runs `$body` in a transaction on a pooled connection named `$tx`; commits
-/// when `$keep` is true, rolls back otherwise (dry runs).
-macro_rules! in_tx {
-    ($store:expr, $keep:expr, |$tx:ident| $body:expr) => {{
-        let mut client = $store.pool.get().await?;
-        let $tx = client.transaction().await?;
-        let out = $body;
+        let $e = &Conn(&tx);
+        let out = $work.await?;
+        tx.commit().await?;
+        Ok(out)
+    }};
+    ($s:expr, write($keep:expr), |$e:ident| $work:expr) => {{
+        let mut client = $s.pool.get().await?;
+        let tx = client.transaction().await?;
+        let $e = &Conn(&tx);
+        let out = $work.await?;
         if $keep {
-            $tx.commit().await?;
+            tx.commit().await?;
         } else {
-            $tx.rollback().await?;
+            tx.rollback().await?;
         }
         Ok(out)
     }};
 }
 
-#[async_trait]
-impl Storage for PgStore {
+storage_impl!(PgStore, run, {
     fn pool_status(&self) -> PoolStatus {
         let status = self.pool.status();
         PoolStatus {
@@ -175,409 +171,265 @@ impl Storage for PgStore {
         client.query_one("select 1", &[]).await?;
         Ok(())
     }
+});
 
-    async fn has_users(&self) -> Result<bool> {
-        let client = self.pool.get().await?;
-        Ok(client
-            .query_one("select exists (select 1 from users)", &[])
-            .await?
-            .get(0))
-    }
-
-    async fn create_user(&self, email: &Email) -> Result<(UserRow, ApiKey)> {
-        in_tx!(self, true, |tx| workspaces::create_user(&tx, email).await?)
-    }
-
-    async fn find_user(&self, email: &Email) -> Result<Option<UserRow>> {
-        let client = self.pool.get().await?;
-        workspaces::find_user(&client, &email.key()).await
-    }
-
-    async fn create_workspace(
+/// Parameters take the type the server inferred for their place: an
+/// integer may fill an `int4` column, a text an `int8` nowhere.
+impl ToSql for Param {
+    fn to_sql(
         &self,
-        name: &str,
-        owner: Option<i64>,
-    ) -> Result<(WorkspaceRow, ApiKey)> {
-        in_tx!(self, true, |tx| workspaces::create_workspace(
-            &tx, name, owner
-        )
-        .await?)
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        match self {
+            Param::Null => Ok(IsNull::Yes),
+            Param::Int(v) => match *ty {
+                Type::INT4 => i32::try_from(*v)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(*v)?.to_sql(ty, out),
+                _ => v.to_sql(ty, out),
+            },
+            Param::Text(v) => v.to_sql(ty, out),
+            Param::Bytes(v) => v.to_sql(ty, out),
+            Param::Json(v) => v.to_sql(ty, out),
+            Param::IntList(v) => v.to_sql(ty, out),
+            Param::TextList(v) => v.to_sql(ty, out),
+            Param::OptTextList(v) => v.to_sql(ty, out),
+        }
     }
 
-    async fn authenticate(&self, key: &ApiKey) -> Result<Option<Principal>> {
-        let client = self.pool.get().await?;
-        workspaces::authenticate(&client, &key.hash()).await
+    fn accepts(_: &Type) -> bool {
+        true
     }
 
-    async fn member_workspace(&self, user_key: i64, id: ObjectId) -> Result<Option<WorkspaceRef>> {
-        let client = self.pool.get().await?;
-        workspaces::member_workspace(&client, user_key, id).await
-    }
-
-    async fn get_user(&self, user_key: i64) -> Result<UserRow> {
-        let client = self.pool.get().await?;
-        workspaces::get_user(&client, user_key).await
-    }
-
-    async fn user_workspaces(&self, user_key: i64) -> Result<Vec<(WorkspaceRow, Role)>> {
-        let client = self.pool.get().await?;
-        workspaces::user_workspaces(&client, user_key).await
-    }
-
-    async fn workspace_access(&self, user_key: i64, id: ObjectId) -> Result<Access> {
-        let client = self.pool.get().await?;
-        workspaces::workspace_access(&client, user_key, id).await
-    }
-
-    async fn add_workspace(&self, name: &str, owner: i64) -> Result<WorkspaceRow> {
-        in_tx!(self, true, |tx| workspaces::insert_workspace(
-            &tx,
-            name,
-            Some(owner)
-        )
-        .await?)
-    }
-
-    async fn rename_workspace(&self, ws: WorkspaceRef, name: &str) -> Result<WorkspaceRow> {
-        in_tx!(self, true, |tx| workspaces::rename_workspace(&tx, ws, name)
-            .await?)
-    }
-
-    async fn delete_workspace(&self, ws: WorkspaceRef) -> Result<()> {
-        in_tx!(self, true, |tx| workspaces::delete_workspace(&tx, ws)
-            .await?)
-    }
-
-    async fn set_member(&self, ws: WorkspaceRef, user_key: i64, role: Role) -> Result<()> {
-        in_tx!(self, true, |tx| workspaces::set_member(
-            &tx, ws, user_key, role
-        )
-        .await?)
-    }
-
-    async fn remove_member(&self, ws: WorkspaceRef, user_key: i64) -> Result<()> {
-        in_tx!(self, true, |tx| workspaces::remove_member(
-            &tx, ws, user_key
-        )
-        .await?)
-    }
-
-    async fn create_workspace_key(&self, ws: WorkspaceRef) -> Result<ApiKey> {
-        in_tx!(self, true, |tx| workspaces::create_workspace_key(&tx, ws)
-            .await?)
-    }
-
-    async fn revoke_workspace_key(&self, ws: WorkspaceRef) -> Result<()> {
-        in_tx!(self, true, |tx| workspaces::revoke_workspace_key(&tx, ws)
-            .await?)
-    }
-
-    async fn rotate_workspace_key(&self, ws: WorkspaceRef) -> Result<ApiKey> {
-        in_tx!(self, true, |tx| workspaces::rotate_workspace_key(&tx, ws)
-            .await?)
-    }
-
-    async fn create_lead(
-        &self,
-        ws: WorkspaceRef,
-        email: &Email,
-        fields: &LeadFields,
-    ) -> Result<LeadRow> {
-        in_tx!(self, true, |tx| leads::create(&tx, ws, email, fields)
-            .await?)
-    }
-
-    async fn list_leads(
-        &self,
-        ws: WorkspaceRef,
-        filter: &LeadFilter,
-        page: PageRequest,
-    ) -> Result<Page<LeadRow>> {
-        in_tx!(self, true, |tx| leads::list(&tx, ws, filter, page).await?)
-    }
-
-    async fn get_lead(&self, ws: WorkspaceRef, id: ObjectId) -> Result<LeadRow> {
-        let client = self.pool.get().await?;
-        leads::get(&client, ws, id).await
-    }
-
-    async fn update_lead(
-        &self,
-        ws: WorkspaceRef,
-        id: ObjectId,
-        fields: &LeadFields,
-    ) -> Result<LeadRow> {
-        in_tx!(self, true, |tx| leads::update(&tx, ws, id, fields).await?)
-    }
-
-    async fn delete_lead(&self, ws: WorkspaceRef, id: ObjectId) -> Result<()> {
-        in_tx!(self, true, |tx| leads::delete(&tx, ws, id).await?)
-    }
-
-    async fn delete_leads(&self, ws: WorkspaceRef, selection: Selection) -> Result<u64> {
-        in_tx!(self, true, |tx| leads::delete_many(&tx, ws, &selection)
-            .await?)
-    }
-
-    async fn bulk_upsert(
-        &self,
-        ws: WorkspaceRef,
-        input: Vec<(Email, LeadFields)>,
-        skip_duplicates: bool,
-        tag: Option<String>,
-    ) -> Result<BulkOutcome> {
-        in_tx!(self, true, |tx| leads::bulk_upsert(
-            &tx,
-            ws,
-            input,
-            skip_duplicates,
-            tag.as_deref()
-        )
-        .await?)
-    }
-
-    async fn import_leads(
-        &self,
-        ws: WorkspaceRef,
-        input: Vec<(Email, LeadFields)>,
-        skip_duplicates: bool,
-        tag: Option<String>,
-        campaign: Option<ObjectId>,
-    ) -> Result<ImportOutcome> {
-        in_tx!(self, true, |tx| {
-            if let Some(id) = campaign {
-                // A missing or archived campaign fails before any work.
-                campaigns::open_campaign(&tx, ws, id).await?;
-            }
-            let entries = campaign.map(|_| email_entries(&input));
-            let bulk = leads::bulk_upsert(&tx, ws, input, skip_duplicates, tag.as_deref()).await?;
-            let campaign = match (campaign, entries) {
-                (Some(id), Some(entries)) => {
-                    Some(campaigns::add_explicit(&tx, ws, id, entries).await?)
-                }
-                _ => None,
-            };
-            ImportOutcome { bulk, campaign }
-        })
-    }
-
-    async fn create_campaign(
-        &self,
-        ws: WorkspaceRef,
-        fields: CampaignFields,
-    ) -> Result<CampaignRow> {
-        in_tx!(self, true, |tx| campaigns::create(&tx, ws, fields).await?)
-    }
-
-    async fn list_campaigns(
-        &self,
-        ws: WorkspaceRef,
-        statuses: &[CampaignStatus],
-        search: Option<&str>,
-        page: PageRequest,
-    ) -> Result<Page<CampaignRow>> {
-        in_tx!(self, true, |tx| campaigns::list(
-            &tx, ws, statuses, search, page
-        )
-        .await?)
-    }
-
-    async fn get_campaign(&self, ws: WorkspaceRef, id: ObjectId) -> Result<CampaignRow> {
-        let client = self.pool.get().await?;
-        campaigns::get(&client, ws, id).await
-    }
-
-    async fn update_campaign(
-        &self,
-        ws: WorkspaceRef,
-        id: ObjectId,
-        fields: CampaignFields,
-    ) -> Result<CampaignRow> {
-        in_tx!(self, true, |tx| campaigns::update(&tx, ws, id, fields)
-            .await?)
-    }
-
-    async fn delete_campaign(&self, ws: WorkspaceRef, id: ObjectId) -> Result<()> {
-        in_tx!(self, true, |tx| campaigns::delete(&tx, ws, id).await?)
-    }
-
-    async fn transition_campaign(
-        &self,
-        ws: WorkspaceRef,
-        id: ObjectId,
-        t: Transition,
-    ) -> Result<CampaignRow> {
-        in_tx!(self, true, |tx| campaigns::transition(&tx, ws, id, t)
-            .await?)
-    }
-
-    async fn list_campaign_leads(
-        &self,
-        ws: WorkspaceRef,
-        campaign: ObjectId,
-        status: Option<CampaignLeadStatus>,
-        page: PageRequest,
-    ) -> Result<Page<CampaignLeadRow>> {
-        in_tx!(self, true, |tx| campaigns::list_leads(
-            &tx, ws, campaign, status, page
-        )
-        .await?)
-    }
-
-    async fn add_leads_explicit(
-        &self,
-        ws: WorkspaceRef,
-        campaign: ObjectId,
-        entries: Vec<AddEntry>,
-        dry_run: bool,
-    ) -> Result<ExplicitOutcome> {
-        in_tx!(self, !dry_run, |tx| campaigns::add_explicit(
-            &tx, ws, campaign, entries
-        )
-        .await?)
-    }
-
-    async fn add_leads_selection(
-        &self,
-        ws: WorkspaceRef,
-        campaign: ObjectId,
-        selection: Selection,
-        dry_run: bool,
-    ) -> Result<SelectionOutcome> {
-        in_tx!(self, !dry_run, |tx| campaigns::add_selection(
-            &tx, ws, campaign, &selection
-        )
-        .await?)
-    }
-
-    async fn set_campaign_lead_status(
-        &self,
-        ws: WorkspaceRef,
-        campaign: ObjectId,
-        id: ObjectId,
-        status: CampaignLeadStatus,
-    ) -> Result<CampaignLeadRow> {
-        in_tx!(self, true, |tx| campaigns::set_lead_status(
-            &tx, ws, campaign, id, status
-        )
-        .await?)
-    }
-
-    async fn campaign_lead_action(
-        &self,
-        ws: WorkspaceRef,
-        campaign: ObjectId,
-        action: LeadAction,
-        selection: MemberSelection,
-    ) -> Result<u64> {
-        in_tx!(self, true, |tx| campaigns::lead_action(
-            &tx, ws, campaign, action, &selection
-        )
-        .await?)
-    }
-
-    async fn idempotency_begin(
-        &self,
-        key: &IdempotencyKey,
-        now: i64,
-        expired_before: i64,
-        stale_before: i64,
-    ) -> Result<IdempotencyState> {
-        in_tx!(self, true, |tx| idempotency::begin(
-            &tx,
-            key,
-            now,
-            expired_before,
-            stale_before
-        )
-        .await?)
-    }
-
-    async fn idempotency_finish(
-        &self,
-        key: &IdempotencyKey,
-        response: StoredResponse,
-    ) -> Result<()> {
-        let client = self.pool.get().await?;
-        idempotency::finish(&client, key, &response).await
-    }
-
-    async fn idempotency_release(&self, key: &IdempotencyKey) -> Result<()> {
-        let client = self.pool.get().await?;
-        idempotency::release(&client, key).await
-    }
-
-    async fn list_dnc(&self, ws: WorkspaceRef, page: PageRequest) -> Result<Page<DncRow>> {
-        in_tx!(self, true, |tx| workspaces::list_dnc(&tx, ws, page).await?)
-    }
-
-    async fn add_dnc(
-        &self,
-        ws: WorkspaceRef,
-        entries: Vec<(DncKind, String)>,
-    ) -> Result<(u64, u64)> {
-        in_tx!(self, true, |tx| workspaces::add_dnc(&tx, ws, &entries)
-            .await?)
-    }
-
-    async fn delete_dnc(&self, ws: WorkspaceRef, ids: Vec<ObjectId>) -> Result<u64> {
-        in_tx!(self, true, |tx| workspaces::delete_dnc(&tx, ws, &ids)
-            .await?)
-    }
+    to_sql_checked!();
 }
 
-/// Runs a count query and a page query built on the same conditions.
-async fn page<T>(
-    client: &impl deadpool_postgres::GenericClient,
-    mut sql: sql::Sql,
-    select: &str,
-    count_from: &str,
-    order_key: &str,
-    page: PageRequest,
-    map: impl Fn(&tokio_postgres::Row) -> T,
-) -> Result<Page<T>> {
-    let total: i64 = client
-        .query_one(
-            &format!("select count(*) from {count_from} where {}", sql.text),
-            &sql.params(),
-        )
-        .await?
-        .get(0);
-    if let Some(cursor) = page.cursor {
-        let p = sql.param(cursor.key);
-        sql.push(&format!(" and {order_key} < {p}"));
-    }
-    let limit = sql.param(page.limit as i64 + 1);
-    let text = format!(
-        "{select} where {} order by {order_key} desc limit {limit}",
-        sql.text
-    );
-    let rows = client.query(&text, &sql.params()).await?;
-    let mut items: Vec<T> = rows.iter().map(map).collect();
-    let has_more = items.len() > page.limit;
-    items.truncate(page.limit);
-    Ok(Page {
-        items,
-        total,
-        has_more,
+fn cell(row: &tokio_postgres::Row, i: usize) -> std::result::Result<Cell, tokio_postgres::Error> {
+    let ty = row.columns()[i].type_();
+    Ok(match *ty {
+        Type::INT8 => row
+            .try_get::<_, Option<i64>>(i)?
+            .map_or(Cell::Null, Cell::Int),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(i)?
+            .map_or(Cell::Null, |v| Cell::Int(v.into())),
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(i)?
+            .map_or(Cell::Null, |v| Cell::Int(v.into())),
+        Type::BOOL => row
+            .try_get::<_, Option<bool>>(i)?
+            .map_or(Cell::Null, Cell::Bool),
+        Type::FLOAT8 => row
+            .try_get::<_, Option<f64>>(i)?
+            .map_or(Cell::Null, Cell::Float),
+        Type::BYTEA => row
+            .try_get::<_, Option<Vec<u8>>>(i)?
+            .map_or(Cell::Null, Cell::Bytes),
+        Type::JSON | Type::JSONB => row
+            .try_get::<_, Option<Value>>(i)?
+            .map_or(Cell::Null, Cell::Json),
+        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => row
+            .try_get::<_, Option<Vec<String>>>(i)?
+            .map_or(Cell::Null, Cell::TextList),
+        _ => row
+            .try_get::<_, Option<String>>(i)?
+            .map_or(Cell::Null, Cell::Text),
     })
 }
 
-/// The storage key of the row of `table` that `id` names in workspace `ws`.
-async fn find_key(
-    client: &impl deadpool_postgres::GenericClient,
-    table: &str,
-    ws: WorkspaceRef,
-    id: ObjectId,
-) -> Result<Option<i64>> {
-    let row = client
-        .query_opt(
-            &format!("select created_at from {table} where workspace_id = $1 and id = $2"),
-            &[&ws.key, &id.key],
-        )
-        .await?;
-    Ok(row
-        .map(|r| r.get::<_, i64>(0))
-        .filter(|c| id.matches(id.key, *c))
-        .map(|_| id.key))
+/// One PostgreSQL connection or transaction, for the shared store.
+pub struct Conn<'c, C>(&'c C);
+
+fn params(sql: &Sql) -> Vec<&(dyn ToSql + Sync)> {
+    sql.params
+        .iter()
+        .map(|p| p as &(dyn ToSql + Sync))
+        .collect()
+}
+
+/// A text array in PostgreSQL's literal syntax, so that a whole column of
+/// tag lists travels as one `text[]` parameter and each row is a cheap cast.
+fn array_literal(items: &[String]) -> String {
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|t| format!("\"{}\"", t.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    format!("{{{}}}", quoted.join(","))
+}
+
+impl<C: GenericClient + Sync> Exec for Conn<'_, C> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    async fn execute(&self, sql: &Sql) -> Result<u64> {
+        Ok(self.0.execute(&sql.text, &params(sql)).await?)
+    }
+
+    async fn query(&self, sql: &Sql) -> Result<Vec<Row>> {
+        let rows = self.0.query(&sql.text, &params(sql)).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let cells = (0..r.len())
+                .map(|i| cell(r, i))
+                .collect::<std::result::Result<Vec<Cell>, _>>()?;
+            out.push(Row(cells));
+        }
+        Ok(out)
+    }
+
+    async fn batch(&self, text: &str) -> Result<()> {
+        Ok(self.0.batch_execute(text).await?)
+    }
+
+    /// One statement: one array parameter per column, zipped by `unnest`,
+    /// inserted in email-key order so that concurrent batches lock the
+    /// unique index in the same order.
+    async fn insert_leads(
+        &self,
+        ws: WorkspaceRef,
+        rows: &[LeadRow],
+        now: i64,
+    ) -> Result<HashMap<String, i64>> {
+        if rows.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let column = |f: &dyn Fn(&LeadRow) -> Option<String>| -> Param {
+            rows.iter().map(f).collect::<Vec<Option<String>>>().into()
+        };
+        let mut params = vec![
+            ws.key.into(),
+            now.into(),
+            column(&|r| Some(r.email.clone())),
+            column(&|r| Some(r.email_key())),
+        ];
+        let names: Vec<&str> = rows[0].contact.columns().map(|(c, _)| c).to_vec();
+        for i in 0..names.len() {
+            params.push(column(&|r| r.contact.columns()[i].1.clone()));
+        }
+        params.push(column(&|r| Some(array_literal(&r.tags))));
+        params.push(column(&|r| {
+            Some(Value::Object(r.custom_fields.clone()).to_string())
+        }));
+        params.push(column(&|r| r.email_verification_result.clone()));
+        let arrays: Vec<String> = (3..=params.len())
+            .map(|n| format!("?{n}::text[]"))
+            .collect();
+        let sql = self.sql(
+            &format!(
+                "insert into leads (workspace_id, created_at, updated_at, email, email_key, {names}, \
+                 tags, custom_fields, email_verification_result) \
+                 select ?1, ?2, ?2, x.email, x.email_key, {names}, x.tags::text[], x.cf::jsonb, x.evr \
+                 from unnest({arrays}) as x(email, email_key, {names}, tags, cf, evr) \
+                 order by x.email_key on conflict (workspace_id, email_key) do nothing \
+                 returning email_key, id",
+                names = names.join(", "),
+                arrays = arrays.join(", "),
+            ),
+            params,
+        );
+        self.query(&sql)
+            .await?
+            .into_iter()
+            .map(|mut r| Ok((r.text(0)?, r.i64(1)?)))
+            .collect()
+    }
+
+    /// One `update … from jsonb_to_recordset` for the whole batch.
+    async fn update_leads(&self, ws: WorkspaceRef, rows: &[LeadRow], now: i64) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<&str> = rows[0].contact.columns().map(|(c, _)| c).to_vec();
+        let set: Vec<String> = names.iter().map(|c| format!("{c} = j.{c}")).collect();
+        let record: Vec<String> = names.iter().map(|c| format!("{c} text")).collect();
+        let sql = self.sql(
+            &format!(
+                "update leads l set {}, tags = j.tags, custom_fields = j.cf, \
+                 email_verification_result = j.evr, updated_at = ?2 \
+                 from jsonb_to_recordset(?3::jsonb) as j(id bigint, {}, tags text[], cf jsonb, evr text) \
+                 where l.workspace_id = ?1 and l.id = j.id",
+                set.join(", "),
+                record.join(", "),
+            ),
+            vec![
+                ws.key.into(),
+                now.into(),
+                Value::Array(rows.iter().map(LeadRow::batch_json).collect()).into(),
+            ],
+        );
+        self.execute(&sql).await?;
+        Ok(())
+    }
+
+    /// One statement, one snapshot: the counts describe exactly what this
+    /// insert saw, however many requests run at once.
+    async fn enroll_selection(
+        &self,
+        ws: WorkspaceRef,
+        to: Enrollment,
+        selection: &Selection,
+        dnc: bool,
+    ) -> Result<SelectionOutcome> {
+        let mut sql = selection_sql(Dialect::Postgres, ws, selection);
+        let blocked = if dnc {
+            Dialect::Postgres.on_dnc()
+        } else {
+            "false".into()
+        };
+        let w = sql.param(ws.key);
+        let ck = sql.param(to.campaign_key);
+        let st = sql.param(to.status.as_str());
+        let at = sql.param(to.now);
+        sql.text = format!(
+            "with sel as materialized (select l.id, {blocked} as blocked from leads l where {where_}), \
+             ins as (insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at) \
+               select {w}, {ck}, id, {st}, {at}, {at} from sel where not blocked order by id \
+               on conflict (workspace_id, campaign_id, lead_id) do nothing returning 1) \
+             select (select count(*) from sel), (select count(*) from ins), \
+               (select count(*) from sel s where s.blocked and not exists (select 1 from campaign_leads cl \
+                 where cl.workspace_id = {w} and cl.campaign_id = {ck} and cl.lead_id = s.id))",
+            where_ = sql.text
+        );
+        let mut row = self.query_one(&sql).await?;
+        Ok(SelectionOutcome {
+            matched: row.i64(0)? as u64,
+            added: row.i64(1)? as u64,
+            blocked: row.i64(2)? as u64,
+        })
+    }
+
+    /// One statement: the selection, its memberships and the leads.
+    async fn delete_selection(&self, ws: WorkspaceRef, selection: &Selection) -> Result<u64> {
+        let mut sql = selection_sql(Dialect::Postgres, ws, selection);
+        let w = sql.param(ws.key);
+        sql.text = format!(
+            "with sel as materialized (select l.id from leads l where {where_}), \
+             members as (delete from campaign_leads cl using sel where cl.workspace_id = {w} and cl.lead_id = sel.id), \
+             gone as (delete from leads d using sel where d.workspace_id = {w} and d.id = sel.id returning 1) \
+             select count(*) from gone",
+            where_ = sql.text
+        );
+        Ok(self.query_i64(&sql).await? as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::array_literal;
+
+    #[test]
+    fn array_literals_quote_and_escape_every_element() {
+        assert_eq!(array_literal(&[]), "{}");
+        let tags = [
+            "a b".to_string(),
+            "q\"uote".to_string(),
+            "back\\slash".to_string(),
+            "{x,y}".to_string(),
+        ];
+        assert_eq!(
+            array_literal(&tags),
+            r#"{"a b","q\"uote","back\\slash","{x,y}"}"#
+        );
+    }
 }

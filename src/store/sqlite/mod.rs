@@ -6,20 +6,26 @@
 //! request rolls back alone), commits once, and only then answers them. Each
 //! request is still all or nothing, and none is answered before its commit.
 //! Reads use a small pool and see the last commit.
+//!
+//! The work itself is the shared store's (`store::leads`, …) run through
+//! [`Conn`]; what is SQLite's own is here: the writer, binding parameters
+//! (lists as JSON for `json_each`), multi-row inserts, and temporary tables
+//! for selections.
 
-mod campaigns;
-mod idempotency;
-mod leads;
-mod sql;
-mod workspaces;
+use std::collections::HashMap;
 
-use async_trait::async_trait;
+use futures_util::FutureExt;
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
+use rusqlite::{Connection, TransactionBehavior};
+use serde_json::Value;
 
+use super::exec::{self, Cell, Enrollment, Exec, Migration, Row, selection_sql};
+use super::sql::{Dialect, Param, Sql};
+use super::storage::storage_impl;
 use super::*;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[
+const MIGRATIONS: &[Migration] = &[
     (1, "init", include_str!("migrations/0001_init.sql")),
     (
         2,
@@ -94,6 +100,16 @@ fn in_savepoint<T>(
     }
 }
 
+/// The result of a shared store function run on a SQLite connection. Its
+/// statements run as they are called, so the future is ready at once.
+fn ready<T>(work: impl Future<Output = Result<T>>) -> Result<T> {
+    work.now_or_never().unwrap_or_else(|| {
+        Err(StoreError::Internal(anyhow::anyhow!(
+            "a SQLite statement waited"
+        )))
+    })
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         match e {
@@ -104,6 +120,11 @@ impl From<rusqlite::Error> for StoreError {
                 ) =>
             {
                 StoreError::Unavailable(e.into())
+            }
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+            {
+                StoreError::Duplicate(e.into())
             }
             e => StoreError::Internal(e.into()),
         }
@@ -116,11 +137,6 @@ impl From<r2d2::Error> for StoreError {
     }
 }
 
-fn is_unique_violation(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _)
-        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
-}
-
 impl SqliteStore {
     /// Opens (creating if needed) the database file and migrates it.
     pub async fn open(path: &str) -> anyhow::Result<Self> {
@@ -129,7 +145,9 @@ impl SqliteStore {
         tokio::task::spawn_blocking(move || {
             let mut conn = Connection::open(&path)?;
             conn.execute_batch(PRAGMAS)?;
-            migrate(&mut conn)?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            ready(exec::migrate(&Conn(&tx), MIGRATIONS))?;
+            tx.commit()?;
             let manager = SqliteConnectionManager::file(&path)
                 .with_init(|c| c.execute_batch("pragma busy_timeout = 10000; pragma query_only = 1; pragma cache_size = -4096;"));
             let readers = r2d2::Pool::builder().max_size(16).min_idle(Some(2)).build(manager)?;
@@ -170,116 +188,60 @@ impl SqliteStore {
         })?
     }
 
-    /// Runs a single-statement read on a pooled connection.
-    async fn read_one<T, F>(&self, f: F) -> Result<T>
+    /// Runs `f` on a pooled read connection; `snapshot` wraps it in a read
+    /// transaction, so that several statements see one state.
+    async fn read<T, F>(&self, snapshot: bool, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let pool = self.readers.clone();
-        tokio::task::spawn_blocking(move || f(&*pool.get()?))
-            .await
-            .map_err(|e| StoreError::Internal(e.into()))?
-    }
-
-    /// Runs `f` in a read transaction: one consistent snapshot.
-    async fn read<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
-    {
-        let pool = self.readers.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
-            let tx = conn.transaction()?;
-            f(&tx)
+            if snapshot {
+                let tx = conn.transaction()?;
+                f(&tx)
+            } else {
+                f(&conn)
+            }
         })
         .await
         .map_err(|e| StoreError::Internal(e.into()))?
     }
 }
 
-fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
-    conn.execute_batch(
-        "create table if not exists schema_migrations (
-            version integer primary key, name text not null, applied_at integer not null)",
-    )?;
-    for (version, name, sql) in MIGRATIONS {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let done: Option<i64> = tx
-            .query_row(
-                "select version from schema_migrations where version = ?1",
-                [version],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if done.is_none() {
-            tx.execute_batch(sql)?;
-            tx.execute(
-                "insert into schema_migrations (version, name, applied_at) values (?1, ?2, ?3)",
-                rusqlite::params![version, name, crate::domain::now_ms()],
-            )?;
-            tracing::info!(version, name, "applied migration");
-        }
-        tx.commit()?;
-    }
-    Ok(())
+/// How a shared store function runs on SQLite (see `storage_methods!`).
+macro_rules! run {
+    ($s:expr, one, |$e:ident| $work:expr) => {
+        $s.read(false, move |c| {
+            ready(async move {
+                let $e = &Conn(c);
+                $work.await
+            })
+        })
+        .await
+    };
+    ($s:expr, read, |$e:ident| $work:expr) => {
+        $s.read(true, move |c| {
+            ready(async move {
+                let $e = &Conn(c);
+                $work.await
+            })
+        })
+        .await
+    };
+    ($s:expr, write($keep:expr), |$e:ident| $work:expr) => {
+        $s.write($keep, move |c| {
+            ready(async move {
+                let $e = &Conn(c);
+                $work.await
+            })
+        })
+        .await
+    };
 }
 
-/// The storage key of the row of `table` that `id` names in workspace `ws`.
-fn find_key(conn: &Connection, table: &str, ws: WorkspaceRef, id: ObjectId) -> Result<Option<i64>> {
-    let created: Option<i64> = conn
-        .query_row(
-            &format!("select created_at from {table} where id = ?1 and workspace_id = ?2"),
-            [id.key, ws.key],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(created.filter(|c| id.matches(id.key, *c)).map(|_| id.key))
-}
-
-/// Runs a count query and a page query built on the same conditions.
-fn page<T>(
-    conn: &Connection,
-    mut sql: Sql,
-    select: &str,
-    count_from: &str,
-    order_key: &str,
-    page: PageRequest,
-    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> Result<Page<T>> {
-    let total: i64 = conn.query_row(
-        &format!("select count(*) from {count_from} where {}", sql.text),
-        sql.params(),
-        |r| r.get(0),
-    )?;
-    if let Some(cursor) = page.cursor {
-        let p = sql.param(cursor.key);
-        sql.push(&format!(" and {order_key} < {p}"));
-    }
-    let limit = sql.param(page.limit as i64 + 1);
-    let text = format!(
-        "{select} where {} order by {order_key} desc limit {limit}",
-        sql.text
-    );
-    let mut stmt = conn.prepare(&text)?;
-    let mut items = stmt
-        .query_map(sql.params(), map)?
-        .collect::<rusqlite::Result<Vec<T>>>()?;
-    let has_more = items.len() > page.limit;
-    items.truncate(page.limit);
-    Ok(Page {
-        items,
-        total,
-        has_more,
-    })
-}
-
-use sql::Sql;
-pub use sql::like_pattern;
-
-#[async_trait]
-impl Storage for SqliteStore {
+storage_impl!(SqliteStore, run, {
     fn pool_status(&self) -> PoolStatus {
         let state = self.readers.state();
         PoolStatus {
@@ -290,351 +252,248 @@ impl Storage for SqliteStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.read_one(|c| {
-            Ok(c.query_row("select 1", [], |r| r.get::<_, i64>(0))
-                .map(|_| ())?)
+        self.read(false, |c| {
+            c.query_row("select 1", [], |r| r.get::<_, i64>(0))?;
+            Ok(())
         })
         .await
     }
+});
 
-    async fn has_users(&self) -> Result<bool> {
-        self.read(|c| Ok(c.query_row("select exists (select 1 from users)", [], |r| r.get(0))?))
-            .await
-    }
+/// Lists travel to `json_each` as JSON text.
+fn json_text<T: serde::Serialize>(v: &T) -> ToSqlOutput<'static> {
+    ToSqlOutput::Owned(SqlValue::Text(
+        serde_json::to_string(v).unwrap_or_else(|_| "null".into()),
+    ))
+}
 
-    async fn create_user(&self, email: &Email) -> Result<(UserRow, ApiKey)> {
-        let email = email.clone();
-        self.write(true, move |tx| workspaces::create_user(tx, &email))
-            .await
-    }
-
-    async fn find_user(&self, email: &Email) -> Result<Option<UserRow>> {
-        let key = email.key();
-        self.read(move |c| workspaces::find_user(c, &key)).await
-    }
-
-    async fn create_workspace(
-        &self,
-        name: &str,
-        owner: Option<i64>,
-    ) -> Result<(WorkspaceRow, ApiKey)> {
-        let name = name.to_owned();
-        self.write(true, move |tx| {
-            workspaces::create_workspace(tx, &name, owner)
+impl rusqlite::ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Param::Null => ToSqlOutput::Owned(SqlValue::Null),
+            Param::Int(v) => ToSqlOutput::Owned(SqlValue::Integer(*v)),
+            Param::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Param::Bytes(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+            Param::Json(v) => json_text(v),
+            Param::IntList(v) => json_text(v),
+            Param::TextList(v) => json_text(v),
+            Param::OptTextList(v) => json_text(v),
         })
-        .await
     }
+}
 
-    async fn authenticate(&self, key: &ApiKey) -> Result<Option<Principal>> {
-        let hash = key.hash();
-        self.read_one(move |c| workspaces::authenticate(c, &hash))
-            .await
-    }
+/// One SQLite connection (or transaction), for the shared store.
+pub struct Conn<'c>(&'c Connection);
 
-    async fn member_workspace(&self, user_key: i64, id: ObjectId) -> Result<Option<WorkspaceRef>> {
-        self.read_one(move |c| workspaces::member_workspace(c, user_key, id))
-            .await
-    }
-
-    async fn get_user(&self, user_key: i64) -> Result<UserRow> {
-        self.read_one(move |c| workspaces::get_user(c, user_key))
-            .await
-    }
-
-    async fn user_workspaces(&self, user_key: i64) -> Result<Vec<(WorkspaceRow, Role)>> {
-        self.read_one(move |c| workspaces::user_workspaces(c, user_key))
-            .await
-    }
-
-    async fn workspace_access(&self, user_key: i64, id: ObjectId) -> Result<Access> {
-        self.read_one(move |c| workspaces::workspace_access(c, user_key, id))
-            .await
-    }
-
-    async fn add_workspace(&self, name: &str, owner: i64) -> Result<WorkspaceRow> {
-        let name = name.to_owned();
-        self.write(true, move |c| {
-            workspaces::insert_workspace(c, &name, Some(owner))
-        })
-        .await
-    }
-
-    async fn rename_workspace(&self, ws: WorkspaceRef, name: &str) -> Result<WorkspaceRow> {
-        let name = name.to_owned();
-        self.write(true, move |c| workspaces::rename_workspace(c, ws, &name))
-            .await
-    }
-
-    async fn delete_workspace(&self, ws: WorkspaceRef) -> Result<()> {
-        self.write(true, move |c| workspaces::delete_workspace(c, ws))
-            .await
-    }
-
-    async fn set_member(&self, ws: WorkspaceRef, user_key: i64, role: Role) -> Result<()> {
-        self.write(true, move |c| workspaces::set_member(c, ws, user_key, role))
-            .await
-    }
-
-    async fn remove_member(&self, ws: WorkspaceRef, user_key: i64) -> Result<()> {
-        self.write(true, move |c| workspaces::remove_member(c, ws, user_key))
-            .await
-    }
-
-    async fn create_workspace_key(&self, ws: WorkspaceRef) -> Result<ApiKey> {
-        self.write(true, move |c| workspaces::create_workspace_key(c, ws))
-            .await
-    }
-
-    async fn revoke_workspace_key(&self, ws: WorkspaceRef) -> Result<()> {
-        self.write(true, move |c| workspaces::revoke_workspace_key(c, ws))
-            .await
-    }
-
-    async fn rotate_workspace_key(&self, ws: WorkspaceRef) -> Result<ApiKey> {
-        self.write(true, move |c| workspaces::rotate_workspace_key(c, ws))
-            .await
-    }
-
-    async fn create_lead(
-        &self,
-        ws: WorkspaceRef,
-        email: &Email,
-        fields: &LeadFields,
-    ) -> Result<LeadRow> {
-        let (email, fields) = (email.clone(), fields.clone());
-        self.write(true, move |tx| leads::create(tx, ws, &email, &fields))
-            .await
-    }
-
-    async fn list_leads(
-        &self,
-        ws: WorkspaceRef,
-        filter: &LeadFilter,
-        page: PageRequest,
-    ) -> Result<Page<LeadRow>> {
-        let filter = filter.clone();
-        self.read(move |c| leads::list(c, ws, &filter, page)).await
-    }
-
-    async fn get_lead(&self, ws: WorkspaceRef, id: ObjectId) -> Result<LeadRow> {
-        self.read(move |c| leads::get(c, ws, id)).await
-    }
-
-    async fn update_lead(
-        &self,
-        ws: WorkspaceRef,
-        id: ObjectId,
-        fields: &LeadFields,
-    ) -> Result<LeadRow> {
-        let fields = fields.clone();
-        self.write(true, move |tx| leads::update(tx, ws, id, &fields))
-            .await
-    }
-
-    async fn delete_lead(&self, ws: WorkspaceRef, id: ObjectId) -> Result<()> {
-        self.write(true, move |tx| leads::delete(tx, ws, id)).await
-    }
-
-    async fn delete_leads(&self, ws: WorkspaceRef, selection: Selection) -> Result<u64> {
-        self.write(true, move |c| leads::delete_many(c, ws, &selection))
-            .await
-    }
-
-    async fn bulk_upsert(
-        &self,
-        ws: WorkspaceRef,
-        input: Vec<(Email, LeadFields)>,
-        skip_duplicates: bool,
-        tag: Option<String>,
-    ) -> Result<BulkOutcome> {
-        self.write(true, move |tx| {
-            leads::bulk_upsert(tx, ws, input, skip_duplicates, tag.as_deref())
-        })
-        .await
-    }
-
-    async fn import_leads(
-        &self,
-        ws: WorkspaceRef,
-        input: Vec<(Email, LeadFields)>,
-        skip_duplicates: bool,
-        tag: Option<String>,
-        campaign: Option<ObjectId>,
-    ) -> Result<ImportOutcome> {
-        self.write(true, move |tx| {
-            if let Some(id) = campaign {
-                // A missing or archived campaign fails before any work.
-                campaigns::open_campaign(tx, ws, id)?;
+impl Conn<'_> {
+    fn rows(&self, sql: &Sql) -> Result<Vec<Row>> {
+        let mut stmt = self.0.prepare_cached(&sql.text)?;
+        let width = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(sql.params.iter()))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let mut cells = Vec::with_capacity(width);
+            for i in 0..width {
+                cells.push(match r.get_ref(i)? {
+                    ValueRef::Null => Cell::Null,
+                    ValueRef::Integer(v) => Cell::Int(v),
+                    ValueRef::Real(v) => Cell::Float(v),
+                    ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Cell::Bytes(b.to_vec()),
+                });
             }
-            let entries = campaign.map(|_| email_entries(&input));
-            let bulk = leads::bulk_upsert(tx, ws, input, skip_duplicates, tag.as_deref())?;
-            let campaign = match (campaign, entries) {
-                (Some(id), Some(entries)) => Some(campaigns::add_explicit(tx, ws, id, entries)?),
-                _ => None,
-            };
-            Ok(ImportOutcome { bulk, campaign })
-        })
-        .await
+            out.push(Row(cells));
+        }
+        Ok(out)
     }
 
-    async fn create_campaign(
+    fn run(&self, sql: &Sql) -> Result<u64> {
+        Ok(self
+            .0
+            .prepare_cached(&sql.text)?
+            .execute(rusqlite::params_from_iter(sql.params.iter()))? as u64)
+    }
+
+    /// Fills the temporary table `lf_selected` with the keys of the leads
+    /// `selection` names; returns how many. Evaluating a filter once and
+    /// reading its result twice is cheaper than evaluating it twice.
+    fn select_into_temp(&self, ws: WorkspaceRef, selection: &Selection) -> Result<u64> {
+        self.0.execute_batch(
+            "create temp table if not exists lf_selected (id integer primary key); delete from temp.lf_selected;",
+        )?;
+        let mut sql = selection_sql(Dialect::Sqlite, ws, selection);
+        sql.text = format!(
+            "insert into temp.lf_selected (id) select l.id from leads l where {}",
+            sql.text
+        );
+        self.run(&sql)
+    }
+}
+
+/// Rows per multi-row `VALUES` statement: 17 parameters each stays well
+/// under SQLite's 32,766-parameter limit.
+const ROWS_PER_INSERT: usize = 1_000;
+
+const INSERT_COLUMNS: &str = "workspace_id, email, email_key, first_name, last_name, company_name, \
+    job_title, phone, linkedin_url, city, state, country, tags, custom_fields, \
+    email_verification_result, created_at, updated_at";
+
+impl Exec for Conn<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    async fn execute(&self, sql: &Sql) -> Result<u64> {
+        self.run(sql)
+    }
+
+    async fn query(&self, sql: &Sql) -> Result<Vec<Row>> {
+        self.rows(sql)
+    }
+
+    async fn batch(&self, text: &str) -> Result<()> {
+        Ok(self.0.execute_batch(text)?)
+    }
+
+    /// One multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING` per 1,000
+    /// leads, with bound parameters (parsing JSON inside SQLite cost more
+    /// than the insert itself).
+    async fn insert_leads(
         &self,
         ws: WorkspaceRef,
-        fields: CampaignFields,
-    ) -> Result<CampaignRow> {
-        self.write(true, move |tx| campaigns::create(tx, ws, fields))
-            .await
-    }
-
-    async fn list_campaigns(
-        &self,
-        ws: WorkspaceRef,
-        statuses: &[CampaignStatus],
-        search: Option<&str>,
-        page: PageRequest,
-    ) -> Result<Page<CampaignRow>> {
-        let (statuses, search) = (statuses.to_vec(), search.map(str::to_owned));
-        self.read(move |c| campaigns::list(c, ws, &statuses, search.as_deref(), page))
-            .await
-    }
-
-    async fn get_campaign(&self, ws: WorkspaceRef, id: ObjectId) -> Result<CampaignRow> {
-        self.read(move |c| campaigns::get(c, ws, id)).await
-    }
-
-    async fn update_campaign(
-        &self,
-        ws: WorkspaceRef,
-        id: ObjectId,
-        fields: CampaignFields,
-    ) -> Result<CampaignRow> {
-        self.write(true, move |tx| campaigns::update(tx, ws, id, fields))
-            .await
-    }
-
-    async fn delete_campaign(&self, ws: WorkspaceRef, id: ObjectId) -> Result<()> {
-        self.write(true, move |tx| campaigns::delete(tx, ws, id))
-            .await
-    }
-
-    async fn transition_campaign(
-        &self,
-        ws: WorkspaceRef,
-        id: ObjectId,
-        t: Transition,
-    ) -> Result<CampaignRow> {
-        self.write(true, move |tx| campaigns::transition(tx, ws, id, t))
-            .await
-    }
-
-    async fn list_campaign_leads(
-        &self,
-        ws: WorkspaceRef,
-        campaign: ObjectId,
-        status: Option<CampaignLeadStatus>,
-        page: PageRequest,
-    ) -> Result<Page<CampaignLeadRow>> {
-        self.read(move |c| campaigns::list_leads(c, ws, campaign, status, page))
-            .await
-    }
-
-    async fn add_leads_explicit(
-        &self,
-        ws: WorkspaceRef,
-        campaign: ObjectId,
-        entries: Vec<AddEntry>,
-        dry_run: bool,
-    ) -> Result<ExplicitOutcome> {
-        self.write(!dry_run, move |tx| {
-            campaigns::add_explicit(tx, ws, campaign, entries)
-        })
-        .await
-    }
-
-    async fn add_leads_selection(
-        &self,
-        ws: WorkspaceRef,
-        campaign: ObjectId,
-        selection: Selection,
-        dry_run: bool,
-    ) -> Result<SelectionOutcome> {
-        self.write(!dry_run, move |tx| {
-            campaigns::add_selection(tx, ws, campaign, &selection)
-        })
-        .await
-    }
-
-    async fn set_campaign_lead_status(
-        &self,
-        ws: WorkspaceRef,
-        campaign: ObjectId,
-        id: ObjectId,
-        status: CampaignLeadStatus,
-    ) -> Result<CampaignLeadRow> {
-        self.write(true, move |c| {
-            campaigns::set_lead_status(c, ws, campaign, id, status)
-        })
-        .await
-    }
-
-    async fn campaign_lead_action(
-        &self,
-        ws: WorkspaceRef,
-        campaign: ObjectId,
-        action: LeadAction,
-        selection: MemberSelection,
-    ) -> Result<u64> {
-        self.write(true, move |c| {
-            campaigns::lead_action(c, ws, campaign, action, &selection)
-        })
-        .await
-    }
-
-    async fn idempotency_begin(
-        &self,
-        key: &IdempotencyKey,
+        rows: &[LeadRow],
         now: i64,
-        expired_before: i64,
-        stale_before: i64,
-    ) -> Result<IdempotencyState> {
-        let key = key.clone();
-        self.write(true, move |c| {
-            idempotency::begin(c, &key, now, expired_before, stale_before)
-        })
-        .await
+    ) -> Result<HashMap<String, i64>> {
+        let mut created = HashMap::new();
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let one = format!("({})", vec!["?"; 17].join(", "));
+            let values = vec![one.as_str(); chunk.len()].join(", ");
+            let mut stmt = self.0.prepare_cached(&format!(
+                "insert into leads ({INSERT_COLUMNS}) values {values} \
+                 on conflict (workspace_id, email_key) do nothing returning email_key, id"
+            ))?;
+            let mut params: Vec<SqlValue> = Vec::with_capacity(chunk.len() * 17);
+            let text = |t: &Option<String>| t.clone().map_or(SqlValue::Null, SqlValue::Text);
+            for row in chunk {
+                params.push(ws.key.into());
+                params.push(row.email.clone().into());
+                params.push(row.email_key().into());
+                params.extend(row.contact.columns().map(|(_, t)| text(t)));
+                params.push(Value::from(row.tags.clone()).to_string().into());
+                params.push(Value::Object(row.custom_fields.clone()).to_string().into());
+                params.push(text(&row.email_verification_result));
+                params.push(now.into());
+                params.push(now.into());
+            }
+            let mut inserted = stmt.query(rusqlite::params_from_iter(params))?;
+            while let Some(r) = inserted.next()? {
+                created.insert(r.get(0)?, r.get(1)?);
+            }
+        }
+        Ok(created)
     }
 
-    async fn idempotency_finish(
-        &self,
-        key: &IdempotencyKey,
-        response: StoredResponse,
-    ) -> Result<()> {
-        let key = key.clone();
-        self.write(true, move |c| idempotency::finish(c, &key, &response))
-            .await
+    /// One `update … from json_each` for the whole batch.
+    async fn update_leads(&self, ws: WorkspaceRef, rows: &[LeadRow], now: i64) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let set: Vec<String> = rows[0]
+            .contact
+            .columns()
+            .iter()
+            .map(|(c, _)| format!("{c} = j.value ->> '{c}'"))
+            .collect();
+        let sql = Sql::with(
+            Dialect::Sqlite,
+            &format!(
+                "update leads set {}, tags = j.value ->> 'tags', custom_fields = j.value ->> 'cf', \
+                 email_verification_result = j.value ->> 'evr', updated_at = ?2 \
+                 from json_each(?3) j where leads.workspace_id = ?1 and leads.id = j.value ->> 'id'",
+                set.join(", ")
+            ),
+            vec![
+                ws.key.into(),
+                now.into(),
+                Value::Array(rows.iter().map(LeadRow::batch_json).collect()).into(),
+            ],
+        );
+        self.run(&sql)?;
+        Ok(())
     }
 
-    async fn idempotency_release(&self, key: &IdempotencyKey) -> Result<()> {
-        let key = key.clone();
-        self.write(true, move |c| idempotency::release(c, &key))
-            .await
-    }
-
-    async fn list_dnc(&self, ws: WorkspaceRef, page: PageRequest) -> Result<Page<DncRow>> {
-        self.read(move |c| workspaces::list_dnc(c, ws, page)).await
-    }
-
-    async fn add_dnc(
+    async fn enroll_selection(
         &self,
         ws: WorkspaceRef,
-        entries: Vec<(DncKind, String)>,
-    ) -> Result<(u64, u64)> {
-        self.write(true, move |tx| workspaces::add_dnc(tx, ws, &entries))
-            .await
+        to: Enrollment,
+        selection: &Selection,
+        dnc: bool,
+    ) -> Result<SelectionOutcome> {
+        let on_dnc = Dialect::Sqlite.on_dnc();
+        // `from` supplies the selected leads, `id` is their key in it, and
+        // `cond` the conditions on them.
+        let (from, id, cond, matched) = if selection.filter.is_some() {
+            let matched = self.select_into_temp(ws, selection)?;
+            let cond = Sql::with(Dialect::Sqlite, "true", vec![]);
+            if dnc {
+                let from = "temp.lf_selected s join leads l on l.id = s.id";
+                (from, "l.id", cond, matched)
+            } else {
+                ("temp.lf_selected s", "s.id", cond, matched)
+            }
+        } else {
+            // Select-all: counting on the workspace index is cheaper than a
+            // copy.
+            let cond = selection_sql(Dialect::Sqlite, ws, selection);
+            let count = Sql {
+                text: format!("select count(*) from leads l where {}", cond.text),
+                ..cond.clone()
+            };
+            let matched = self.query_i64(&count).await? as u64;
+            ("leads l", "l.id", cond, matched)
+        };
+        let mut outcome = SelectionOutcome {
+            matched,
+            ..Default::default()
+        };
+        let mut insert = cond.clone();
+        if dnc {
+            let mut sql = cond.clone();
+            let ck = sql.param(to.campaign_key);
+            sql.text = format!(
+                "select count(*) from {from} where {} and {on_dnc} \
+                 and not exists (select 1 from campaign_leads cl where cl.campaign_id = {ck} and cl.lead_id = l.id)",
+                cond.text
+            );
+            outcome.blocked = self.query_i64(&sql).await? as u64;
+            insert.push(&format!(" and not {on_dnc}"));
+        }
+        let cond_text_insert = insert.text.clone();
+        let w = insert.param(ws.key);
+        let ck = insert.param(to.campaign_key);
+        let st = insert.param(to.status.as_str());
+        let at = insert.param(to.now);
+        insert.text = format!(
+            "insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at) \
+             select {w}, {ck}, {id}, {st}, {at}, {at} from {from} where {cond_text_insert} order by {id} \
+             on conflict (campaign_id, lead_id) do nothing"
+        );
+        outcome.added = self.run(&insert)?;
+        Ok(outcome)
     }
 
-    async fn delete_dnc(&self, ws: WorkspaceRef, ids: Vec<ObjectId>) -> Result<u64> {
-        self.write(true, move |tx| workspaces::delete_dnc(tx, ws, &ids))
-            .await
+    async fn delete_selection(&self, ws: WorkspaceRef, selection: &Selection) -> Result<u64> {
+        self.select_into_temp(ws, selection)?;
+        self.run(&Sql::with(
+            Dialect::Sqlite,
+            "delete from campaign_leads where campaign_id in (select id from campaigns where workspace_id = ?1) \
+             and lead_id in (select id from temp.lf_selected)",
+            vec![ws.key.into()],
+        ))?;
+        self.run(&Sql::with(
+            Dialect::Sqlite,
+            "delete from leads where id in (select id from temp.lf_selected)",
+            vec![],
+        ))
     }
 }

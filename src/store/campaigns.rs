@@ -1,0 +1,569 @@
+//! Campaigns, their states and their leads, for both engines, including the
+//! add-leads operation (docs/API.md, "Add leads to a campaign").
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+
+use super::exec::{self, Enrollment, Exec, Row};
+use super::sql::Dialect;
+use super::{
+    AddEntry, CampaignFields, CampaignLeadRow, CampaignRow, ExplicitOutcome, ImportOutcome,
+    LeadAction, LeadCounts, LeadRow, MemberSelection, Page, PageRequest, Result, Selection,
+    SelectionOutcome, StoreError, WorkspaceRef, dnc, email_entries, leads,
+};
+use crate::domain::campaign::{CampaignLeadStatus, CampaignStatus, Transition};
+use crate::domain::email::Email;
+use crate::domain::id::ObjectId;
+use crate::domain::lead::LeadFields;
+use crate::domain::now_ms;
+
+const NOT_FOUND: StoreError = StoreError::NotFound("Campaign not found");
+
+const CAMPAIGN_COLUMNS: &str = "c.id, c.name, c.status, c.sequence, c.schedule, c.settings, \
+    c.started_at, c.completed_at, c.created_at, c.updated_at";
+
+fn from_row(mut r: Row) -> Result<CampaignRow> {
+    Ok(CampaignRow {
+        key: r.i64(0)?,
+        name: r.text(1)?,
+        status: CampaignStatus::parse(&r.text(2)?).unwrap_or(CampaignStatus::Draft),
+        sequence: r.json(3)?,
+        schedule: r.json(4)?,
+        settings: r.json(5)?,
+        started_at: r.opt_i64(6)?,
+        completed_at: r.opt_i64(7)?,
+        created_at: r.i64(8)?,
+        updated_at: r.i64(9)?,
+        lead_counts: LeadCounts::default(),
+    })
+}
+
+async fn lead_counts(e: &impl Exec, ws: WorkspaceRef, campaign_key: i64) -> Result<LeadCounts> {
+    let rows = e
+        .query(&e.sql(
+            "select status, count(*) from campaign_leads \
+             where workspace_id = ?1 and campaign_id = ?2 group by status",
+            vec![ws.key.into(), campaign_key.into()],
+        ))
+        .await?;
+    let mut counts = LeadCounts::default();
+    for mut r in rows {
+        let status = r.text(0)?;
+        if let Some(i) = CampaignLeadStatus::ALL
+            .iter()
+            .position(|s| s.as_str() == status)
+        {
+            counts.by_status[i] = r.i64(1)?;
+        }
+    }
+    Ok(counts)
+}
+
+/// The campaign `id` names in `ws`, or 404 (`lead_counts` left empty);
+/// `lock` takes its row lock where the engine has row locks.
+async fn find(e: &impl Exec, ws: WorkspaceRef, id: ObjectId, lock: bool) -> Result<CampaignRow> {
+    let lock = if lock { e.dialect().for_update() } else { "" };
+    e.query_opt(&e.sql(
+        &format!(
+            "select {CAMPAIGN_COLUMNS} from campaigns c where c.workspace_id = ?1 and c.id = ?2{lock}"
+        ),
+        vec![ws.key.into(), id.key.into()],
+    ))
+    .await?
+    .map(from_row)
+    .transpose()?
+    .filter(|c| id.matches(c.key, c.created_at))
+    .ok_or(NOT_FOUND)
+}
+
+/// [`find`] with the lead counts, for answers that show the campaign.
+async fn find_with_counts(e: &impl Exec, ws: WorkspaceRef, id: ObjectId) -> Result<CampaignRow> {
+    let mut row = find(e, ws, id, false).await?;
+    row.lead_counts = lead_counts(e, ws, row.key).await?;
+    Ok(row)
+}
+
+pub async fn create(e: &impl Exec, ws: WorkspaceRef, f: CampaignFields) -> Result<CampaignRow> {
+    let now = now_ms();
+    let key = e
+        .query_i64(&e.sql(
+            "insert into campaigns (workspace_id, name, status, sequence, schedule, settings, created_at, updated_at) \
+             values (?1, ?2, 'draft', ?3, ?4, ?5, ?6, ?6) returning id",
+            vec![
+                ws.key.into(),
+                f.name.unwrap_or_default().into(),
+                f.sequence.unwrap_or_else(|| Value::Array(Vec::new())).into(),
+                f.schedule.unwrap_or_else(|| Value::Object(Default::default())).into(),
+                f.settings.unwrap_or_else(|| Value::Object(Default::default())).into(),
+                now.into(),
+            ],
+        ))
+        .await?;
+    find_with_counts(e, ws, ObjectId::new(key, now)).await
+}
+
+pub async fn list(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    statuses: &[CampaignStatus],
+    search: Option<&str>,
+    page: PageRequest,
+) -> Result<Page<CampaignRow>> {
+    let mut sql = e.sql("c.workspace_id = ?1", vec![ws.key.into()]);
+    if !statuses.is_empty() {
+        let names: Vec<String> = statuses.iter().map(|s| s.as_str().to_owned()).collect();
+        let c = sql.in_list("c.status", names, false);
+        sql.push(&format!(" and {c}"));
+    }
+    if let Some(search) = search {
+        let c = sql.contains("c.name", &search.to_lowercase());
+        sql.push(&format!(" and {c}"));
+    }
+    let mut result = exec::page(
+        e,
+        sql,
+        &format!("select {CAMPAIGN_COLUMNS} from campaigns c"),
+        "campaigns c",
+        "c.id",
+        page,
+        from_row,
+    )
+    .await?;
+    for campaign in &mut result.items {
+        campaign.lead_counts = lead_counts(e, ws, campaign.key).await?;
+    }
+    Ok(result)
+}
+
+pub async fn get(e: &impl Exec, ws: WorkspaceRef, id: ObjectId) -> Result<CampaignRow> {
+    find_with_counts(e, ws, id).await
+}
+
+pub async fn update(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    id: ObjectId,
+    f: CampaignFields,
+) -> Result<CampaignRow> {
+    let current = find(e, ws, id, true).await?;
+    e.execute(&e.sql(
+        "update campaigns set name = ?3, sequence = ?4, schedule = ?5, settings = ?6, updated_at = ?7 \
+         where workspace_id = ?1 and id = ?2",
+        vec![
+            ws.key.into(),
+            current.key.into(),
+            f.name.unwrap_or(current.name).into(),
+            f.sequence.unwrap_or(current.sequence).into(),
+            f.schedule.unwrap_or(current.schedule).into(),
+            f.settings.unwrap_or(current.settings).into(),
+            now_ms().into(),
+        ],
+    ))
+    .await?;
+    find_with_counts(e, ws, id).await
+}
+
+pub async fn delete(e: &impl Exec, ws: WorkspaceRef, id: ObjectId) -> Result<()> {
+    let campaign = find(e, ws, id, true).await?;
+    for table in ["campaign_leads", "campaigns"] {
+        let column = if table == "campaigns" {
+            "id"
+        } else {
+            "campaign_id"
+        };
+        e.execute(&e.sql(
+            &format!("delete from {table} where workspace_id = ?1 and {column} = ?2"),
+            vec![ws.key.into(), campaign.key.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn transition(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    id: ObjectId,
+    t: Transition,
+) -> Result<CampaignRow> {
+    let campaign = find(e, ws, id, true).await?;
+    let to = t.check(campaign.status).map_err(StoreError::Conflict)?;
+    let now = now_ms();
+    e.execute(&e.sql(
+        "update campaigns set status = ?3, updated_at = ?4, \
+         started_at = case when ?3 = 'active' then coalesce(started_at, ?4) else started_at end, \
+         completed_at = case when ?3 = 'completed' then ?4 else completed_at end \
+         where workspace_id = ?1 and id = ?2",
+        vec![
+            ws.key.into(),
+            campaign.key.into(),
+            to.as_str().into(),
+            now.into(),
+        ],
+    ))
+    .await?;
+    if to == CampaignStatus::Active {
+        // A campaign that becomes active activates its pending leads in the
+        // same transaction.
+        e.execute(&e.sql(
+            "update campaign_leads set status = 'active', updated_at = ?3 \
+             where workspace_id = ?1 and campaign_id = ?2 and status = 'pending'",
+            vec![ws.key.into(), campaign.key.into(), now.into()],
+        ))
+        .await?;
+    }
+    find_with_counts(e, ws, id).await
+}
+
+const CAMPAIGN_LEAD_SELECT: &str = "select cl.id, cl.lead_id, l.created_at, cl.status, cl.added_at, cl.updated_at, \
+     l.email, l.first_name, l.last_name, l.company_name \
+     from campaign_leads cl join leads l on l.workspace_id = cl.workspace_id and l.id = cl.lead_id";
+
+fn campaign_lead(campaign: ObjectId) -> impl Fn(Row) -> Result<CampaignLeadRow> {
+    move |mut r| {
+        Ok(CampaignLeadRow {
+            key: r.i64(0)?,
+            campaign,
+            lead: ObjectId::new(r.i64(1)?, r.i64(2)?),
+            status: CampaignLeadStatus::parse(&r.text(3)?).unwrap_or(CampaignLeadStatus::Pending),
+            added_at: r.i64(4)?,
+            updated_at: r.i64(5)?,
+            email: r.text(6)?,
+            first_name: r.opt_text(7)?,
+            last_name: r.opt_text(8)?,
+            company_name: r.opt_text(9)?,
+        })
+    }
+}
+
+pub async fn list_leads(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    campaign: ObjectId,
+    status: Option<CampaignLeadStatus>,
+    page: PageRequest,
+) -> Result<Page<CampaignLeadRow>> {
+    let found = find(e, ws, campaign, false).await?;
+    let mut sql = e.sql(
+        "cl.workspace_id = ?1 and cl.campaign_id = ?2",
+        vec![ws.key.into(), found.key.into()],
+    );
+    if let Some(s) = status {
+        let p = sql.param(s.as_str());
+        sql.push(&format!(" and cl.status = {p}"));
+    }
+    exec::page(
+        e,
+        sql,
+        CAMPAIGN_LEAD_SELECT,
+        "campaign_leads cl",
+        "cl.id",
+        page,
+        campaign_lead(ObjectId::new(found.key, found.created_at)),
+    )
+    .await
+}
+
+/// Sets one membership's status (`active` or `paused`).
+pub async fn set_lead_status(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    campaign: ObjectId,
+    id: ObjectId,
+    status: CampaignLeadStatus,
+) -> Result<CampaignLeadRow> {
+    let found = find(e, ws, campaign, false).await?;
+    let lock = e.dialect().for_update();
+    let mut current = e
+        .query_opt(&e.sql(
+            &format!(
+                "select added_at, status from campaign_leads \
+                 where workspace_id = ?1 and campaign_id = ?2 and id = ?3{lock}"
+            ),
+            vec![ws.key.into(), found.key.into(), id.key.into()],
+        ))
+        .await?
+        .ok_or(StoreError::NotFound("Campaign lead not found"))?;
+    if !id.matches(id.key, current.i64(0)?) {
+        return Err(StoreError::NotFound("Campaign lead not found"));
+    }
+    let current =
+        CampaignLeadStatus::parse(&current.text(1)?).unwrap_or(CampaignLeadStatus::Pending);
+    current.check_change().map_err(StoreError::Conflict)?;
+    e.execute(&e.sql(
+        "update campaign_leads set status = ?3, updated_at = ?4 where workspace_id = ?1 and id = ?2",
+        vec![
+            ws.key.into(),
+            id.key.into(),
+            status.as_str().into(),
+            now_ms().into(),
+        ],
+    ))
+    .await?;
+    let row = e
+        .query_one(&e.sql(
+            &format!("{CAMPAIGN_LEAD_SELECT} where cl.workspace_id = ?1 and cl.id = ?2"),
+            vec![ws.key.into(), id.key.into()],
+        ))
+        .await?;
+    campaign_lead(ObjectId::new(found.key, found.created_at))(row)
+}
+
+/// Pauses, resumes or removes the selected memberships in one statement;
+/// returns how many changed.
+pub async fn lead_action(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    campaign: ObjectId,
+    action: LeadAction,
+    selection: &MemberSelection,
+) -> Result<u64> {
+    let found = find(e, ws, campaign, false).await?;
+    let mut sql = e.sql(
+        "cl.workspace_id = ?1 and cl.campaign_id = ?2",
+        vec![ws.key.into(), found.key.into()],
+    );
+    match selection {
+        MemberSelection::Ids(ids) => {
+            let c = sql.id_in("cl", "added_at", ids, false);
+            sql.push(&format!(" and {c}"));
+        }
+        MemberSelection::All { filter, exclude } => {
+            if let Some(f) = filter {
+                sql.push(" and cl.lead_id in (select l.id from leads l where l.workspace_id = ?1");
+                sql.lead_filter(f);
+                sql.push(")");
+            }
+            if !exclude.is_empty() {
+                let c = sql.id_in("cl", "added_at", exclude, true);
+                sql.push(&format!(" and {c}"));
+            }
+        }
+    }
+    let now = sql.param(now_ms());
+    sql.text = match action {
+        LeadAction::Pause => format!(
+            "update campaign_leads as cl set status = 'paused', updated_at = {now} \
+             where {} and cl.status in ('active', 'pending')",
+            sql.text
+        ),
+        LeadAction::Resume => {
+            let to = sql.param(found.status.new_lead_status().as_str());
+            format!(
+                "update campaign_leads as cl set status = {to}, updated_at = {now} \
+                 where {} and cl.status = 'paused'",
+                sql.text
+            )
+        }
+        // Every parameter must appear in the statement, `now` included.
+        LeadAction::Remove => format!(
+            "delete from campaign_leads as cl where {} and cast({now} as bigint) is not null",
+            sql.text
+        ),
+    };
+    e.execute(&sql).await
+}
+
+/// The campaign leads may be added to, locked against status changes
+/// where the engine has row locks: 404 when missing, 409 when archived.
+pub async fn open_campaign(e: &impl Exec, ws: WorkspaceRef, id: ObjectId) -> Result<Enrollment> {
+    let lock = e.dialect().for_share();
+    let mut row = e
+        .query_opt(&e.sql(
+            &format!(
+                "select created_at, status from campaigns where workspace_id = ?1 and id = ?2{lock}"
+            ),
+            vec![ws.key.into(), id.key.into()],
+        ))
+        .await?
+        .ok_or(NOT_FOUND)?;
+    if !id.matches(id.key, row.i64(0)?) {
+        return Err(NOT_FOUND);
+    }
+    let status = CampaignStatus::parse(&row.text(1)?).unwrap_or(CampaignStatus::Draft);
+    let status = status.admit().map_err(|m| StoreError::Conflict(m.into()))?;
+    Ok(Enrollment {
+        campaign_key: id.key,
+        status,
+        now: now_ms(),
+    })
+}
+
+/// The engine-neutral half of an explicit add-leads request: what to look
+/// up, what to create, and the order of the result.
+pub struct ExplicitPlan {
+    /// Storage keys of the leads named by ID.
+    pub named: Vec<i64>,
+    /// One new lead per distinct email (the first occurrence supplies its
+    /// fields); those whose email is new are created.
+    pub by_email: Vec<LeadRow>,
+}
+
+impl ExplicitPlan {
+    pub fn new(entries: &[AddEntry], now: i64) -> Self {
+        let mut named = Vec::new();
+        let mut seen = HashSet::new();
+        let mut by_email = Vec::new();
+        for e in entries {
+            match e {
+                AddEntry::Existing(id) => named.push(id.key),
+                AddEntry::ByEmail { email, fields } => {
+                    if seen.insert(email.key()) {
+                        by_email.push(LeadRow::new(email, fields, now));
+                    }
+                }
+            }
+        }
+        Self { named, by_email }
+    }
+
+    pub fn email_keys(&self) -> Vec<String> {
+        self.by_email.iter().map(LeadRow::email_key).collect()
+    }
+
+    /// The lead keys in request order, the first occurrence of a lead
+    /// winning, and the positions of `Existing` entries that name no lead
+    /// (`found`: key → creation time of the named leads that exist;
+    /// `emails`: email key → key of every lead named by email).
+    pub fn order(
+        entries: &[AddEntry],
+        found: &HashMap<i64, i64>,
+        emails: &HashMap<String, i64>,
+    ) -> Result<(Vec<i64>, Vec<usize>)> {
+        let mut seen = HashSet::new();
+        let mut keys = Vec::with_capacity(entries.len());
+        let mut not_found = Vec::new();
+        for (pos, e) in entries.iter().enumerate() {
+            let key = match e {
+                AddEntry::Existing(id) => match found.get(&id.key) {
+                    Some(created_at) if id.matches(id.key, *created_at) => id.key,
+                    _ => {
+                        not_found.push(pos);
+                        continue;
+                    }
+                },
+                AddEntry::ByEmail { email, .. } => *emails.get(&email.key()).ok_or_else(|| {
+                    StoreError::Internal(anyhow::anyhow!("a lead vanished mid-request"))
+                })?,
+            };
+            if seen.insert(key) {
+                keys.push(key);
+            }
+        }
+        Ok((keys, not_found))
+    }
+}
+
+/// Adds explicit entries to a campaign: leads named by ID are looked up,
+/// leads named by email found or created, then one insert adds them all.
+pub async fn add_explicit(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    campaign: ObjectId,
+    entries: Vec<AddEntry>,
+) -> Result<ExplicitOutcome> {
+    let to = open_campaign(e, ws, campaign).await?;
+    let plan = ExplicitPlan::new(&entries, to.now);
+    let found = leads::created_at_by_key(e, ws, &plan.named).await?;
+    // Create first, then look up the emails that were not created: a lead
+    // that exists, or that a concurrent request created, is found rather
+    // than duplicated.
+    let created = e.insert_leads(ws, &plan.by_email, to.now).await?;
+    let created_count = created.len() as u64;
+    let by_email = if created.len() == plan.by_email.len() {
+        created
+    } else {
+        leads::keys_by_email(e, ws, &plan.email_keys()).await?
+    };
+    let (lead_keys, not_found) = ExplicitPlan::order(&entries, &found, &by_email)?;
+    let mut outcome = ExplicitOutcome {
+        created: created_count,
+        not_found,
+        ..Default::default()
+    };
+    if lead_keys.is_empty() {
+        return Ok(outcome);
+    }
+    let dnc = dnc::any(e, ws).await?;
+    let on_dnc = e.dialect().on_dnc();
+    if dnc {
+        let mut sql = e.sql(
+            "select count(*) from ",
+            vec![ws.key.into(), to.campaign_key.into()],
+        );
+        let rows = sql.int_rows(lead_keys.clone(), "j");
+        sql.push(&format!(
+            "{rows} cross join leads l where l.workspace_id = ?1 and l.id = j.id and {on_dnc} \
+             and not exists (select 1 from campaign_leads cl where cl.workspace_id = ?1 \
+             and cl.campaign_id = ?2 and cl.lead_id = l.id)"
+        ));
+        outcome.blocked = e.query_i64(&sql).await? as u64;
+    }
+    let mut sql = e.sql(
+        "insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at) \
+         select ?1, ?2, l.id, ?3, ?4, ?4 from ",
+        vec![
+            ws.key.into(),
+            to.campaign_key.into(),
+            to.status.as_str().into(),
+            to.now.into(),
+        ],
+    );
+    let rows = sql.int_rows(lead_keys, "j");
+    let not_dnc = if dnc {
+        format!(" and not {on_dnc}")
+    } else {
+        String::new()
+    };
+    // `cross join` keeps the list the outer loop on SQLite (given the
+    // workspace condition it would scan the workspace's leads instead).
+    // With one writer (SQLite) memberships take the request's order; with
+    // many (PostgreSQL) every request inserts in key order, so concurrent
+    // ones wait on each other's index entries instead of deadlocking.
+    let order = match e.dialect() {
+        Dialect::Sqlite => "j.pos",
+        Dialect::Postgres => "l.id",
+    };
+    sql.push(&format!(
+        "{rows} cross join leads l where l.workspace_id = ?1 and l.id = j.id{not_dnc} \
+         order by {order} on conflict do nothing"
+    ));
+    outcome.added = e.execute(&sql).await?;
+    Ok(outcome)
+}
+
+/// Adds every lead a filter or select-all names, less the exclusions.
+pub async fn add_selection(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    campaign: ObjectId,
+    selection: &Selection,
+) -> Result<SelectionOutcome> {
+    let to = open_campaign(e, ws, campaign).await?;
+    let dnc = dnc::any(e, ws).await?;
+    e.enroll_selection(ws, to, selection, dnc).await
+}
+
+/// A CSV import: creates or updates the file's leads and, with a campaign,
+/// adds every one of them to it, in the caller's one transaction. A missing
+/// or archived campaign fails before any work.
+pub async fn import(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    input: Vec<(Email, LeadFields)>,
+    skip_duplicates: bool,
+    tag: Option<&str>,
+    campaign: Option<ObjectId>,
+) -> Result<ImportOutcome> {
+    if let Some(id) = campaign {
+        open_campaign(e, ws, id).await?;
+    }
+    let entries = campaign.map(|_| email_entries(&input));
+    let bulk = leads::bulk_upsert(e, ws, input, skip_duplicates, tag).await?;
+    let campaign = match (campaign, entries) {
+        (Some(id), Some(entries)) => Some(add_explicit(e, ws, id, entries).await?),
+        _ => None,
+    };
+    Ok(ImportOutcome { bulk, campaign })
+}

@@ -1,0 +1,287 @@
+//! The seam between the shared store and an engine: run a statement, read
+//! its rows, and the few set-based strategies that truly differ.
+//!
+//! The shared modules (`workspaces`, `leads`, `campaigns`, `dnc`,
+//! `idempotency`) are written once against [`Exec`]. PostgreSQL's
+//! implementation awaits the network; SQLite's runs on the calling thread and
+//! its futures are always ready, so the writer thread can drive them without
+//! a runtime (see `sqlite::ready`).
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::sql::{Dialect, Param, Sql};
+use super::{
+    LeadRow, Page, PageRequest, Result, Selection, SelectionOutcome, StoreError, WorkspaceRef,
+};
+use crate::domain::campaign::CampaignLeadStatus;
+use crate::domain::id::ObjectId;
+
+/// One value of a result row, as the engine returned it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell {
+    Null,
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Bytes(Vec<u8>),
+    Json(Value),
+    TextList(Vec<String>),
+    Bool(bool),
+}
+
+/// A result row; its getters take each value out by position.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Row(pub Vec<Cell>);
+
+fn mismatch(i: usize, want: &str, got: &Cell) -> StoreError {
+    StoreError::Internal(anyhow::anyhow!(
+        "column {i}: expected {want}, found {got:?}"
+    ))
+}
+
+impl Row {
+    fn take(&mut self, i: usize) -> Result<Cell> {
+        self.0
+            .get_mut(i)
+            .map(|c| std::mem::replace(c, Cell::Null))
+            .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("no column {i}")))
+    }
+
+    pub fn opt_i64(&mut self, i: usize) -> Result<Option<i64>> {
+        match self.take(i)? {
+            Cell::Null => Ok(None),
+            Cell::Int(v) => Ok(Some(v)),
+            Cell::Bool(b) => Ok(Some(i64::from(b))),
+            other => Err(mismatch(i, "an integer", &other)),
+        }
+    }
+
+    pub fn i64(&mut self, i: usize) -> Result<i64> {
+        self.opt_i64(i)?
+            .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("column {i} is null")))
+    }
+
+    pub fn bool(&mut self, i: usize) -> Result<bool> {
+        Ok(self.i64(i)? != 0)
+    }
+
+    pub fn opt_text(&mut self, i: usize) -> Result<Option<String>> {
+        match self.take(i)? {
+            Cell::Null => Ok(None),
+            Cell::Text(s) => Ok(Some(s)),
+            other => Err(mismatch(i, "text", &other)),
+        }
+    }
+
+    pub fn text(&mut self, i: usize) -> Result<String> {
+        self.opt_text(i)?
+            .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("column {i} is null")))
+    }
+
+    pub fn opt_bytes(&mut self, i: usize) -> Result<Option<Vec<u8>>> {
+        match self.take(i)? {
+            Cell::Null => Ok(None),
+            Cell::Bytes(b) => Ok(Some(b)),
+            other => Err(mismatch(i, "bytes", &other)),
+        }
+    }
+
+    /// A JSON column: `jsonb` on PostgreSQL, JSON text on SQLite.
+    pub fn json(&mut self, i: usize) -> Result<Value> {
+        match self.take(i)? {
+            Cell::Json(v) => Ok(v),
+            Cell::Text(s) => Ok(serde_json::from_str(&s).unwrap_or(Value::Null)),
+            Cell::Null => Ok(Value::Null),
+            other => Err(mismatch(i, "JSON", &other)),
+        }
+    }
+
+    /// A list of text: `text[]` on PostgreSQL, a JSON array on SQLite.
+    pub fn text_list(&mut self, i: usize) -> Result<Vec<String>> {
+        match self.take(i)? {
+            Cell::TextList(v) => Ok(v),
+            Cell::Text(s) => Ok(serde_json::from_str(&s).unwrap_or_default()),
+            Cell::Null => Ok(Vec::new()),
+            other => Err(mismatch(i, "a list of text", &other)),
+        }
+    }
+}
+
+/// Where selected leads go: a campaign, as members of this status.
+#[derive(Clone, Copy, Debug)]
+pub struct Enrollment {
+    pub campaign_key: i64,
+    pub status: CampaignLeadStatus,
+    pub now: i64,
+}
+
+/// One connection (or transaction) of an engine.
+#[allow(async_fn_in_trait)]
+pub trait Exec {
+    fn dialect(&self) -> Dialect;
+
+    /// Runs a statement; returns how many rows it changed.
+    async fn execute(&self, sql: &Sql) -> Result<u64>;
+    async fn query(&self, sql: &Sql) -> Result<Vec<Row>>;
+    /// Runs statements without parameters or results (DDL).
+    async fn batch(&self, text: &str) -> Result<()>;
+
+    /// Inserts the leads whose email is new to the workspace, in as few
+    /// statements as the engine allows. Returns the keys of the created
+    /// leads by email key.
+    async fn insert_leads(
+        &self,
+        ws: WorkspaceRef,
+        rows: &[LeadRow],
+        now: i64,
+    ) -> Result<HashMap<String, i64>>;
+    /// Writes back every field of stored leads, in one statement.
+    async fn update_leads(&self, ws: WorkspaceRef, rows: &[LeadRow], now: i64) -> Result<()>;
+    /// Adds the leads matching `selection` to a campaign (`dnc`: the
+    /// workspace has do-not-contact entries to honour).
+    async fn enroll_selection(
+        &self,
+        ws: WorkspaceRef,
+        to: Enrollment,
+        selection: &Selection,
+        dnc: bool,
+    ) -> Result<SelectionOutcome>;
+    /// Deletes the leads matching `selection` with their memberships.
+    async fn delete_selection(&self, ws: WorkspaceRef, selection: &Selection) -> Result<u64>;
+
+    /// A statement with `?N` placeholders, in this engine's dialect.
+    fn sql(&self, text: &str, params: Vec<Param>) -> Sql {
+        Sql::with(self.dialect(), text, params)
+    }
+
+    async fn query_opt(&self, sql: &Sql) -> Result<Option<Row>> {
+        Ok(self.query(sql).await?.into_iter().next())
+    }
+
+    async fn query_one(&self, sql: &Sql) -> Result<Row> {
+        self.query_opt(sql)
+            .await?
+            .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("a statement returned no row")))
+    }
+
+    /// The first column of the one row a statement returns, as an integer.
+    async fn query_i64(&self, sql: &Sql) -> Result<i64> {
+        self.query_one(sql).await?.i64(0)
+    }
+}
+
+/// The `where` conditions on leads (aliased `l`) that a selection names,
+/// workspace first.
+pub fn selection_sql(dialect: Dialect, ws: WorkspaceRef, selection: &Selection) -> Sql {
+    let mut sql = Sql::new(dialect);
+    let w = sql.param(ws.key);
+    sql.push(&format!("l.workspace_id = {w}"));
+    if let Some(f) = &selection.filter {
+        sql.lead_filter(f);
+    }
+    if !selection.exclude.is_empty() {
+        let c = sql.id_in("l", "created_at", &selection.exclude, true);
+        sql.push(&format!(" and {c}"));
+    }
+    sql
+}
+
+/// Runs a count and a page of rows on the same conditions (`sql.text`),
+/// newest first, after the cursor when there is one.
+pub async fn page<T>(
+    e: &impl Exec,
+    mut sql: Sql,
+    select: &str,
+    count_from: &str,
+    order_key: &str,
+    page: PageRequest,
+    mut map: impl FnMut(Row) -> Result<T>,
+) -> Result<Page<T>> {
+    let count = Sql {
+        text: format!("select count(*) from {count_from} where {}", sql.text),
+        ..sql.clone()
+    };
+    let total = e.query_i64(&count).await?;
+    if let Some(cursor) = page.cursor {
+        let p = sql.param(cursor.key);
+        sql.push(&format!(" and {order_key} < {p}"));
+    }
+    let limit = sql.param(page.limit as i64 + 1);
+    sql.text = format!(
+        "{select} where {} order by {order_key} desc limit {limit}",
+        sql.text
+    );
+    let mut items = e
+        .query(&sql)
+        .await?
+        .into_iter()
+        .map(&mut map)
+        .collect::<Result<Vec<T>>>()?;
+    let has_more = items.len() > page.limit;
+    items.truncate(page.limit);
+    Ok(Page {
+        items,
+        total,
+        has_more,
+    })
+}
+
+/// The storage key of the row of `table` that `id` names in workspace `ws`.
+pub async fn find_key(
+    e: &impl Exec,
+    table: &str,
+    ws: WorkspaceRef,
+    id: ObjectId,
+) -> Result<Option<i64>> {
+    let sql = e.sql(
+        &format!("select created_at from {table} where workspace_id = ?1 and id = ?2"),
+        vec![ws.key.into(), id.key.into()],
+    );
+    Ok(match e.query_opt(&sql).await? {
+        Some(mut r) => Some(r.i64(0)?)
+            .filter(|c| id.matches(id.key, *c))
+            .map(|_| id.key),
+        None => None,
+    })
+}
+
+/// A schema migration: its version, name and SQL.
+pub type Migration = (i64, &'static str, &'static str);
+
+/// Applies the migrations not applied yet, in order, recording each. The
+/// caller runs this in one transaction (and, on PostgreSQL, under a lock
+/// that serialises concurrent starts).
+pub async fn migrate(e: &impl Exec, migrations: &[Migration]) -> Result<u64> {
+    e.batch(
+        "create table if not exists schema_migrations (
+            version bigint primary key, name text not null, applied_at bigint not null)",
+    )
+    .await?;
+    let mut applied = 0;
+    for (version, name, text) in migrations {
+        let done = e
+            .query_opt(&e.sql(
+                "select 1 from schema_migrations where version = ?1",
+                vec![(*version).into()],
+            ))
+            .await?
+            .is_some();
+        if !done {
+            e.batch(text).await?;
+            e.execute(&e.sql(
+                "insert into schema_migrations (version, name, applied_at) values (?1, ?2, ?3)",
+                vec![
+                    (*version).into(),
+                    (*name).into(),
+                    crate::domain::now_ms().into(),
+                ],
+            ))
+            .await?;
+            tracing::info!(version, name, "applied migration");
+            applied += 1;
+        }
+    }
+    Ok(applied)
+}

@@ -1,0 +1,286 @@
+//! Leads, for both engines. Batches go through the engine's set-based
+//! strategies ([`Exec::insert_leads`], [`Exec::update_leads`]), so a
+//! 5,000-lead batch is a statement or a few, never one per lead.
+
+use std::collections::HashMap;
+
+use super::exec::{self, Exec, Row};
+use super::{BulkOutcome, LeadRow, Page, PageRequest, Result, Selection, StoreError, WorkspaceRef};
+use crate::domain::email::Email;
+use crate::domain::filter::LeadFilter;
+use crate::domain::id::ObjectId;
+use crate::domain::lead::{Contact, LeadFields};
+use crate::domain::now_ms;
+
+pub const NOT_FOUND: StoreError = StoreError::NotFound("Lead not found");
+
+pub const LEAD_COLUMNS: &str = "l.id, l.email, l.first_name, l.last_name, l.company_name, l.job_title, \
+    l.phone, l.linkedin_url, l.city, l.state, l.country, l.tags, l.custom_fields, \
+    l.email_verification_result, l.created_at, l.updated_at";
+
+/// A row of [`LEAD_COLUMNS`].
+pub fn from_row(mut r: Row) -> Result<LeadRow> {
+    let custom = match r.json(12)? {
+        serde_json::Value::Object(m) => m,
+        _ => Default::default(),
+    };
+    Ok(LeadRow {
+        key: r.i64(0)?,
+        email: r.text(1)?,
+        contact: Contact {
+            first_name: r.opt_text(2)?,
+            last_name: r.opt_text(3)?,
+            company_name: r.opt_text(4)?,
+            job_title: r.opt_text(5)?,
+            phone: r.opt_text(6)?,
+            linkedin_url: r.opt_text(7)?,
+            city: r.opt_text(8)?,
+            state: r.opt_text(9)?,
+            country: r.opt_text(10)?,
+        },
+        tags: r.text_list(11)?,
+        custom_fields: custom,
+        email_verification_result: r.opt_text(13)?,
+        created_at: r.i64(14)?,
+        updated_at: r.i64(15)?,
+    })
+}
+
+impl LeadRow {
+    /// The lead as one JSON object, a row of an engine's batch update: each
+    /// text field under its column's name, then `id`, `tags`, `cf` (custom
+    /// fields) and `evr` (verification result).
+    pub fn batch_json(&self) -> serde_json::Value {
+        let mut row = serde_json::Map::new();
+        row.insert("id".into(), self.key.into());
+        for (column, value) in self.contact.columns() {
+            row.insert(column.into(), value.clone().into());
+        }
+        row.insert("tags".into(), self.tags.clone().into());
+        row.insert("cf".into(), self.custom_fields.clone().into());
+        row.insert("evr".into(), self.email_verification_result.clone().into());
+        serde_json::Value::Object(row)
+    }
+}
+
+/// The stored leads with these email keys, by email key.
+pub async fn by_email_keys(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    keys: &[String],
+) -> Result<HashMap<String, LeadRow>> {
+    let mut sql = e.sql(
+        &format!("select {LEAD_COLUMNS} from leads l where l.workspace_id = ?1"),
+        vec![ws.key.into()],
+    );
+    let c = sql.in_list("l.email_key", keys.to_vec(), false);
+    sql.push(&format!(" and {c}"));
+    e.query(&sql)
+        .await?
+        .into_iter()
+        .map(|r| from_row(r).map(|row| (row.email_key(), row)))
+        .collect()
+}
+
+/// The keys of the workspace's leads with these email keys, by email key.
+pub async fn keys_by_email(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    keys: &[String],
+) -> Result<HashMap<String, i64>> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut sql = e.sql(
+        "select email_key, id from leads where workspace_id = ?1",
+        vec![ws.key.into()],
+    );
+    let c = sql.in_list("email_key", keys.to_vec(), false);
+    sql.push(&format!(" and {c}"));
+    e.query(&sql)
+        .await?
+        .into_iter()
+        .map(|mut r| Ok((r.text(0)?, r.i64(1)?)))
+        .collect()
+}
+
+/// The creation times of the workspace's leads with these keys, by key.
+pub async fn created_at_by_key(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    keys: &[i64],
+) -> Result<HashMap<i64, i64>> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut sql = e.sql(
+        "select id, created_at from leads where workspace_id = ?1",
+        vec![ws.key.into()],
+    );
+    let c = sql.in_list("id", keys.to_vec(), false);
+    sql.push(&format!(" and {c}"));
+    e.query(&sql)
+        .await?
+        .into_iter()
+        .map(|mut r| Ok((r.i64(0)?, r.i64(1)?)))
+        .collect()
+}
+
+pub async fn create(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    email: &Email,
+    fields: &LeadFields,
+) -> Result<LeadRow> {
+    let now = now_ms();
+    let mut row = LeadRow::new(email, fields, now);
+    let created = e.insert_leads(ws, std::slice::from_ref(&row), now).await?;
+    row.key = *created
+        .get(&row.email_key())
+        .ok_or_else(|| StoreError::Conflict(format!("A lead with email {email} already exists")))?;
+    Ok(row)
+}
+
+pub async fn list(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    filter: &LeadFilter,
+    page: PageRequest,
+) -> Result<Page<LeadRow>> {
+    let mut sql = e.sql("l.workspace_id = ?1", vec![ws.key.into()]);
+    sql.lead_filter(filter);
+    exec::page(
+        e,
+        sql,
+        &format!("select {LEAD_COLUMNS} from leads l"),
+        "leads l",
+        "l.id",
+        page,
+        from_row,
+    )
+    .await
+}
+
+async fn find(e: &impl Exec, ws: WorkspaceRef, id: ObjectId, lock: bool) -> Result<LeadRow> {
+    let lock = if lock { e.dialect().for_update() } else { "" };
+    e.query_opt(&e.sql(
+        &format!(
+            "select {LEAD_COLUMNS} from leads l where l.workspace_id = ?1 and l.id = ?2{lock}"
+        ),
+        vec![ws.key.into(), id.key.into()],
+    ))
+    .await?
+    .map(from_row)
+    .transpose()?
+    .filter(|row| row.id() == id)
+    .ok_or(NOT_FOUND)
+}
+
+pub async fn get(e: &impl Exec, ws: WorkspaceRef, id: ObjectId) -> Result<LeadRow> {
+    find(e, ws, id, false).await
+}
+
+/// Merges `fields` into the lead; its row is locked first, so concurrent
+/// updates merge rather than overwrite each other.
+pub async fn update(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    id: ObjectId,
+    fields: &LeadFields,
+) -> Result<LeadRow> {
+    let mut row = find(e, ws, id, true).await?;
+    let now = now_ms();
+    row.apply(fields);
+    row.updated_at = now;
+    e.update_leads(ws, std::slice::from_ref(&row), now).await?;
+    Ok(row)
+}
+
+/// Deletes the lead and its campaign memberships.
+pub async fn delete(e: &impl Exec, ws: WorkspaceRef, id: ObjectId) -> Result<()> {
+    let key = exec::find_key(e, "leads", ws, id).await?.ok_or(NOT_FOUND)?;
+    e.execute(&e.sql(
+        "delete from campaign_leads where workspace_id = ?1 and lead_id = ?2 \
+         and campaign_id in (select id from campaigns where workspace_id = ?1)",
+        vec![ws.key.into(), key.into()],
+    ))
+    .await?;
+    e.execute(&e.sql(
+        "delete from leads where workspace_id = ?1 and id = ?2",
+        vec![ws.key.into(), key.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Deletes the selected leads with their memberships; returns how many.
+pub async fn delete_many(e: &impl Exec, ws: WorkspaceRef, selection: &Selection) -> Result<u64> {
+    e.delete_selection(ws, selection).await
+}
+
+/// Creates leads by email; existing ones are skipped or, when
+/// `skip_duplicates` is false, updated. Creating first means a lead that
+/// another request creates at the same moment is simply an existing one.
+pub async fn bulk_upsert(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    input: Vec<(Email, LeadFields)>,
+    skip_duplicates: bool,
+    tag: Option<&str>,
+) -> Result<BulkOutcome> {
+    let now = now_ms();
+    let new_rows: Vec<LeadRow> = input
+        .iter()
+        .map(|(email, fields)| {
+            let mut row = LeadRow::new(email, fields, now);
+            row.add_tag(tag);
+            row
+        })
+        .collect();
+    let created = e.insert_leads(ws, &new_rows, now).await?;
+    let imported: Vec<ObjectId> = new_rows
+        .iter()
+        .filter_map(|row| {
+            created
+                .get(&row.email_key())
+                .map(|k| ObjectId::new(*k, now))
+        })
+        .collect();
+    let existing: Vec<String> = new_rows
+        .iter()
+        .map(LeadRow::email_key)
+        .filter(|k| !created.contains_key(k))
+        .collect();
+    if skip_duplicates || existing.is_empty() {
+        return Ok(BulkOutcome {
+            skipped: existing.len() as u64,
+            imported,
+            updated: 0,
+        });
+    }
+    let lock = e.dialect().for_update();
+    if !lock.is_empty() {
+        let mut sql = e.sql(
+            "select 1 from leads where workspace_id = ?1",
+            vec![ws.key.into()],
+        );
+        let c = sql.in_list("email_key", existing.clone(), false);
+        sql.push(&format!(" and {c} order by id{lock}"));
+        e.execute(&sql).await?;
+    }
+    let mut stored = by_email_keys(e, ws, &existing).await?;
+    let mut updates = Vec::new();
+    for (email, fields) in &input {
+        if let Some(mut row) = stored.remove(&email.key()) {
+            row.apply(fields);
+            row.add_tag(tag);
+            updates.push(row);
+        }
+    }
+    e.update_leads(ws, &updates, now).await?;
+    Ok(BulkOutcome {
+        imported,
+        updated: updates.len() as u64,
+        skipped: 0,
+    })
+}

@@ -1,0 +1,421 @@
+//! Building statements once for both engines: numbered parameters, ID and
+//! value lists, lead filters, the do-not-contact test.
+//!
+//! What differs between SQLite and PostgreSQL is small and lives in
+//! [`Dialect`]: how a parameter is written (`?1` / `$1`), how a list travels
+//! (one JSON text read by `json_each` / one array read by `any` or
+//! `unnest`), case-insensitive `like`, row locks, and a string function or
+//! two. Everything else (which conditions, in which order) is written here
+//! once, so a filter criterion or a rule is never fixed in one engine only.
+
+use crate::domain::filter::LeadFilter;
+use crate::domain::id::ObjectId;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// ` for update` where the engine has row locks (SQLite has one writer,
+    /// so it needs none).
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " for update",
+        }
+    }
+
+    /// ` for share`, likewise.
+    pub fn for_share(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " for share",
+        }
+    }
+
+    /// The domain part of an email address held in `column`.
+    pub fn email_domain(self, column: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("substr({column}, instr({column}, '@') + 1)"),
+            Dialect::Postgres => format!("split_part({column}, '@', 2)"),
+        }
+    }
+
+    /// True for a lead (aliased `l`) whose email or domain is on its
+    /// workspace's do-not-contact list.
+    pub fn on_dnc(self) -> String {
+        format!(
+            "(exists (select 1 from dnc_entries d where d.workspace_id = l.workspace_id \
+               and d.kind = 'email' and d.value = l.email_key) \
+             or exists (select 1 from dnc_entries d where d.workspace_id = l.workspace_id \
+               and d.kind = 'domain' and d.value = {}))",
+            self.email_domain("l.email_key")
+        )
+    }
+}
+
+/// A statement parameter, bound by each engine in its own way: lists as
+/// JSON text on SQLite, as arrays on PostgreSQL.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Param {
+    Null,
+    Int(i64),
+    Text(String),
+    Bytes(Vec<u8>),
+    Json(serde_json::Value),
+    IntList(Vec<i64>),
+    TextList(Vec<String>),
+    /// A column of a batch, nulls allowed.
+    OptTextList(Vec<Option<String>>),
+}
+
+impl From<i64> for Param {
+    fn from(v: i64) -> Self {
+        Param::Int(v)
+    }
+}
+
+impl From<String> for Param {
+    fn from(v: String) -> Self {
+        Param::Text(v)
+    }
+}
+
+impl From<&str> for Param {
+    fn from(v: &str) -> Self {
+        Param::Text(v.to_owned())
+    }
+}
+
+impl From<Option<String>> for Param {
+    fn from(v: Option<String>) -> Self {
+        v.map_or(Param::Null, Param::Text)
+    }
+}
+
+impl From<Vec<u8>> for Param {
+    fn from(v: Vec<u8>) -> Self {
+        Param::Bytes(v)
+    }
+}
+
+impl From<&[u8]> for Param {
+    fn from(v: &[u8]) -> Self {
+        Param::Bytes(v.to_vec())
+    }
+}
+
+impl From<serde_json::Value> for Param {
+    fn from(v: serde_json::Value) -> Self {
+        Param::Json(v)
+    }
+}
+
+impl From<Vec<i64>> for Param {
+    fn from(v: Vec<i64>) -> Self {
+        Param::IntList(v)
+    }
+}
+
+impl From<Vec<String>> for Param {
+    fn from(v: Vec<String>) -> Self {
+        Param::TextList(v)
+    }
+}
+
+impl From<Vec<Option<String>>> for Param {
+    fn from(v: Vec<Option<String>>) -> Self {
+        Param::OptTextList(v)
+    }
+}
+
+/// A statement's text and its parameters, numbered as they are pushed.
+#[derive(Clone, Debug)]
+pub struct Sql {
+    pub dialect: Dialect,
+    pub text: String,
+    pub params: Vec<Param>,
+}
+
+impl Sql {
+    pub fn new(dialect: Dialect) -> Self {
+        Self {
+            dialect,
+            text: String::new(),
+            params: Vec::new(),
+        }
+    }
+
+    /// A statement written with SQLite's `?1`, `?2`, … placeholders (one
+    /// may appear several times), in this dialect.
+    pub fn with(dialect: Dialect, text: &str, params: Vec<Param>) -> Self {
+        let mut sql = Self::new(dialect);
+        sql.push(text);
+        sql.params = params;
+        sql
+    }
+
+    fn placeholder(&self, n: usize) -> String {
+        match self.dialect {
+            Dialect::Sqlite => format!("?{n}"),
+            Dialect::Postgres => format!("${n}"),
+        }
+    }
+
+    /// Adds a parameter and returns its placeholder.
+    pub fn param(&mut self, v: impl Into<Param>) -> String {
+        self.params.push(v.into());
+        self.placeholder(self.params.len())
+    }
+
+    /// Appends text, whose `?N` placeholders become this dialect's.
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        match self.dialect {
+            Dialect::Sqlite => self.text.push_str(text),
+            Dialect::Postgres => {
+                let mut chars = text.chars().peekable();
+                while let Some(c) = chars.next() {
+                    if c == '?' && chars.peek().is_some_and(char::is_ascii_digit) {
+                        self.text.push('$');
+                    } else {
+                        self.text.push(c);
+                    }
+                }
+            }
+        }
+        self
+    }
+
+    /// The condition that `expr` is (or is not) one of `values`.
+    pub fn in_list(&mut self, expr: &str, values: impl Into<Param>, negate: bool) -> String {
+        let values = match values.into() {
+            // One value: a plain comparison, which every planner serves well.
+            Param::IntList(v) if v.len() == 1 => Param::Int(v[0]),
+            Param::TextList(v) if v.len() == 1 => Param::Text(v[0].clone()),
+            values => values,
+        };
+        if matches!(values, Param::Int(_) | Param::Text(_)) {
+            let p = self.param(values);
+            let op = if negate { "<>" } else { "=" };
+            return format!("{expr} {op} {p}");
+        }
+        let cast = match &values {
+            Param::IntList(_) => "bigint[]",
+            _ => "text[]",
+        };
+        let p = self.param(values);
+        let not = if negate { "not " } else { "" };
+        match self.dialect {
+            Dialect::Sqlite => format!("{expr} {not}in (select value from json_each({p}))"),
+            Dialect::Postgres if negate => format!("not ({expr} = any({p}::{cast}))"),
+            Dialect::Postgres => format!("{expr} = any({p}::{cast})"),
+        }
+    }
+
+    /// A list of integers as a table `alias(id)` whose `alias.pos` keeps
+    /// the list's order.
+    pub fn int_rows(&mut self, values: Vec<i64>, alias: &str) -> String {
+        let p = self.param(values);
+        match self.dialect {
+            Dialect::Sqlite => {
+                format!("(select value as id, key as pos from json_each({p})) {alias}")
+            }
+            Dialect::Postgres => {
+                format!("unnest({p}::bigint[]) with ordinality as {alias}(id, pos)")
+            }
+        }
+    }
+
+    /// Columns of text of equal length, zipped into a table `alias(c1, c2, …)`.
+    pub fn text_rows(&mut self, columns: Vec<Vec<String>>, alias: &str, names: &[&str]) -> String {
+        match self.dialect {
+            Dialect::Sqlite => {
+                let rows = columns.first().map_or(0, Vec::len);
+                let json: Vec<Vec<&str>> = (0..rows)
+                    .map(|i| columns.iter().map(|c| c[i].as_str()).collect())
+                    .collect();
+                let p = self.param(serde_json::json!(json));
+                let cols: Vec<String> = names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| format!("value ->> {i} as {n}"))
+                    .collect();
+                format!("(select {} from json_each({p})) {alias}", cols.join(", "))
+            }
+            Dialect::Postgres => {
+                let ps: Vec<String> = columns
+                    .into_iter()
+                    .map(|c| format!("{}::text[]", self.param(c)))
+                    .collect();
+                format!("unnest({}) as {alias}({})", ps.join(", "), names.join(", "))
+            }
+        }
+    }
+
+    /// The condition that `alias.id` is (or is not) one of `ids`, the
+    /// timestamp half of each ID checked against `alias.{at}`.
+    pub fn id_in(&mut self, alias: &str, at: &str, ids: &[ObjectId], negate: bool) -> String {
+        let keys: Vec<i64> = ids.iter().map(|i| i.key).collect();
+        let secs: Vec<i64> = ids.iter().map(|i| i64::from(i.secs)).collect();
+        match self.dialect {
+            Dialect::Sqlite => {
+                let pairs: Vec<[i64; 2]> = keys.iter().zip(&secs).map(|(k, s)| [*k, *s]).collect();
+                let p = self.param(serde_json::json!(pairs));
+                let pair = format!(
+                    "({alias}.id, {alias}.{at} / 1000) in (select value ->> 0, value ->> 1 from json_each({p}))"
+                );
+                if negate {
+                    format!("not {pair}")
+                } else {
+                    // The plain IN lets the planner probe by key; the
+                    // row-value IN checks the timestamp half.
+                    format!("{alias}.id in (select value ->> 0 from json_each({p})) and {pair}")
+                }
+            }
+            Dialect::Postgres => {
+                let k = self.param(keys);
+                let s = self.param(secs);
+                let not = if negate { "not " } else { "" };
+                format!(
+                    "{not}exists (select 1 from unnest({k}::bigint[], {s}::bigint[]) as x(k, s) \
+                     where x.k = {alias}.id and x.s = {alias}.{at} / 1000)"
+                )
+            }
+        }
+    }
+
+    /// A case-insensitive substring test of `column` against `needle`,
+    /// which is lower case already.
+    pub fn contains(&mut self, column: &str, needle: &str) -> String {
+        let p = self.param(like_pattern(needle));
+        self.contains_param(column, &p)
+    }
+
+    fn contains_param(&self, column: &str, p: &str) -> String {
+        match self.dialect {
+            // SQLite's like ignores ASCII case already.
+            Dialect::Sqlite => format!("{column} like {p} escape '\\'"),
+            Dialect::Postgres => format!("{column} ilike {p}"),
+        }
+    }
+
+    /// Appends the conditions of `f` on the leads aliased `l`, cheapest
+    /// first (SQLite evaluates them in order, so the tag test, the costly
+    /// one there, runs only on the rows that pass the rest).
+    pub fn lead_filter(&mut self, f: &LeadFilter) {
+        if let Some(ids) = &f.lead_ids {
+            let c = self.id_in("l", "created_at", ids, false);
+            self.push(&format!(" and {c}"));
+        }
+        if let Some(countries) = &f.country {
+            let c = self.in_list("l.country", countries.clone(), false);
+            self.push(&format!(" and {c}"));
+        }
+        if let Some(verified) = f.email_verified {
+            self.push(if verified {
+                " and l.email_verification_result is not null"
+            } else {
+                " and l.email_verification_result is null"
+            });
+        }
+        if let Some(statuses) = &f.email_status {
+            let c = self.in_list("l.email_verification_result", statuses.clone(), false);
+            let null = if statuses.iter().any(|s| s == "unverified") {
+                " or l.email_verification_result is null"
+            } else {
+                ""
+            };
+            self.push(&format!(" and ({c}{null})"));
+        }
+        if let Some(after) = f.created_after {
+            let p = self.param(after);
+            self.push(&format!(" and l.created_at > {p}"));
+        }
+        if let Some(before) = f.created_before {
+            let p = self.param(before);
+            self.push(&format!(" and l.created_at < {p}"));
+        }
+        if let Some(search) = &f.search {
+            // The email key is lower case already: a plain like serves it.
+            let p = self.param(like_pattern(search));
+            let email = match self.dialect {
+                Dialect::Sqlite => format!("l.email_key like {p} escape '\\'"),
+                Dialect::Postgres => format!("l.email_key like {p}"),
+            };
+            let names: Vec<String> = ["l.first_name", "l.last_name", "l.company_name"]
+                .iter()
+                .map(|c| self.contains_param(c, &p))
+                .collect();
+            self.push(&format!(" and ({email} or {})", names.join(" or ")));
+        }
+        if let Some(tags) = &f.tags {
+            let c = match self.dialect {
+                Dialect::Sqlite => {
+                    let inner = self.in_list("t.value", tags.clone(), false);
+                    format!("exists (select 1 from json_each(l.tags) t where {inner})")
+                }
+                Dialect::Postgres => {
+                    let p = self.param(tags.clone());
+                    format!("l.tags && {p}::text[]")
+                }
+            };
+            self.push(&format!(" and {c}"));
+        }
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern that finds `s` anywhere.
+pub fn like_pattern(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('%');
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
+
+    #[test]
+    fn written_statements_number_their_parameters_per_dialect() {
+        let text = "select ?1, ?2, ?1, ?10";
+        let params: Vec<Param> = (1..=10).map(Param::Int).collect();
+        assert_eq!(
+            Sql::with(Dialect::Sqlite, text, params.clone()).text,
+            "select ?1, ?2, ?1, ?10"
+        );
+        assert_eq!(
+            Sql::with(Dialect::Postgres, text, params).text,
+            "select $1, $2, $1, $10"
+        );
+    }
+
+    #[test]
+    fn lists_travel_as_json_on_sqlite_and_arrays_on_postgres() {
+        let two = || vec!["US".to_string(), "DE".to_string()];
+        let mut s = Sql::new(Dialect::Sqlite);
+        let c = s.in_list("l.country", two(), false);
+        assert_eq!(c, "l.country in (select value from json_each(?1))");
+        assert_eq!(s.params, vec![Param::TextList(two())]);
+        let mut p = Sql::new(Dialect::Postgres);
+        let c = p.in_list("l.id", vec![1_i64, 2], true);
+        assert_eq!(c, "not (l.id = any($1::bigint[]))");
+        // One value is a plain comparison.
+        let c = p.in_list("l.country", vec!["US".to_string()], false);
+        assert_eq!(c, "l.country = $2");
+        assert_eq!(p.params[1], Param::Text("US".into()));
+    }
+}
