@@ -1,9 +1,10 @@
-//! The API's error type and its envelope (SPEC §1).
+//! The API's error type and its envelope (docs/API.md, "Errors").
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::lead::FieldError;
 use crate::request_id;
@@ -61,23 +62,19 @@ impl ApiError {
         }
     }
 
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Validation { .. } => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"),
-            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
-            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
-            Self::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
-            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
-            Self::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
-            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
-            Self::UnsupportedMediaType(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE")
-            }
-            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
-            Self::Unavailable(_) | Self::TimedOut(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE")
-            }
-            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
+            Self::Validation { .. } => ErrorCode::ValidationError,
+            Self::Unauthorized(_) => ErrorCode::Unauthorized,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            Self::Conflict(_) => ErrorCode::Conflict,
+            Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            Self::RateLimited(_) => ErrorCode::RateLimited,
+            Self::Unavailable(_) | Self::TimedOut(_) => ErrorCode::Unavailable,
+            Self::Internal(_) => ErrorCode::InternalError,
         }
     }
 }
@@ -99,40 +96,177 @@ impl From<FieldError> for ApiError {
     }
 }
 
-/// The failure envelope for a status and code, used where no `ApiError`
-/// exists (panics).
-pub fn envelope(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(json!({"success": false, "error": {"code": code, "message": message}})),
-    )
-        .into_response()
+/// Every error code an answer may carry; each goes with one HTTP status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    ValidationError,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    RateLimited,
+    InternalError,
+    Unavailable,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 11] = [
+        Self::ValidationError,
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::Conflict,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::RateLimited,
+        Self::InternalError,
+        Self::Unavailable,
+    ];
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::ValidationError => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The code as answers spell it.
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    /// When an answer carries this code, for the OpenAPI document.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Self::ValidationError => "bad body, query or header; the message says where",
+            Self::Unauthorized => "no key, an unknown or revoked key, or two different keys",
+            Self::Forbidden => {
+                "a workspace not yours, or a platform-only endpoint with a workspace key"
+            }
+            Self::NotFound => "no such resource in this workspace",
+            Self::MethodNotAllowed => "the path exists, the method does not",
+            Self::Conflict => "a taken email, an illegal status change, a key that exists",
+            Self::PayloadTooLarge => "body over the limit",
+            Self::UnsupportedMediaType => "a body that is not JSON (multipart for the CSV import)",
+            Self::RateLimited => "over the rate limit; see Retry-After",
+            Self::InternalError => "a bug; nothing was written; the message carries the request ID",
+            Self::Unavailable => {
+                "the database cannot be reached, or the request ran past its time limit"
+            }
+        }
+    }
+}
+
+/// The failure envelope every error uses.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    /// Always `false`.
+    pub success: bool,
+    pub error: ErrorBody,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    /// A sentence for people; never carries internals.
+    pub message: String,
+    /// For validation errors: which fields and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Vec<FieldDetail>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FieldDetail {
+    pub field: String,
+    pub message: String,
+}
+
+/// The failure envelope with a code's status, used where no `ApiError`
+/// exists (panics) too.
+pub fn envelope(code: ErrorCode, message: &str, details: Option<Vec<FieldDetail>>) -> Response {
+    let body = ErrorEnvelope {
+        success: false,
+        error: ErrorBody {
+            code,
+            message: message.to_owned(),
+            details,
+        },
+    };
+    (code.status(), Json(body)).into_response()
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
+        let code = self.code();
         let id = request_id::current();
         match &self {
             Self::Internal(cause) => {
                 tracing::error!(request_id = %id, error = ?cause, "internal error");
-                return envelope(
-                    status,
-                    code,
-                    &format!("Internal server error (request ID {id})"),
-                );
+                let message = format!("Internal server error (request ID {id})");
+                return envelope(code, &message, None);
             }
             Self::Unavailable(cause) => {
                 tracing::warn!(request_id = %id, error = %cause, "database unavailable");
             }
             _ => {}
         }
-        let mut error = json!({"code": code, "message": self.to_string()});
-        if let Self::Validation { details, .. } = &self
-            && !details.is_empty()
-        {
-            error["details"] = json!(details);
+        let details = match &self {
+            Self::Validation { details, .. } if !details.is_empty() => Some(
+                details
+                    .iter()
+                    .map(|d| FieldDetail {
+                        field: d.field.clone(),
+                        message: d.message.clone(),
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        };
+        envelope(code, &self.to_string(), details)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn every_code_has_its_own_status_and_a_screaming_snake_name() {
+        let statuses: HashSet<u16> = ErrorCode::ALL.iter().map(|c| c.status().as_u16()).collect();
+        assert_eq!(statuses.len(), ErrorCode::ALL.len());
+        for code in ErrorCode::ALL {
+            let name = code.name();
+            assert!(!name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c == '_'));
         }
-        (status, Json(json!({"success": false, "error": error}))).into_response()
+        assert_eq!(ErrorCode::RateLimited.name(), "RATE_LIMITED");
+    }
+
+    #[test]
+    fn timeouts_and_outages_share_unavailable() {
+        let timed_out = ApiError::TimedOut(std::time::Duration::from_secs(1));
+        assert_eq!(timed_out.code(), ErrorCode::Unavailable);
+        assert_eq!(
+            timed_out.into_response().status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
     }
 }

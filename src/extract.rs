@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use crate::domain::id::ObjectId;
 use crate::domain::key::ApiKey;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{PageRequest, Principal, WorkspaceRef};
 
 /// A JSON body: `application/json` required, parse errors say where.
@@ -190,7 +190,8 @@ pub fn request_key(headers: &HeaderMap) -> Result<ApiKey, ApiError> {
     Ok(ApiKey::from_header(key))
 }
 
-/// The workspace a request acts in, authenticated (SPEC §2).
+/// The workspace a request acts in, authenticated (docs/API.md,
+/// "Authentication and workspaces").
 #[derive(Clone, Copy, Debug)]
 pub struct Tenant(pub WorkspaceRef);
 

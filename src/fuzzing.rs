@@ -2,18 +2,36 @@
 //! committed corpus by the test suite. Each takes arbitrary bytes, runs one
 //! parser the API exposes, and panics only when a parser breaks a promise.
 
+use std::collections::HashSet;
+
 use serde_json::Value;
 
 use crate::domain::filter::{LeadFilter, MAX_LEAD_IDS};
+use crate::domain::import::{MAX_ROWS, parse_mapping};
 use crate::domain::lead::LeadFields;
+use crate::routes::campaign_leads::{MAX_EXPLICIT, Mode, parse_request};
+use crate::routes::import::read_csv;
 
 /// The add-leads request parser and the validation of its lead entries.
 pub fn add_leads(data: &[u8]) {
     let Ok(value) = serde_json::from_slice::<Value>(data) else {
         return;
     };
-    if let Some(obj) = value.as_object() {
-        crate::routes::campaign_leads::fuzz_parse(obj);
+    // A valid parse promises at most 5,000 entries, every entry either used
+    // or reported once, in order.
+    if let Some(obj) = value.as_object()
+        && let Ok(Mode::Explicit {
+            entries,
+            positions,
+            errors,
+            total,
+        }) = parse_request(obj)
+    {
+        assert!(total <= MAX_EXPLICIT);
+        assert_eq!(entries.len(), positions.len());
+        assert_eq!(entries.len() + errors.len(), total);
+        assert!(positions.windows(2).all(|w| w[0] < w[1]));
+        assert!(errors.iter().all(|e| (e.index as usize) < total));
     }
     // Every lead object goes through the same validation on its own.
     if let Ok((email, fields)) = LeadFields::parse_new(&value) {
@@ -57,8 +75,40 @@ pub fn csv_import(data: &[u8]) {
     match data.iter().position(|&b| b == 0xFF) {
         Some(split) => {
             let mapping = String::from_utf8_lossy(&data[..split]);
-            crate::routes::import::fuzz_parse(&data[split + 1..], Some(&mapping));
+            read_file(&data[split + 1..], Some(&mapping));
         }
-        None => crate::routes::import::fuzz_parse(data, None),
+        None => read_file(data, None),
     }
+}
+
+/// Reads `file` as an uploaded CSV with the given mapping (JSON text, as
+/// the form sends it) and checks that the counts add up, every error names
+/// a data line, and no email is imported twice.
+fn read_file(file: &[u8], mapping: Option<&str>) {
+    let given = match mapping.map(parse_mapping) {
+        Some(Err(_)) => return,
+        Some(Ok(given)) => Some(given),
+        None => None,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let Ok(rows) = runtime.block_on(read_csv(file, given.as_deref())) else {
+        return;
+    };
+    assert!(rows.count <= MAX_ROWS);
+    assert_eq!(
+        rows.count as u64,
+        rows.leads.len() as u64 + rows.repeats + rows.errors.len() as u64
+    );
+    assert!(
+        rows.errors.iter().all(|e| e.line >= 2),
+        "{:?}",
+        rows.errors
+            .iter()
+            .map(|e| (e.line, &e.error))
+            .collect::<Vec<_>>()
+    );
+    let mut seen = HashSet::new();
+    assert!(rows.leads.iter().all(|(email, _)| seen.insert(email.key())));
 }

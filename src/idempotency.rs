@@ -21,10 +21,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
+use crate::domain::import::MAX_REQUEST_BYTES;
 use crate::domain::now_ms;
 use crate::error::ApiError;
 use crate::extract::request_key;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{IdempotencyKey, IdempotencyState, StoredResponse};
 
 /// How long an answer is kept.
@@ -85,7 +86,7 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
     hasher.update(b"\n");
     let body = if let Some(boundary) = boundary {
         let mut hasher = BoundaryFree::new(&mut hasher, &boundary);
-        let body = spool(body, crate::routes::import::BODY_LIMIT, &mut hasher)
+        let body = spool(body, MAX_REQUEST_BYTES, &mut hasher)
             .await
             .map_err(IntoResponse::into_response)?;
         hasher.finish();

@@ -6,22 +6,14 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::config::Config;
-use crate::error::{ApiError, envelope};
+use crate::error::{ApiError, ErrorCode, envelope};
+use crate::state::AppState;
 use crate::store::{self, Store};
 use crate::{idempotency, request_id, routes};
-
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub body_limit: usize,
-    pub request_timeout: Duration,
-    pub limits: Option<std::sync::Arc<crate::rate_limit::Limits>>,
-}
 
 /// The router with every layer, outermost first: request IDs (so even a
 /// panic's answer carries one), idempotency keys (which see the final
@@ -55,9 +47,9 @@ fn catch_panics<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S
         let id = request_id::current();
         tracing::error!(request_id = %id, "handler panicked");
         envelope(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
+            ErrorCode::InternalError,
             &format!("Internal server error (request ID {id})"),
+            None,
         )
     }))
 }

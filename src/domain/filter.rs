@@ -1,4 +1,4 @@
-//! Lead filters (SPEC §6): one parser for the JSON body form (`filters`) and
+//! Lead filters (docs/API.md, "Lead filters"): one parser for the JSON body form (`filters`) and
 //! the query-string form of `GET /v1/leads`.
 
 use chrono::DateTime;

@@ -10,6 +10,9 @@ use super::lead::TEXT_FIELDS;
 pub const MAX_ROWS: usize = 50_000;
 /// At most this many bytes per file.
 pub const MAX_FILE_BYTES: usize = 50 * 1024 * 1024;
+/// The largest import request: the file, the form's other parts and the
+/// multipart framing.
+pub const MAX_REQUEST_BYTES: usize = MAX_FILE_BYTES + 1024 * 1024;
 
 /// A lead field a column can feed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

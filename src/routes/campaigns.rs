@@ -12,7 +12,7 @@ use crate::domain::id::ObjectId;
 use crate::domain::lead::FieldError;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryPairs, Tenant, path_id};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{CampaignFields, CampaignRow, WorkspaceRef};
 
 const MAX_NAME: usize = 200;

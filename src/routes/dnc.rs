@@ -13,7 +13,7 @@ use crate::domain::id::ObjectId;
 use crate::domain::lead::FieldError;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryPairs, Tenant};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{DncKind, DncRow};
 
 const MAX_ENTRIES: usize = 10_000;

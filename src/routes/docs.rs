@@ -16,8 +16,8 @@ use utoipa::openapi::security::{
 use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, Required, ResponseBuilder, Type};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use super::schema;
-use crate::startup::AppState;
+use crate::error::ErrorCode;
+use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -30,7 +30,7 @@ use crate::startup::AppState;
                        `{\"success\": false, \"error\": {\"code\", \"message\"}}`.",
         license(name = "MIT OR Apache-2.0")
     ),
-    components(schemas(schema::ErrorEnvelope)),
+    components(schemas(crate::error::ErrorEnvelope)),
     tags(
         (name = "Campaign leads", description = "Adding leads to campaigns, and their membership"),
         (name = "Leads"),
@@ -41,38 +41,6 @@ use crate::startup::AppState;
     )
 )]
 pub struct ApiDoc;
-
-/// Error statuses every operation may answer, and when.
-const ERRORS: [(&str, &str); 10] = [
-    (
-        "400",
-        "VALIDATION_ERROR: bad body, query or header; the message says where",
-    ),
-    (
-        "401",
-        "UNAUTHORIZED: no key, an unknown or revoked key, or two different keys",
-    ),
-    (
-        "403",
-        "FORBIDDEN: a workspace not yours, or a platform-only endpoint with a workspace key",
-    ),
-    ("404", "NOT_FOUND: no such resource in this workspace"),
-    (
-        "409",
-        "CONFLICT: a taken email, an illegal status change, a key that exists",
-    ),
-    ("413", "PAYLOAD_TOO_LARGE: body over the limit"),
-    (
-        "415",
-        "UNSUPPORTED_MEDIA_TYPE: a body that is not JSON (multipart for the CSV import)",
-    ),
-    ("429", "RATE_LIMITED: over the rate limit; see Retry-After"),
-    (
-        "500",
-        "INTERNAL_ERROR: a bug; nothing was written; the message carries the request ID",
-    ),
-    ("503", "UNAVAILABLE: the database cannot be reached"),
-];
 
 /// Adds what every operation shares to the collected document.
 pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
@@ -168,11 +136,14 @@ fn idempotency_header() -> Parameter {
         .build()
 }
 
+/// Error statuses every operation may answer, and when (a wrong method is
+/// answered by the router, never by an operation).
 fn add_errors(op: &mut Operation, health: bool) {
-    for (status, description) in ERRORS {
-        if health && status != "503" {
+    for code in ErrorCode::ALL {
+        if code == ErrorCode::MethodNotAllowed || (health && code != ErrorCode::Unavailable) {
             continue;
         }
+        let description = format!("{}: {}", code.name(), code.meaning());
         let response = ResponseBuilder::new()
             .description(description)
             .content(
@@ -184,7 +155,7 @@ fn add_errors(op: &mut Operation, health: bool) {
             .build();
         op.responses
             .responses
-            .entry(status.to_owned())
+            .entry(code.status().as_u16().to_string())
             .or_insert(RefOr::T(response));
     }
 }

@@ -6,7 +6,7 @@ use utoipa_axum::routes;
 
 use super::{ApiResult, ok, schema};
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(health))

@@ -28,24 +28,19 @@ use super::leads::entry_message;
 use super::{ApiResult, ok, schema};
 use crate::domain::email::Email;
 use crate::domain::id::ObjectId;
-use crate::domain::import::{MAX_FILE_BYTES, MAX_ROWS, Mapping, parse_mapping};
+use crate::domain::import::{MAX_FILE_BYTES, MAX_REQUEST_BYTES, MAX_ROWS, Mapping, parse_mapping};
 use crate::domain::lead::{FieldError, LeadFields, parse_tag};
 use crate::error::ApiError;
 use crate::extract::Tenant;
-use crate::startup::AppState;
+use crate::state::AppState;
 
-/// Room for the form's other parts and the multipart framing.
-const FORM_OVERHEAD: usize = 1024 * 1024;
 /// The largest text part (`mapping`, `tag`, …).
 const MAX_TEXT_PART: usize = 256 * 1024;
-
-/// The largest import request: the file and the rest of the form.
-pub const BODY_LIMIT: usize = MAX_FILE_BYTES + FORM_OVERHEAD;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(import_csv))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
 }
 
 type Given = Vec<(String, Option<String>)>;
@@ -70,11 +65,11 @@ enum Upload {
 /// The rows of a file: valid leads (first occurrence of each email),
 /// repeats, and the rows that could not be imported.
 #[derive(Default)]
-struct Rows {
-    count: usize,
-    leads: Vec<(Email, LeadFields)>,
-    repeats: u64,
-    errors: Vec<schema::ImportRowError>,
+pub(crate) struct Rows {
+    pub count: usize,
+    pub leads: Vec<(Email, LeadFields)>,
+    pub repeats: u64,
+    pub errors: Vec<schema::ImportRowError>,
 }
 
 #[utoipa::path(
@@ -432,7 +427,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for Lines<R> {
 /// Reads the CSV: the header, then each row into a lead. A bad row is
 /// recorded with its line number and the rest go on; a bad header, a bad
 /// mapping or too many rows fail the whole file.
-async fn read_csv<R>(
+pub(crate) async fn read_csv<R>(
     reader: R,
     given: Option<&[(String, Option<String>)]>,
 ) -> Result<Rows, ApiError>
@@ -534,36 +529,4 @@ fn row_error(line: u64, email: Option<&str>, message: &str) -> schema::ImportRow
         email: email.filter(|e| !e.is_empty()).map(str::to_owned),
         error: message.to_owned(),
     }
-}
-
-/// For the fuzzer: reads `file` as an uploaded CSV with the given mapping
-/// (JSON text, as the form sends it) and checks that the counts add up and
-/// every error names a data line. Panics when a promise is broken.
-pub fn fuzz_parse(file: &[u8], mapping: Option<&str>) {
-    let given = match mapping.map(parse_mapping) {
-        Some(Err(_)) => return,
-        Some(Ok(given)) => Some(given),
-        None => None,
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("a runtime");
-    let Ok(rows) = runtime.block_on(read_csv(file, given.as_deref())) else {
-        return;
-    };
-    assert!(rows.count <= MAX_ROWS);
-    assert_eq!(
-        rows.count as u64,
-        rows.leads.len() as u64 + rows.repeats + rows.errors.len() as u64
-    );
-    assert!(
-        rows.errors.iter().all(|e| e.line >= 2),
-        "{:?}",
-        rows.errors
-            .iter()
-            .map(|e| (e.line, &e.error))
-            .collect::<Vec<_>>()
-    );
-    let mut seen = HashSet::new();
-    assert!(rows.leads.iter().all(|(email, _)| seen.insert(email.key())));
 }

@@ -15,7 +15,7 @@ use crate::domain::id::ObjectId;
 use crate::domain::lead::{FieldError, LeadError, LeadFields, parse_tag};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryPairs, Tenant, path_id};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{LeadRow, Selection, WorkspaceRef};
 
 pub const MAX_BULK: usize = 5_000;
@@ -34,7 +34,7 @@ pub fn render(ws: WorkspaceRef, lead: &LeadRow) -> Value {
 
 #[utoipa::path(
     get, path = "/leads", tag = "Leads", operation_id = "listLeads", summary = "List leads",
-    description = "Newest first, with the filters of SPEC §6 as query parameters.",
+    description = "Newest first, with the lead filters as query parameters: `tags`, `search`, `emailStatus`, `emailVerified`, `country`, `leadIds`, `createdAfter`, `createdBefore`.",
     params(schema::PageQuery, schema::LeadQuery),
     responses((status = 200, description = "A page of leads", body = schema::ListEnvelope<schema::Lead>))
 )]

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::domain::id::ObjectId;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::Page;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;

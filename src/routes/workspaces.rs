@@ -15,7 +15,7 @@ use crate::domain::id::ObjectId;
 use crate::domain::lead::FieldError;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, Platform, path_id};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{Access, Role, WorkspaceRow};
 
 const MAX_NAME: usize = 200;

@@ -1,4 +1,5 @@
-//! `POST /v1/campaigns/{id}/leads`: every rule and error of SPEC §5.
+//! `POST /v1/campaigns/{id}/leads`: every rule and error
+//! (docs/API.md, "Adding leads to a campaign").
 
 use serde_json::{Value, json};
 

@@ -1,4 +1,4 @@
-//! SPEC §2: keys, headers, workspaces.
+//! Authentication: keys, headers, workspaces.
 
 use reqwest::Method;
 use serde_json::json;

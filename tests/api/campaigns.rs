@@ -1,4 +1,4 @@
-//! Campaigns: CRUD, lead counts and the state machine of SPEC §3.
+//! Campaigns: CRUD, lead counts and the state machine (docs/API.md, "Campaigns").
 
 use serde_json::json;
 

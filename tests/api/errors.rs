@@ -1,4 +1,4 @@
-//! SPEC §1: every failure in the envelope, request IDs everywhere.
+//! Errors: every failure in the envelope, request IDs everywhere.
 
 use axum::Router;
 use axum::routing::get;

@@ -1,5 +1,5 @@
 //! Leads: create, read, update, delete, list with filters and pagination,
-//! bulk; each field limit of SPEC §3.
+//! bulk; each field limit (docs/API.md, "Field limits").
 
 use serde_json::{Value, json};
 

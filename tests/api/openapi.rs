@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app};
 
-/// Every endpoint of SPEC §4.
+/// Every endpoint of the API (docs/API.md).
 const ENDPOINTS: &[(&str, &str)] = &[
     ("get", "/v1/health"),
     ("get", "/v1/account"),

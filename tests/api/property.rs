@@ -1,4 +1,5 @@
-//! Property: random mixes of add requests keep SPEC §5's invariants.
+//! Property: random mixes of add requests keep the add-leads invariants
+//! (docs/API.md, "Adding leads to a campaign").
 
 use std::collections::HashSet;
 

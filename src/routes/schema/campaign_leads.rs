@@ -1,0 +1,174 @@
+//! A campaign's leads: memberships, the add-leads request and its answers,
+//! status changes and actions.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{Filters, LeadInput};
+use crate::domain::format_time;
+use crate::domain::id::ObjectId;
+use crate::store::CampaignLeadRow;
+
+/// A lead's membership of a campaign.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignLead {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub campaign_id: String,
+    pub lead_id: String,
+    /// pending, active, paused, completed, bounced, unsubscribed or replied.
+    pub status: String,
+    #[schema(format = DateTime)]
+    pub added_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    pub lead: LeadSummary,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LeadSummary {
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company_name: Option<String>,
+}
+
+impl CampaignLead {
+    pub fn new(cl: &CampaignLeadRow) -> Self {
+        CampaignLead {
+            id: ObjectId::new(cl.key, cl.added_at).to_string(),
+            campaign_id: cl.campaign.to_string(),
+            lead_id: cl.lead.to_string(),
+            status: cl.status.as_str().to_owned(),
+            added_at: format_time(cl.added_at),
+            updated_at: format_time(cl.updated_at),
+            lead: LeadSummary {
+                email: cl.email.clone(),
+                first_name: cl.first_name.clone(),
+                last_name: cl.last_name.clone(),
+                company_name: cl.company_name.clone(),
+            },
+        }
+    }
+}
+
+/// Add leads, mode 1 (a `leads` array).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddExplicitResult {
+    pub added: u64,
+    /// Entries not added: already in the campaign, repeats, blocked, errors.
+    pub skipped: u64,
+    /// Leads created because their email was new.
+    pub created: u64,
+    /// Leads on the do-not-contact list (counted in `skipped` too).
+    pub blocked: u64,
+    pub errors: Vec<AddEntryError>,
+    /// Present (true) on a dry run: nothing was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+}
+
+/// An entry of `leads` that could not be used.
+#[derive(Serialize, ToSchema)]
+pub struct AddEntryError {
+    pub index: u64,
+    pub entry: Value,
+    /// INVALID_ENTRY, MISSING_IDENTIFIER, INVALID_EMAIL, INVALID_FIELD or LEAD_NOT_FOUND.
+    pub code: String,
+    pub message: String,
+}
+
+/// Add leads, modes 2 and 3 (`filters`, `selectAll`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddSelectionResult {
+    pub added: u64,
+    pub skipped: u64,
+    /// Leads the selection matched: added + skipped.
+    pub matched: u64,
+    pub blocked: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+}
+
+/// Either result of the add-leads endpoint.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum AddLeadsResult {
+    Explicit(AddExplicitResult),
+    Selection(AddSelectionResult),
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionResult {
+    /// pause, resume or remove.
+    pub action: String,
+    /// Memberships whose status changed, or that were removed.
+    pub modified_count: u64,
+}
+
+/// One entry of mode 1: an existing lead by `leadId`, or a lead by
+/// `email` (found case-insensitively or created with the given fields).
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum AddLeadEntry {
+    ById {
+        #[serde(rename = "leadId")]
+        lead_id: String,
+    },
+    ByEmail(Box<LeadInput>),
+}
+
+/// Give exactly one mode: `leads` (1 to 5,000 entries), `filters`, or
+/// `selectAll: true` (optionally with `filters`); `excludeIds` goes with
+/// modes 2 and 3. `dryRun` answers with the exact counts and writes nothing.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct AddLeadsRequest {
+    #[schema(min_items = 1, max_items = 5000)]
+    pub leads: Option<Vec<AddLeadEntry>>,
+    pub filters: Option<Filters>,
+    pub select_all: Option<bool>,
+    /// Leads never added (modes 2 and 3).
+    #[schema(max_items = 50000)]
+    pub exclude_ids: Option<Vec<String>>,
+    pub dry_run: Option<bool>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct CampaignLeadStatusInput {
+    /// active or paused.
+    pub status: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct LeadActionRequest {
+    /// pause, resume or remove.
+    pub action: String,
+    /// Campaign-lead `_id`s; or
+    #[schema(max_items = 50000)]
+    pub lead_ids: Option<Vec<String>>,
+    /// every membership (narrowed by `filters` on the leads, less `excludeIds`).
+    pub select_all: Option<bool>,
+    pub filters: Option<Filters>,
+    #[schema(max_items = 50000)]
+    pub exclude_ids: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct CampaignLeadQuery {
+    /// pending, active, paused, completed, bounced, unsubscribed or replied.
+    pub status: Option<String>,
+}

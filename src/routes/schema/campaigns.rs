@@ -1,0 +1,117 @@
+//! Campaigns: the Campaign object, its input and list query.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::domain::format_time;
+use crate::domain::id::ObjectId;
+use crate::store::{CampaignRow, WorkspaceRef};
+
+/// A campaign.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Campaign {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    /// draft, active, paused, completed or archived.
+    #[schema(example = "draft")]
+    pub status: String,
+    /// The steps of the sequence, stored and returned as given.
+    #[schema(value_type = Vec<Value>)]
+    pub sequence: Value,
+    #[schema(value_type = Object)]
+    pub sending_schedule: Value,
+    #[schema(value_type = Object)]
+    pub settings: Value,
+    pub lead_counts: LeadCounts,
+    #[schema(format = DateTime)]
+    pub started_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub completed_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+impl Campaign {
+    pub fn new(ws: WorkspaceRef, c: &CampaignRow) -> Self {
+        let [
+            pending,
+            active,
+            paused,
+            completed,
+            bounced,
+            unsubscribed,
+            replied,
+        ] = c.lead_counts.by_status;
+        let lead_counts = LeadCounts {
+            total: c.lead_counts.by_status.iter().sum(),
+            pending,
+            active,
+            paused,
+            completed,
+            bounced,
+            unsubscribed,
+            replied,
+        };
+        Campaign {
+            id: ObjectId::new(c.key, c.created_at).to_string(),
+            workspace_id: ws.id().to_string(),
+            name: c.name.clone(),
+            status: c.status.as_str().to_owned(),
+            sequence: c.sequence.clone(),
+            sending_schedule: c.schedule.clone(),
+            settings: c.settings.clone(),
+            lead_counts,
+            started_at: c.started_at.map(format_time),
+            completed_at: c.completed_at.map(format_time),
+            created_at: format_time(c.created_at),
+            updated_at: format_time(c.updated_at),
+        }
+    }
+}
+
+/// A campaign's memberships by status (`CampaignLeadStatus::ALL`'s order).
+#[derive(Serialize, ToSchema)]
+pub struct LeadCounts {
+    pub total: i64,
+    pub pending: i64,
+    pub active: i64,
+    pub paused: i64,
+    pub completed: i64,
+    pub bounced: i64,
+    pub unsubscribed: i64,
+    pub replied: i64,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct CampaignInput {
+    /// Required on create.
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    /// Any array; stored and returned as given (with `schedule` and
+    /// `settings`, at most 64 KiB).
+    #[schema(value_type = Option<Vec<Value>>)]
+    pub sequence: Option<Value>,
+    /// Any object, returned as `sendingSchedule` (which is accepted here too).
+    #[schema(value_type = Option<Object>)]
+    pub schedule: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<Value>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct CampaignQuery {
+    /// Statuses, comma-separated: draft, active, paused, completed, archived.
+    pub status: Option<String>,
+    /// Case-insensitive substring of the name.
+    pub search: Option<String>,
+}

@@ -1,0 +1,61 @@
+//! The CSV import form and its answer.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `POST /v1/leads/import/csv`: the bulk counts over the file's rows.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportResult {
+    /// Data rows read (rows whose cells are all empty are not rows):
+    /// imported + updated + skipped + failed.
+    pub rows: u64,
+    pub imported: u64,
+    pub updated: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub imported_lead_ids: Vec<String>,
+    pub errors: Vec<ImportRowError>,
+    /// With `campaignId`: how the file's leads were added to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<ImportCampaign>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ImportRowError {
+    /// The line of the file the row starts on (the header is line 1).
+    pub line: u64,
+    pub email: Option<String>,
+    pub error: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportCampaign {
+    pub campaign_id: String,
+    pub added: u64,
+    pub skipped: u64,
+    pub blocked: u64,
+}
+
+/// The CSV import form.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct ImportForm {
+    /// The CSV file: UTF-8, first line naming the columns, ≤ 50,000 rows, ≤ 50 MiB.
+    #[schema(value_type = String, format = Binary, content_media_type = "text/csv")]
+    pub file: Vec<u8>,
+    /// JSON: CSV column → lead field (`email`, `firstName`, …, `tags`,
+    /// `customFields.NAME`, or null to ignore the column). Without it,
+    /// common headers are recognised.
+    #[schema(example = r#"{"Work Email": "email", "Notes": "customFields.notes"}"#)]
+    pub mapping: Option<String>,
+    pub tag: Option<String>,
+    /// Also add every lead of the file to this campaign.
+    pub campaign_id: Option<String>,
+    /// "true" (default) or "false" (update existing leads).
+    pub skip_duplicates: Option<String>,
+}
+
+// ---- Query strings --------------------------------------------------------

@@ -1,0 +1,212 @@
+//! Leads: the Lead object, its input, filters, bulk and delete requests.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::domain::format_time;
+use crate::store::{LeadRow, WorkspaceRef};
+
+/// A lead.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Lead {
+    #[serde(rename = "_id")]
+    #[schema(example = "6b09806c0000000000000001")]
+    pub id: String,
+    pub workspace_id: String,
+    #[schema(example = "jane@example.com")]
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company_name: Option<String>,
+    pub job_title: Option<String>,
+    pub phone: Option<String>,
+    pub linkedin_url: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    /// ISO 3166-1 alpha-2, upper case.
+    pub country: Option<String>,
+    pub tags: Vec<String>,
+    /// Strings, numbers, booleans or nulls by name.
+    #[schema(value_type = Object)]
+    pub custom_fields: Map<String, Value>,
+    pub email_verified: bool,
+    /// valid, risky, catch_all, invalid, unknown, or null.
+    pub email_verification_result: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+impl Lead {
+    pub fn new(ws: WorkspaceRef, lead: &LeadRow) -> Self {
+        let c = lead.contact.clone();
+        Lead {
+            id: lead.id().to_string(),
+            workspace_id: ws.id().to_string(),
+            email: lead.email.clone(),
+            first_name: c.first_name,
+            last_name: c.last_name,
+            company_name: c.company_name,
+            job_title: c.job_title,
+            phone: c.phone,
+            linkedin_url: c.linkedin_url,
+            city: c.city,
+            state: c.state,
+            country: c.country,
+            tags: lead.tags.clone(),
+            custom_fields: lead.custom_fields.clone(),
+            email_verified: lead.email_verification_result.is_some(),
+            email_verification_result: lead.email_verification_result.clone(),
+            created_at: format_time(lead.created_at),
+            updated_at: format_time(lead.updated_at),
+        }
+    }
+}
+
+/// `POST /v1/leads/bulk`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkResult {
+    pub imported: u64,
+    pub updated: u64,
+    /// Existing leads left as they were, and repeats of an email.
+    pub skipped: u64,
+    pub failed: u64,
+    pub imported_lead_ids: Vec<String>,
+    pub errors: Vec<BulkError>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BulkError {
+    /// Position in `leads`.
+    pub index: u64,
+    /// The entry's `email` as sent.
+    pub email: Value,
+    pub error: String,
+}
+
+/// A lead's fields. Unknown fields are ignored; on update, an empty or
+/// null text field clears it and `customFields` merge by key.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct LeadInput {
+    /// Required on create; on update it may only repeat the lead's own.
+    #[schema(example = "jane@example.com", max_length = 254)]
+    pub email: Option<String>,
+    #[schema(max_length = 256)]
+    pub first_name: Option<String>,
+    #[schema(max_length = 256)]
+    pub last_name: Option<String>,
+    #[schema(max_length = 256)]
+    pub company_name: Option<String>,
+    #[schema(max_length = 256)]
+    pub job_title: Option<String>,
+    #[schema(max_length = 256)]
+    pub phone: Option<String>,
+    #[schema(max_length = 256)]
+    pub linkedin_url: Option<String>,
+    #[schema(max_length = 256)]
+    pub city: Option<String>,
+    #[schema(max_length = 256)]
+    pub state: Option<String>,
+    /// ISO 3166-1 alpha-2, any case.
+    #[schema(example = "US", min_length = 2, max_length = 2)]
+    pub country: Option<String>,
+    /// At most 50 tags of 1 to 64 characters.
+    #[schema(max_items = 50)]
+    pub tags: Option<Vec<String>>,
+    /// At most 50 fields; values are strings (≤ 1,024), numbers, booleans or null.
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<Map<String, Value>>,
+    pub email_verification_result: Option<VerificationResult>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum VerificationResult {
+    Valid,
+    Risky,
+    CatchAll,
+    Invalid,
+    Unknown,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct BulkRequest {
+    #[schema(min_items = 1, max_items = 5000)]
+    pub leads: Vec<LeadInput>,
+    /// true (default): existing leads are left as they are; false: updated.
+    pub skip_duplicates: Option<bool>,
+    /// Added to every lead of the request.
+    pub tag: Option<String>,
+}
+
+/// Lead criteria; a lead must match all given. Unknown criteria are
+/// rejected.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct Filters {
+    /// Leads with any of these tags.
+    pub tags: Option<Vec<String>>,
+    /// Case-insensitive substring of email, firstName, lastName or companyName.
+    pub search: Option<String>,
+    /// emailVerificationResult in this list; `unverified` matches none.
+    pub email_status: Option<Vec<String>>,
+    pub email_verified: Option<bool>,
+    /// One code or a list.
+    #[schema(value_type = Option<Vec<String>>)]
+    pub country: Option<Value>,
+    #[schema(max_items = 50000)]
+    pub lead_ids: Option<Vec<String>>,
+    #[schema(format = DateTime)]
+    pub created_after: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_before: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct DeleteLeadsRequest {
+    /// Delete these leads; or
+    #[schema(max_items = 50000)]
+    pub lead_ids: Option<Vec<String>>,
+    /// delete all leads (narrowed by `filters`, less `excludeIds`).
+    pub delete_all: Option<bool>,
+    pub filters: Option<Filters>,
+    #[schema(max_items = 50000)]
+    pub exclude_ids: Option<Vec<String>>,
+}
+
+/// Lead filters (docs/API.md, "Lead filters"); lists are comma-separated. With [`PageQuery`].
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct LeadQuery {
+    /// Leads with any of these tags, e.g. `vip,q4`.
+    pub tags: Option<String>,
+    /// Case-insensitive substring of email, firstName, lastName or companyName.
+    pub search: Option<String>,
+    /// Verification results, e.g. `valid,unverified`.
+    pub email_status: Option<String>,
+    pub email_verified: Option<bool>,
+    /// Country codes, e.g. `US,DE`.
+    pub country: Option<String>,
+    /// Lead IDs, comma-separated.
+    pub lead_ids: Option<String>,
+    /// Created after this instant (RFC 3339, exclusive).
+    #[param(format = DateTime)]
+    pub created_after: Option<String>,
+    /// Created before this instant (RFC 3339, exclusive).
+    #[param(format = DateTime)]
+    pub created_before: Option<String>,
+}

@@ -1,0 +1,86 @@
+//! The shapes of the API for the OpenAPI document (`/openapi.json`), one
+//! module per resource.
+//!
+//! The resource types (`Lead`, `Campaign`, `CampaignLead`, `DncEntry`,
+//! `Workspace`) are what the handlers serialize, so the document cannot
+//! drift from the responses. The error envelope is `crate::error`'s.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+mod campaign_leads;
+mod campaigns;
+mod dnc;
+mod import;
+mod leads;
+mod workspaces;
+
+pub use campaign_leads::*;
+pub use campaigns::*;
+pub use dnc::*;
+pub use import::*;
+pub use leads::*;
+pub use workspaces::*;
+
+/// The success envelope.
+#[derive(Serialize, ToSchema)]
+pub struct Envelope<T> {
+    /// Always `true`.
+    pub success: bool,
+    pub data: T,
+}
+
+/// The success envelope of a list.
+#[derive(Serialize, ToSchema)]
+pub struct ListEnvelope<T> {
+    /// Always `true`.
+    pub success: bool,
+    pub data: Vec<T>,
+    pub pagination: Pagination,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Pagination {
+    pub limit: u64,
+    /// Items matching the query, over all pages.
+    pub total: u64,
+    pub has_more: bool,
+    /// The `_id` to pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /v1/health`.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub database: String,
+    pub version: String,
+}
+
+/// A delete's answer.
+#[derive(Serialize, ToSchema)]
+pub struct Deleted {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub deleted: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletedCount {
+    pub deleted_count: u64,
+}
+
+// ---- Results of batch operations -----------------------------------------
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct PageQuery {
+    /// Items per page, 1 to 100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// The `_id` of the previous page's last item (`nextCursor`).
+    pub cursor: Option<String>,
+}

@@ -1,0 +1,16 @@
+//! What every handler and middleware shares: the store and the limits
+//! requests run under. Built once by `startup`, read by everything else.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::rate_limit::Limits;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+    pub limits: Option<Arc<Limits>>,
+}
