@@ -21,6 +21,8 @@ pub struct AppState {
     pub body_limit: usize,
     pub request_timeout: Duration,
     pub limits: Option<std::sync::Arc<crate::rate_limit::Limits>>,
+    /// `Config::test_routes`.
+    pub test_routes: bool,
 }
 
 /// The router with every layer, outermost first: request IDs (so even a
@@ -29,7 +31,7 @@ pub struct AppState {
 /// and the request timeout around the handler.
 pub fn app(state: AppState) -> Router {
     crate::metrics::init();
-    let router = with_timeout(routes::router(), state.request_timeout)
+    let router = with_timeout(routes_of(&state), state.request_timeout)
         .layer(DefaultBodyLimit::max(state.body_limit));
     catch_panics(router)
         .layer(axum::middleware::from_fn_with_state(
@@ -41,6 +43,36 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(crate::rate_limit::middleware))
         .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(axum::middleware::from_fn(request_id::middleware))
+}
+
+/// The API's routes, and the test routes when `Config::test_routes` is set.
+fn routes_of(state: &AppState) -> Router<AppState> {
+    let api = routes::router();
+    if state.test_routes {
+        api.merge(test_routes())
+    } else {
+        api
+    }
+}
+
+/// Routes for the tests alone, mounted only when `Config::test_routes` is
+/// set (nothing in the command line sets it): a handler that panics and one
+/// that sleeps. They sit beside the API routes, inside every layer that
+/// `app` puts around those, so that the tests of the panic (500) and timeout
+/// (503) answers go through the router that production serves: dropping a
+/// layer from `app` fails them. A flag rather than a cfg or a feature: the
+/// API tests link the library as it is built for the binary.
+fn test_routes() -> Router<AppState> {
+    async fn panics() -> &'static str {
+        panic!("secret internal detail at /src/whatever.rs")
+    }
+    async fn sleeps(axum::extract::Path(ms): axum::extract::Path<u64>) -> &'static str {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        "slept"
+    }
+    Router::new()
+        .route("/__test/panic", axum::routing::get(panics))
+        .route("/__test/sleep/{ms}", axum::routing::get(sleeps))
 }
 
 /// The stateless layers (body limit, panic catching, request IDs) around
@@ -109,6 +141,7 @@ impl Application {
             limits: config.rate_limit.map(|(per_sec, burst)| {
                 std::sync::Arc::new(crate::rate_limit::Limits::new(per_sec, burst))
             }),
+            test_routes: config.test_routes,
         });
         Ok(Self {
             listener,
