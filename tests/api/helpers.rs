@@ -285,6 +285,46 @@ impl TestApp {
         }
     }
 
+    /// How many rows of each table of [`WORKSPACE_TABLES`] belong to the
+    /// workspace whose `_id` is `workspace` (and, under `workspaces`, whether
+    /// the workspace itself is there), counted in the database itself, the
+    /// SQLite file or the PostgreSQL database, not through the API.
+    pub async fn rows_of_workspace(&self, workspace: &str) -> Vec<(&'static str, i64)> {
+        let key = leadflow::domain::id::ObjectId::parse(workspace)
+            .expect("a workspace _id")
+            .key;
+        let mut queries: Vec<(&'static str, String)> = WORKSPACE_TABLES
+            .iter()
+            .map(|t| {
+                (
+                    *t,
+                    format!("select count(*) from {t} where workspace_id = $1"),
+                )
+            })
+            .collect();
+        queries.push((
+            "workspaces",
+            "select count(*) from workspaces where id = $1".to_owned(),
+        ));
+        match self.database_url.strip_prefix("sqlite://") {
+            Some(path) => {
+                let conn = rusqlite::Connection::open(path).expect("open the SQLite file");
+                queries
+                    .into_iter()
+                    .map(|(t, q)| (t, conn.query_row(&q, [key], |r| r.get(0)).unwrap()))
+                    .collect()
+            }
+            None => {
+                let client = pg_connect(&self.database_url).await;
+                let mut out = Vec::new();
+                for (t, q) in queries {
+                    out.push((t, client.query_one(&q, &[&key]).await.unwrap().get(0)));
+                }
+                out
+            }
+        }
+    }
+
     /// `POST /v1/leads/import/csv` with a multipart form.
     pub async fn import(&self, form: reqwest::multipart::Form) -> Resp {
         let res = self
@@ -313,6 +353,16 @@ impl TestApp {
             .unwrap()
     }
 }
+
+/// The tables whose rows belong to one workspace, by their `workspace_id`.
+pub const WORKSPACE_TABLES: [&str; 6] = [
+    "leads",
+    "campaigns",
+    "campaign_leads",
+    "dnc_entries",
+    "workspace_members",
+    "api_keys",
+];
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
