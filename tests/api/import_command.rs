@@ -12,8 +12,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app};
 
-const BIN: &str = env!("CARGO_BIN_EXE_leadflow");
-
 struct Run {
     code: i32,
     stderr: String,
@@ -21,8 +19,8 @@ struct Run {
 }
 
 async fn import(url: &str, key: &str, args: &[&str]) -> Run {
-    let out = tokio::process::Command::new(BIN)
-        .arg("import")
+    let mut command = tokio::process::Command::from(crate::helpers::leadflow(&["import"], None));
+    let out = command
         .args(args)
         .args(["--url", url, "--json"])
         .env("LEADFLOW_API_KEY", key)
