@@ -57,6 +57,11 @@ pub struct Config {
     pub shutdown_grace: std::time::Duration,
     /// Requests per second and burst per workspace; `None` is no limit.
     pub rate_limit: Option<(std::num::NonZeroU32, std::num::NonZeroU32)>,
+    /// Tests only (no flag sets it): mounts `/__test/panic` and
+    /// `/__test/sleep/{ms}` inside the real router's layers; see
+    /// `startup::test_routes`.
+    #[doc(hidden)]
+    pub test_routes: bool,
 }
 
 impl Config {
@@ -76,6 +81,7 @@ impl Config {
             request_timeout: std::time::Duration::from_secs(Self::DEFAULT_REQUEST_TIMEOUT_SECS),
             shutdown_grace: std::time::Duration::from_secs(Self::DEFAULT_SHUTDOWN_GRACE_SECS),
             rate_limit: None,
+            test_routes: false,
         }
     }
 }

@@ -21,7 +21,7 @@ use crate::{idempotency, request_id, routes};
 /// and the request timeout around the handler.
 pub fn app(state: AppState) -> Router {
     crate::metrics::init();
-    let router = with_timeout(routes::router(), state.request_timeout)
+    let router = with_timeout(routes_of(&state), state.request_timeout)
         .layer(DefaultBodyLimit::max(state.body_limit));
     catch_panics(router)
         .layer(axum::middleware::from_fn_with_state(
@@ -35,11 +35,34 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(request_id::middleware))
 }
 
-/// The stateless layers (body limit, panic catching, request IDs) around
-/// any router: for tests of the layers themselves.
-pub fn with_layers(router: Router, body_limit: usize) -> Router {
-    catch_panics(router.layer(DefaultBodyLimit::max(body_limit)))
-        .layer(axum::middleware::from_fn(request_id::middleware))
+/// The API's routes, and the test routes when `Config::test_routes` is set.
+fn routes_of(state: &AppState) -> Router<AppState> {
+    let api = routes::router();
+    if state.test_routes {
+        api.merge(test_routes())
+    } else {
+        api
+    }
+}
+
+/// Routes for the tests alone, mounted only when `Config::test_routes` is
+/// set (nothing in the command line sets it): a handler that panics and one
+/// that sleeps. They sit beside the API routes, inside every layer that
+/// `app` puts around those, so that the tests of the panic (500) and timeout
+/// (503) answers go through the router that production serves: dropping a
+/// layer from `app` fails them. A flag rather than a cfg or a feature: the
+/// API tests link the library as it is built for the binary.
+fn test_routes() -> Router<AppState> {
+    async fn panics() -> &'static str {
+        panic!("secret internal detail at /src/whatever.rs")
+    }
+    async fn sleeps(axum::extract::Path(ms): axum::extract::Path<u64>) -> &'static str {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        "slept"
+    }
+    Router::new()
+        .route("/__test/panic", axum::routing::get(panics))
+        .route("/__test/sleep/{ms}", axum::routing::get(sleeps))
 }
 
 fn catch_panics<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
@@ -101,6 +124,7 @@ impl Application {
             limits: config.rate_limit.map(|(per_sec, burst)| {
                 std::sync::Arc::new(crate::rate_limit::Limits::new(per_sec, burst))
             }),
+            test_routes: config.test_routes,
         });
         Ok(Self {
             listener,

@@ -13,4 +13,6 @@ pub struct AppState {
     pub body_limit: usize,
     pub request_timeout: Duration,
     pub limits: Option<Arc<Limits>>,
+    /// `Config::test_routes`: mounts the routes the tests of the layers use.
+    pub test_routes: bool,
 }

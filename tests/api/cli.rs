@@ -1,19 +1,15 @@
 //! The binary: admin commands' output, bootstrap, graceful shutdown.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::io::Read;
+use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::helpers::free_port;
-
-const BIN: &str = env!("CARGO_BIN_EXE_leadflow");
+use crate::helpers::Server;
 
 fn leadflow(args: &[&str], db: &str) -> std::process::Output {
-    Command::new(BIN)
-        .args(args)
-        .env("LEADFLOW_DATABASE_URL", db)
+    crate::helpers::leadflow(args, Some(db))
         .output()
         .expect("run leadflow")
 }
@@ -34,45 +30,19 @@ fn keys_of(v: &Value) -> Vec<String> {
     k
 }
 
-async fn wait_healthy(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok(r) = leadflow::client::http_client()
-            .get(format!("http://127.0.0.1:{port}/v1/health"))
-            .send()
-            .await
-            && r.status() == 200
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server on port {port} did not become healthy");
+/// `leadflow serve` over `db`, its stdout kept for [`terminate`], healthy.
+async fn serve(db: &str) -> Server {
+    let server = Server::start(db, &[], Stdio::piped(), Stdio::null());
+    server.wait_healthy().await;
+    server
 }
 
-fn serve(db: &str, port: u16) -> Child {
-    Command::new(BIN)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("LEADFLOW_DATABASE_URL", db)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn serve")
-}
-
-fn terminate(mut child: Child) -> (std::process::ExitStatus, String) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let status = child.wait().unwrap();
+/// SIGTERM; the exit status and everything the server printed.
+fn terminate(mut server: Server) -> (ExitStatus, String) {
+    let status = server.stop();
     let mut out = String::new();
-    if let Some(stdout) = child.stdout.take() {
-        for line in BufReader::new(stdout).lines() {
-            out.push_str(&line.unwrap());
-            out.push('\n');
-        }
+    if let Some(mut stdout) = server.child.stdout.take() {
+        stdout.read_to_string(&mut out).unwrap();
     }
     (status, out)
 }
@@ -137,9 +107,8 @@ async fn admin_commands_print_keys_that_work_in_the_documented_json_shape() {
     assert!(!unknown_owner.status.success());
     assert!(String::from_utf8_lossy(&unknown_owner.stderr).contains("who@example.com"));
 
-    let port = free_port();
-    let child = serve(&db, port);
-    wait_healthy(port).await;
+    let server = serve(&db).await;
+    let port = server.port;
     assert_eq!(
         get(port, "/v1/leads", &[("X-Api-Key", ws_key)])
             .await
@@ -158,7 +127,7 @@ async fn admin_commands_print_keys_that_work_in_the_documented_json_shape() {
         .status(),
         200
     );
-    let (status, out) = terminate(child);
+    let (status, out) = terminate(server);
     assert!(status.success(), "SIGTERM shuts down cleanly: {status:?}");
     assert!(
         !out.contains("sk_"),
@@ -170,10 +139,7 @@ async fn admin_commands_print_keys_that_work_in_the_documented_json_shape() {
 async fn serve_bootstraps_an_empty_database_and_prints_its_keys_once() {
     let dir = tempfile::tempdir().unwrap();
     let db = crate::helpers::fresh_database_url(dir.path()).await;
-    let port = free_port();
-    let child = serve(&db, port);
-    wait_healthy(port).await;
-    let (status, out) = terminate(child);
+    let (status, out) = terminate(serve(&db).await);
     assert!(status.success());
     let keys: Vec<&str> = out
         .split_whitespace()
@@ -186,29 +152,31 @@ async fn serve_bootstraps_an_empty_database_and_prints_its_keys_once() {
         .expect("workspace key")
         .to_string();
 
-    let port = free_port();
-    let child = serve(&db, port);
-    wait_healthy(port).await;
+    let server = serve(&db).await;
     let r = get(
-        port,
+        server.port,
         "/v1/campaigns",
         &[("Authorization", &format!("Bearer {ws_key}"))],
     )
     .await;
     assert_eq!(r.status(), 200);
-    let (status, out) = terminate(child);
+    let (status, out) = terminate(server);
     assert!(status.success());
     assert!(!out.contains("sk_"), "keys are printed only once: {out}");
 }
 
 /// Sends a POST whose body trickles in over `chunks` pauses, so that the
 /// request is in flight for a while; returns the answer's status, if any.
+/// The head asks `Expect: 100-continue`, and `in_flight` fires on the
+/// server's `100 Continue`: the server has accepted the connection, read
+/// the head and started on the body, so the request is really in flight.
 async fn slow_post(
     port: u16,
     key: String,
     body: Vec<u8>,
     chunks: usize,
     pause: Duration,
+    in_flight: tokio::sync::oneshot::Sender<()>,
 ) -> Option<u16> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -216,10 +184,24 @@ async fn slow_post(
         .ok()?;
     let head = format!(
         "POST /v1/leads HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Api-Key: {key}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+         Content-Type: application/json\r\nContent-Length: {}\r\n\
+         Expect: 100-continue\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await.ok()?;
+    // Nothing else comes before the body is sent: read up to the blank line.
+    let mut interim = Vec::new();
+    while !interim.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        if stream.read(&mut byte).await.ok()? == 0 {
+            return None;
+        }
+        interim.push(byte[0]);
+    }
+    if !interim.starts_with(b"HTTP/1.1 100 ") {
+        return None;
+    }
+    let _ = in_flight.send(());
     for part in body.chunks(body.len().div_ceil(chunks)) {
         tokio::time::sleep(pause).await;
         stream.write_all(part).await.ok()?;
@@ -227,6 +209,24 @@ async fn slow_post(
     let mut answer = String::new();
     stream.read_to_string(&mut answer).await.ok()?;
     answer.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Starts [`slow_post`] and returns once the request is in flight; fails
+/// the test if it never gets there.
+async fn in_flight_post(
+    port: u16,
+    key: String,
+    body: Vec<u8>,
+    chunks: usize,
+    pause: Duration,
+) -> tokio::task::JoinHandle<Option<u16>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let request = tokio::spawn(slow_post(port, key, body, chunks, pause, tx));
+    tokio::time::timeout(Duration::from_secs(10), rx)
+        .await
+        .expect("the request was in flight within 10 s")
+        .expect("the request got in flight (connected, head sent, 100 Continue)");
+    request
 }
 
 // Several threads: the test waits on the server process while its slow
@@ -244,18 +244,16 @@ async fn sigterm_lets_in_flight_requests_finish_within_the_grace() {
     let body = br#"{"email": "inflight@example.com", "firstName": "Slow"}"#.to_vec();
 
     // A request in flight when SIGTERM arrives is answered; then exit 0.
-    let port = free_port();
-    let child = serve(&db, port);
-    wait_healthy(port).await;
-    let request = tokio::spawn(slow_post(
-        port,
+    let server = serve(&db).await;
+    let request = in_flight_post(
+        server.port,
         key.clone(),
         body.clone(),
         8,
         Duration::from_millis(150),
-    ));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let (status, _) = terminate(child);
+    )
+    .await;
+    let (status, _) = terminate(server);
     assert!(status.success());
     assert_eq!(
         request.await.unwrap(),
@@ -264,29 +262,16 @@ async fn sigterm_lets_in_flight_requests_finish_within_the_grace() {
     );
 
     // The grace is a bound: a request slower than it does not hold the exit.
-    let port = free_port();
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--shutdown-grace-secs",
-            "1",
-        ])
-        .env("LEADFLOW_DATABASE_URL", &db)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_healthy(port).await;
-    let request = tokio::spawn(slow_post(port, key, body, 20, Duration::from_millis(500)));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut server = Server::start(
+        &db,
+        &["--shutdown-grace-secs", "1"],
+        Stdio::null(),
+        Stdio::null(),
+    );
+    server.wait_healthy().await;
+    let request = in_flight_post(server.port, key, body, 20, Duration::from_millis(500)).await;
     let started = Instant::now();
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = child.wait().unwrap();
+    let status = server.stop();
     assert!(status.success());
     assert!(
         started.elapsed() < Duration::from_secs(4),

@@ -1,12 +1,9 @@
 //! Errors: every failure in the envelope, request IDs everywhere.
 
-use axum::Router;
-use axum::routing::get;
 use reqwest::Method;
 use serde_json::json;
-use tower::ServiceExt;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn malformed_json_is_a_validation_error_that_says_where() {
@@ -137,26 +134,21 @@ async fn every_response_carries_a_request_id_and_echoes_the_callers() {
     assert_eq!(r.headers["x-request-id"], "trace-me-123");
 }
 
+/// Through the router production serves (`Config::test_routes` adds a
+/// route that panics inside the same layers as the API): without the
+/// panic-catching layer of `startup::app` the connection just drops.
 #[tokio::test]
 async fn a_panic_becomes_a_500_in_the_envelope_without_internals() {
-    async fn boom() -> &'static str {
-        panic!("secret internal detail at /src/whatever.rs")
-    }
-    let router = leadflow::startup::with_layers(Router::new().route("/boom", get(boom)), 1024);
-    let res = router
-        .oneshot(
-            axum::http::Request::get("/boom")
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
+    let app = spawn_app_with(|c| c.test_routes = true).await;
+    let res = app
+        .client
+        .get(format!("{}/__test/panic", app.base))
+        .send()
         .await
-        .unwrap();
+        .expect("the server answers a panicking handler");
     assert_eq!(res.status(), 500);
     let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["success"], json!(false));
     assert_eq!(body["error"]["code"], json!("INTERNAL_ERROR"));
     let message = body["error"]["message"].as_str().unwrap();
@@ -164,6 +156,20 @@ async fn a_panic_becomes_a_500_in_the_envelope_without_internals() {
         message.contains(&id) && !message.contains("secret"),
         "{message}"
     );
+    // The server goes on serving.
+    app.get("/v1/leads").await.assert_ok(200);
+}
+
+/// The routes of `Config::test_routes` are not there otherwise.
+#[tokio::test]
+async fn the_test_routes_exist_only_when_a_test_turns_them_on() {
+    let app = spawn_app().await;
+    app.get("/__test/panic")
+        .await
+        .assert_error(404, "NOT_FOUND");
+    app.get("/__test/sleep/0")
+        .await
+        .assert_error(404, "NOT_FOUND");
 }
 
 /// Found by the contract test: PostgreSQL cannot store NUL, so a search or

@@ -285,6 +285,46 @@ impl TestApp {
         }
     }
 
+    /// How many rows of each table of [`WORKSPACE_TABLES`] belong to the
+    /// workspace whose `_id` is `workspace` (and, under `workspaces`, whether
+    /// the workspace itself is there), counted in the database itself, the
+    /// SQLite file or the PostgreSQL database, not through the API.
+    pub async fn rows_of_workspace(&self, workspace: &str) -> Vec<(&'static str, i64)> {
+        let key = leadflow::domain::id::ObjectId::parse(workspace)
+            .expect("a workspace _id")
+            .key;
+        let mut queries: Vec<(&'static str, String)> = WORKSPACE_TABLES
+            .iter()
+            .map(|t| {
+                (
+                    *t,
+                    format!("select count(*) from {t} where workspace_id = $1"),
+                )
+            })
+            .collect();
+        queries.push((
+            "workspaces",
+            "select count(*) from workspaces where id = $1".to_owned(),
+        ));
+        match self.database_url.strip_prefix("sqlite://") {
+            Some(path) => {
+                let conn = rusqlite::Connection::open(path).expect("open the SQLite file");
+                queries
+                    .into_iter()
+                    .map(|(t, q)| (t, conn.query_row(&q, [key], |r| r.get(0)).unwrap()))
+                    .collect()
+            }
+            None => {
+                let client = pg_connect(&self.database_url).await;
+                let mut out = Vec::new();
+                for (t, q) in queries {
+                    out.push((t, client.query_one(&q, &[&key]).await.unwrap().get(0)));
+                }
+                out
+            }
+        }
+    }
+
     /// `POST /v1/leads/import/csv` with a multipart form.
     pub async fn import(&self, form: reqwest::multipart::Form) -> Resp {
         let res = self
@@ -311,6 +351,107 @@ impl TestApp {
             .body["pagination"]["total"]
             .as_i64()
             .unwrap()
+    }
+}
+
+/// The tables whose rows belong to one workspace, by their `workspace_id`.
+pub const WORKSPACE_TABLES: [&str; 6] = [
+    "leads",
+    "campaigns",
+    "campaign_leads",
+    "dnc_entries",
+    "workspace_members",
+    "api_keys",
+];
+
+/// `leadflow ARGS`, with `LEADFLOW_DATABASE_URL` set to `db` when given:
+/// the one place the tests start the binary cargo built for them. It comes
+/// back unstarted, for `.output()`, `.spawn()`, or
+/// `tokio::process::Command::from` where a test must not block.
+pub fn leadflow(args: &[&str], db: Option<&str>) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_leadflow"));
+    command.args(args).stdin(std::process::Stdio::null());
+    if let Some(db) = db {
+        command.env("LEADFLOW_DATABASE_URL", db);
+    }
+    command
+}
+
+/// A `leadflow serve` process on a free port of 127.0.0.1.
+pub struct Server {
+    pub child: std::process::Child,
+    pub port: u16,
+}
+
+impl Server {
+    /// `leadflow serve --listen 127.0.0.1:PORT EXTRA...` over `db`, with
+    /// its stdout and stderr sent where the test wants them.
+    pub fn start(
+        db: &str,
+        extra: &[&str],
+        stdout: std::process::Stdio,
+        stderr: std::process::Stdio,
+    ) -> Self {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut args = vec!["serve", "--listen", &listen];
+        args.extend_from_slice(extra);
+        let child = leadflow(&args, Some(db))
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn leadflow serve");
+        Server { child, port }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Waits (30 s at most) until `/v1/health` answers 200. Returns the
+    /// `X-Request-Id` of every answer it got, for tests that account for
+    /// every request in the logs.
+    pub async fn wait_healthy(&self) -> Vec<String> {
+        let client = leadflow::client::http_client();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut answered = Vec::new();
+        while std::time::Instant::now() < deadline {
+            if let Ok(r) = client.get(self.url("/v1/health")).send().await {
+                if let Some(id) = r.headers().get("x-request-id") {
+                    answered.push(id.to_str().unwrap().to_owned());
+                }
+                if r.status() == 200 {
+                    return answered;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the server on port {} did not become healthy", self.port);
+    }
+
+    /// Sends SIGTERM.
+    pub fn sigterm(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM {}", self.child.id());
+    }
+
+    /// SIGTERM, then waits for the exit.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        self.sigterm();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    /// A test that fails half-way leaves no server behind.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

@@ -12,8 +12,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app};
 
-const BIN: &str = env!("CARGO_BIN_EXE_leadflow");
-
 struct Run {
     code: i32,
     stderr: String,
@@ -21,8 +19,8 @@ struct Run {
 }
 
 async fn import(url: &str, key: &str, args: &[&str]) -> Run {
-    let out = tokio::process::Command::new(BIN)
-        .arg("import")
+    let mut command = tokio::process::Command::from(crate::helpers::leadflow(&["import"], None));
+    let out = command
         .args(args)
         .args(["--url", url, "--json"])
         .env("LEADFLOW_API_KEY", key)
@@ -140,10 +138,29 @@ async fn maps_update_existing_and_a_refused_key_stops_before_sending_rows() {
         "crm.csv",
         "Work Email,Nick,Notes,Owner\nkim@example.com,Kim,vip,me\nlee@example.com,Lee,,me\n",
     );
-    let run = import(&app.base, "sk_wrong", &[&file]).await;
+    // Through a proxy that records every request: a refused key stops the
+    // import at its first request, before any row is sent.
+    let watch = Flaky::new(&app.base, 0);
+    let url = watch.start().await;
+    let run = import(&url, "sk_wrong", &[&file]).await;
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("refused"), "{}", run.stderr);
     assert_eq!(app.lead_total().await, 1);
+    watch.assert_no_rows_sent();
+    assert!(
+        !dir.path().join("crm.failed.csv").exists(),
+        "no row was tried, so none failed"
+    );
+    // So does a campaign that does not exist, though the key would write.
+    let watch = Flaky::new(&app.base, 0);
+    let url = watch.start().await;
+    let missing = "0000000000000000000000aa";
+    let run = import(&url, &app.key, &[&file, "--campaign", missing]).await;
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains(missing), "{}", run.stderr);
+    watch.assert_no_rows_sent();
+    assert_eq!(emails(&app).await, ["kim@example.com"]);
+    assert!(!dir.path().join("crm.failed.csv").exists());
 
     let run = import(
         &format!("{}/v1/", app.base),
@@ -186,12 +203,47 @@ async fn maps_update_existing_and_a_refused_key_stops_before_sending_rows() {
 }
 
 /// A proxy in front of the real server that answers the first `n` bulk
-/// requests with 503 and records every bulk request's Idempotency-Key.
+/// requests with 503 and records every bulk request's Idempotency-Key, and
+/// every request's method and path.
 #[derive(Clone)]
 struct Flaky {
     upstream: String,
     fail_first: usize,
     bulk_keys: Arc<Mutex<Vec<String>>>,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl Flaky {
+    fn new(upstream: &str, fail_first: usize) -> Self {
+        Flaky {
+            upstream: upstream.to_owned(),
+            fail_first,
+            bulk_keys: Arc::default(),
+            requests: Arc::default(),
+        }
+    }
+
+    /// Serves the proxy on a free port; returns its URL.
+    async fn start(&self) -> String {
+        let router = axum::Router::new().fallback(flaky).with_state(self.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        url
+    }
+
+    /// The server was asked, but only read from: no bulk request, no
+    /// campaign request, nothing that carries a row.
+    #[track_caller]
+    fn assert_no_rows_sent(&self) {
+        let requests = self.requests.lock().unwrap().clone();
+        assert!(!requests.is_empty(), "the import asked the server nothing");
+        assert!(
+            requests.iter().all(|r| r.starts_with("GET ")),
+            "rows were sent: {requests:?}"
+        );
+        assert!(self.bulk_keys.lock().unwrap().is_empty(), "{requests:?}");
+    }
 }
 
 async fn flaky(
@@ -201,6 +253,7 @@ async fn flaky(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    f.requests.lock().unwrap().push(format!("{method} {uri}"));
     if uri.path() == "/v1/leads/bulk" {
         let key = headers
             .get("idempotency-key")
@@ -235,16 +288,9 @@ async fn flaky(
 #[tokio::test]
 async fn a_failed_batch_is_retried_with_the_same_idempotency_key() {
     let app = spawn_app().await;
-    let proxy = Flaky {
-        upstream: app.base.clone(),
-        fail_first: 2,
-        bulk_keys: Arc::default(),
-    };
+    let proxy = Flaky::new(&app.base, 2);
     let keys = proxy.bulk_keys.clone();
-    let router = axum::Router::new().fallback(flaky).with_state(proxy);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let url = proxy.start().await;
 
     let dir = tempfile::tempdir().unwrap();
     let mut csv = String::from("email\n");
@@ -265,15 +311,7 @@ async fn a_failed_batch_is_retried_with_the_same_idempotency_key() {
 
     // A server that never recovers: the import gives up, says so, and
     // every row is in the failed rows file to be sent again.
-    let down = Flaky {
-        upstream: app.base.clone(),
-        fail_first: usize::MAX,
-        bulk_keys: Arc::default(),
-    };
-    let router = axum::Router::new().fallback(flaky).with_state(down);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let url = Flaky::new(&app.base, usize::MAX).start().await;
     let run = import(
         &url,
         &app.key,

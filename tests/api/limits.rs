@@ -51,30 +51,21 @@ async fn a_workspace_over_its_limit_gets_429_with_retry_after_and_others_do_not(
     app.get("/v1/leads").await.assert_ok(200);
 }
 
+/// Through the router production serves (`Config::test_routes` adds a
+/// route that sleeps inside the same layers as the API), with the timeout
+/// set low: without the timeout layer of `startup::app` the slow request
+/// takes its full five seconds and succeeds.
 #[tokio::test]
 async fn a_request_over_the_timeout_gets_a_clean_503() {
-    use axum::routing::get;
-    async fn slow() -> &'static str {
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        "late"
-    }
-    async fn quick() -> &'static str {
-        "ok"
-    }
-    let router = leadflow::startup::with_timeout(
-        axum::Router::new()
-            .route("/slow", get(slow))
-            .route("/quick", get(quick)),
-        Duration::from_millis(100),
-    );
-    let router = leadflow::startup::with_layers(router, 1024);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    let client = leadflow::client::http_client();
+    let app = spawn_app_with(|c| {
+        c.test_routes = true;
+        c.request_timeout = Duration::from_millis(100);
+    })
+    .await;
     let started = std::time::Instant::now();
-    let r =
-        crate::helpers::Resp::read(client.get(format!("{base}/slow")).send().await.unwrap()).await;
+    let r = app
+        .send(reqwest::Method::GET, "/__test/sleep/5000", &[], None)
+        .await;
     assert!(
         started.elapsed() < Duration::from_secs(4),
         "stopped at the timeout"
@@ -86,6 +77,10 @@ async fn a_request_over_the_timeout_gets_a_clean_503() {
         r.message()
     );
     assert!(r.headers.contains_key("x-request-id"));
-    let r = client.get(format!("{base}/quick")).send().await.unwrap();
-    assert_eq!(r.status(), 200);
+    let r = app
+        .send(reqwest::Method::GET, "/__test/sleep/0", &[], None)
+        .await;
+    assert_eq!(r.status, 200);
+    // The API's own routes are under the same timeout, and a quick one passes.
+    app.get("/v1/leads").await.assert_ok(200);
 }

@@ -180,8 +180,7 @@ async fn the_add_leads_operation_describes_its_modes_and_carries_the_seed_exampl
 async fn leadflow_openapi_prints_the_served_document() {
     let app = spawn_app().await;
     let served = document(&app).await;
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_leadflow"))
-        .arg("openapi")
+    let out = tokio::process::Command::from(crate::helpers::leadflow(&["openapi"], None))
         .output()
         .await
         .unwrap();

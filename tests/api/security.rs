@@ -2,15 +2,13 @@
 //! carries its ID, hostile bodies are refused without changing anything,
 //! and `/metrics` counts what happened.
 
+use std::collections::HashSet;
 use std::process::Stdio;
-use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Resp, free_port, spawn_app};
-
-const BIN: &str = env!("CARGO_BIN_EXE_leadflow");
+use crate::helpers::{Resp, Server, spawn_app};
 
 async fn call(base: &str, method: Method, path: &str, key: &str, body: Option<Value>) -> Resp {
     let client = leadflow::client::http_client();
@@ -23,34 +21,31 @@ async fn call(base: &str, method: Method, path: &str, key: &str, body: Option<Va
     Resp::read(req.send().await.unwrap()).await
 }
 
+fn request_id(headers: &reqwest::header::HeaderMap) -> String {
+    headers["x-request-id"].to_str().unwrap().to_owned()
+}
+
 #[tokio::test]
 async fn keys_never_appear_in_the_logs_and_every_request_line_has_its_id() {
     let dir = tempfile::tempdir().unwrap();
     let db = crate::helpers::fresh_database_url(dir.path()).await;
     let log_path = dir.path().join("server.log");
-    let port = free_port();
-    let mut child = tokio::process::Command::new(BIN)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args(["--log", "debug", "--log-format", "json"])
-        .env("LEADFLOW_DATABASE_URL", &db)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let mut server = Server::start(
+        &db,
+        &["--log", "debug", "--log-format", "json"],
+        Stdio::piped(),
+        std::fs::File::create(&log_path).unwrap().into(),
+    );
+    let base = server.url("");
     let client = leadflow::client::http_client();
-    for _ in 0..200 {
-        if client.get(format!("{base}/v1/health")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // The bootstrap keys are printed on stdout, once; never logged.
-    let mut stdout = child.stdout.take().unwrap();
+    // The X-Request-Id of every answer the server gave, to account for
+    // every line it logged inside a request.
+    let mut answered: HashSet<String> = server.wait_healthy().await.into_iter().collect();
+    // The bootstrap keys are printed on stdout, once; never logged. They
+    // were printed before the server started serving.
+    let mut stdout = server.child.stdout.take().unwrap();
     let mut printed = vec![0u8; 4096];
-    let n = tokio::io::AsyncReadExt::read(&mut stdout, &mut printed)
-        .await
-        .unwrap();
+    let n = std::io::Read::read(&mut stdout, &mut printed).unwrap();
     let printed = String::from_utf8_lossy(&printed[..n]).into_owned();
     let words: Vec<&str> = printed.split_whitespace().collect();
     let user_key = words
@@ -75,7 +70,7 @@ async fn keys_never_appear_in_the_logs_and_every_request_line_has_its_id() {
     )
     .await;
     assert_eq!(r.status, 201);
-    request_ids.push(r.headers["x-request-id"].to_str().unwrap().to_owned());
+    request_ids.push(request_id(&r.headers));
     let bearer = client
         .get(format!("{base}/v1/leads"))
         .header("Authorization", format!("Bearer {ws_key}"))
@@ -83,6 +78,7 @@ async fn keys_never_appear_in_the_logs_and_every_request_line_has_its_id() {
         .await
         .unwrap();
     assert_eq!(bearer.status(), 200);
+    answered.insert(request_id(bearer.headers()));
     let ws = call(
         &base,
         Method::POST,
@@ -91,6 +87,7 @@ async fn keys_never_appear_in_the_logs_and_every_request_line_has_its_id() {
         Some(json!({"name": "Logged"})),
     )
     .await;
+    answered.insert(request_id(&ws.headers));
     let ws_id = ws.data()["_id"].as_str().unwrap().to_owned();
     let made = call(
         &base,
@@ -100,6 +97,7 @@ async fn keys_never_appear_in_the_logs_and_every_request_line_has_its_id() {
         None,
     )
     .await;
+    answered.insert(request_id(&made.headers));
     keys.push(made.data()["apiKey"].as_str().unwrap().to_owned());
     let rotated = call(
         &base,
@@ -109,12 +107,13 @@ async fn keys_never_appear_in_the_logs_and_every_request_line_has_its_id() {
         None,
     )
     .await;
+    answered.insert(request_id(&rotated.headers));
     keys.push(rotated.data()["apiKey"].as_str().unwrap().to_owned());
     let wrong = "sk_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     keys.push(wrong.to_owned());
     let r = call(&base, Method::GET, "/v1/leads", wrong, None).await;
     assert_eq!(r.status, 401);
-    request_ids.push(r.headers["x-request-id"].to_str().unwrap().to_owned());
+    request_ids.push(request_id(&r.headers));
     // A failing request logs more.
     let r = call(
         &base,
@@ -124,12 +123,20 @@ async fn keys_never_appear_in_the_logs_and_every_request_line_has_its_id() {
         Some(json!({"email": "bad"})),
     )
     .await;
-    request_ids.push(r.headers["x-request-id"].to_str().unwrap().to_owned());
+    request_ids.push(request_id(&r.headers));
+    // The caller's own ID is the one logged.
+    let traced = client
+        .get(format!("{base}/v1/campaigns"))
+        .header("X-Api-Key", &ws_key)
+        .header("X-Request-Id", "caller-trace-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(request_id(traced.headers()), "caller-trace-42");
+    request_ids.push("caller-trace-42".to_owned());
+    answered.extend(request_ids.iter().cloned());
 
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().unwrap().to_string()])
-        .status();
-    let status = child.wait().await.unwrap();
+    let status = server.stop();
     assert!(status.success());
 
     let log = std::fs::read_to_string(&log_path).unwrap();
@@ -157,6 +164,34 @@ async fn keys_never_appear_in_the_logs_and_every_request_line_has_its_id() {
         if l["span"]["name"] == json!("request") {
             assert!(l["span"]["request_id"].is_string(), "{l}");
         }
+    }
+    // ...and names the right one: there are such lines, one at least for
+    // each request the server answered, and each carries the X-Request-Id
+    // that its client got back (a line in a span without the ID, or with
+    // an ID of its own, fails here).
+    let inside: Vec<&Value> = lines.iter().filter(|l| l.get("span").is_some()).collect();
+    assert!(
+        inside.len() >= answered.len(),
+        "{} lines inside requests, {} requests: {log}",
+        inside.len(),
+        answered.len()
+    );
+    for l in &inside {
+        let id = l["span"]["request_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a line inside a request without its ID: {l}"));
+        assert!(
+            answered.contains(id),
+            "a line names {id:?}, which no client got back: {l}"
+        );
+    }
+    for id in &answered {
+        assert!(
+            inside
+                .iter()
+                .any(|l| l["span"]["request_id"] == json!(id) && l["message"] == json!("response")),
+            "the request {id} left no line in the log"
+        );
     }
 }
 

@@ -355,7 +355,42 @@ async fn deleting_a_workspace_removes_its_data_and_keys_and_nothing_else() {
     )
     .await
     .assert_ok(200);
+    app.call_as(
+        &key,
+        Method::POST,
+        "/v1/dnc",
+        Some(json!({"entries": [
+            {"type": "email", "value": "no@example.com"},
+            {"type": "domain", "value": "spam.io"}
+        ]})),
+    )
+    .await
+    .assert_ok(200);
     app.create_leads(crate::helpers::leads("kept", 3)).await;
+    let kept_campaign = app.create_campaign("Kept").await;
+    app.add(&kept_campaign, json!({"selectAll": true}))
+        .await
+        .assert_ok(200);
+    app.post(
+        "/v1/dnc",
+        json!({"entries": [{"type": "email", "value": "kept@example.com"}]}),
+    )
+    .await
+    .assert_ok(200);
+
+    // Underneath, both workspaces have rows in every table: what the
+    // deletion must remove, and what it must leave.
+    let doomed = app.rows_of_workspace(&id).await;
+    for (table, n) in &doomed {
+        assert!(
+            *n > 0,
+            "the doomed workspace has no {table} rows: {doomed:?}"
+        );
+    }
+    let kept = app.rows_of_workspace(&app.workspace_id).await;
+    for (table, n) in &kept {
+        assert!(*n > 0, "the kept workspace has no {table} rows: {kept:?}");
+    }
 
     let r = platform(
         &app,
@@ -375,6 +410,12 @@ async fn deleting_a_workspace_removes_its_data_and_keys_and_nothing_else() {
     assert_eq!(app.lead_total().await, 3);
     let listed = platform(&app, &k, Method::GET, "/v1/workspaces", None).await;
     assert_eq!(listed.data().as_array().unwrap().len(), 1);
+
+    // Every row of the deleted workspace is gone from the database, and
+    // the other workspace's rows are all still there.
+    let gone = app.rows_of_workspace(&id).await;
+    assert!(gone.iter().all(|(_, n)| *n == 0), "left behind: {gone:?}");
+    assert_eq!(app.rows_of_workspace(&app.workspace_id).await, kept);
 }
 
 #[tokio::test]

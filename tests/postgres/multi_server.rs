@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -10,68 +10,71 @@ use serde_json::{Value, json};
 
 use crate::helpers::{fresh_database_url, postgres_server};
 
-use crate::helpers::free_port;
-
-const BIN: &str = env!("CARGO_BIN_EXE_leadflow");
-
+/// A `leadflow serve` process whose stdout a thread reads line by line.
 struct Server {
-    child: Child,
-    port: u16,
+    process: crate::helpers::Server,
     lines: mpsc::Receiver<String>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    /// The lines taken from `lines` so far.
+    seen: Vec<String>,
 }
 
 impl Server {
     fn start(db: &str) -> Self {
-        let port = free_port();
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env("LEADFLOW_DATABASE_URL", db)
-            .env("LEADFLOW_RATE_LIMIT", "0")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
+        let mut process = crate::helpers::Server::start(
+            db,
+            &["--rate-limit", "0"],
+            Stdio::piped(),
+            Stdio::null(),
+        );
+        let stdout = process.child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 let _ = tx.send(line);
             }
         });
-        Server { child, port, lines }
+        Server {
+            process,
+            lines,
+            reader: Some(reader),
+            seen: Vec::new(),
+        }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        self.process.url(path)
     }
 
     async fn wait_healthy(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(r) = leadflow::client::http_client()
-                .get(self.url("/v1/health"))
-                .send()
-                .await
-                && r.status() == 200
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("server did not become healthy");
+        self.process.wait_healthy().await;
     }
 
-    fn output(&self) -> Vec<String> {
-        self.lines.try_iter().collect()
+    /// The lines printed so far, without waiting.
+    fn take_output(&mut self) -> &[String] {
+        self.seen.extend(self.lines.try_iter());
+        &self.seen
     }
 
-    fn stop(mut self) -> std::process::ExitStatus {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        self.child.wait().unwrap()
+    /// SIGTERM; the exit status and every line the process printed, read
+    /// to the end of its stdout.
+    fn stop(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let status = self.process.stop();
+        self.reader.take().unwrap().join().unwrap();
+        self.take_output();
+        (status, std::mem::take(&mut self.seen))
     }
+}
+
+/// The workspace keys (not platform keys) in some printed lines.
+fn workspace_keys(lines: &[String]) -> HashSet<String> {
+    lines
+        .iter()
+        .flat_map(|l| l.split_whitespace())
+        .map(|w| w.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_'))
+        .filter(|w| w.starts_with("sk_") && w.len() > 60 && !w.starts_with("sk_user_"))
+        .map(str::to_owned)
+        .collect()
 }
 
 async fn post(client: &reqwest::Client, url: String, key: &str, body: Value) -> Value {
@@ -97,20 +100,31 @@ async fn two_servers_on_one_database_count_exactly_and_never_duplicate() {
 
     // Both start at once on an empty database: migrations and the bootstrap
     // must happen exactly once.
-    let a = Server::start(&db);
-    let b = Server::start(&db);
+    let mut a = Server::start(&db);
+    let mut b = Server::start(&db);
     a.wait_healthy().await;
     b.wait_healthy().await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let printed: Vec<String> = a.output().into_iter().chain(b.output()).collect();
-    let keys: HashSet<&str> = printed
-        .iter()
-        .flat_map(|l| l.split_whitespace())
-        .map(|w| w.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_'))
-        .filter(|w| w.starts_with("sk_") && w.len() > 60 && !w.starts_with("sk_user_"))
-        .collect();
-    assert_eq!(keys.len(), 1, "exactly one server bootstraps: {printed:?}");
-    let key = keys.into_iter().next().unwrap().to_owned();
+    // The bootstrapping server printed its keys before it served: wait for
+    // them to come through either pipe. Whether the other server printed
+    // keys too is known only once both have exited and their output has
+    // been read to the end (below).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let key = loop {
+        let printed: Vec<String> = a
+            .take_output()
+            .iter()
+            .chain(b.take_output())
+            .cloned()
+            .collect();
+        if let Some(key) = workspace_keys(&printed).into_iter().next() {
+            break key;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "neither server printed a workspace key: {printed:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
 
     let client = leadflow::client::http_client();
     let campaign = client
@@ -258,6 +272,17 @@ async fn two_servers_on_one_database_count_exactly_and_never_duplicate() {
         .get(0);
     assert_eq!(campaigns, 1);
 
-    assert!(a.stop().success());
-    assert!(b.stop().success());
+    let (a_status, a_printed) = a.stop();
+    let (b_status, b_printed) = b.stop();
+    assert!(a_status.success());
+    assert!(b_status.success());
+    // Both have exited and every line they printed has been read.
+    let printed: Vec<String> = a_printed.iter().chain(&b_printed).cloned().collect();
+    let keys = workspace_keys(&printed);
+    assert_eq!(keys.len(), 1, "exactly one server bootstraps: {printed:?}");
+    assert_eq!(keys.into_iter().next().unwrap(), key);
+    assert!(
+        a_printed.is_empty() != b_printed.is_empty(),
+        "one server printed the bootstrap, the other nothing: {printed:?}"
+    );
 }
