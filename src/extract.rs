@@ -64,6 +64,33 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// A JSON object body parsed into a request type whose fields are
+/// [`FromJson`](crate::domain::json::FromJson) types: a refusal is a 400
+/// naming the field by its path (`entries[2].value`), in the same words
+/// as the field's parser.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let JsonBody(value) = JsonBody::<serde_json::Value>::from_request(req, state).await?;
+        if !value.is_object() {
+            return Err(ApiError::validation("Body must be a JSON object"));
+        }
+        serde_path_to_error::deserialize(value)
+            .map(Body)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let text = e.into_inner().to_string();
+                match crate::domain::json::refusal(&path, &text) {
+                    Some(field) => ApiError::field(field),
+                    None => ApiError::validation(format!("Invalid value at {path}: {text}")),
+                }
+            })
+    }
+}
+
 /// Whether a JSON text holds the escape `\u0000` (a NUL character, which
 /// no stored text may contain; PostgreSQL cannot store it). Raw control
 /// characters in strings are already invalid JSON.

@@ -59,6 +59,23 @@ impl fmt::Display for CampaignStatus {
     }
 }
 
+/// At most this many bytes of JSON in a campaign's sequence, schedule and
+/// settings together.
+pub const MAX_CONTENT: usize = 64 * 1024;
+
+/// Refuses content over [`MAX_CONTENT`].
+pub fn check_content_size(parts: [&Option<serde_json::Value>; 3]) -> Result<(), &'static str> {
+    let size: usize = parts
+        .iter()
+        .filter_map(|v| v.as_ref())
+        .map(|v| v.to_string().len())
+        .sum();
+    if size > MAX_CONTENT {
+        return Err("sequence, schedule and settings must be at most 64 KiB together");
+    }
+    Ok(())
+}
+
 /// A state change asked for through `POST /campaigns/{id}/{action}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transition {

@@ -57,6 +57,12 @@ impl LeadFilter {
         Self::from_map(obj, prefix)
     }
 
+    /// Parses the JSON form of a request field, for `domain::json`: the
+    /// field names in a refusal are relative to the field (`.tags`).
+    pub fn from_field(value: &Value) -> Result<Self, FieldError> {
+        Self::from_json(value, "")
+    }
+
     /// Parses the query form: lists are comma-separated; other parameters
     /// (limit, cursor, …) are left to the caller.
     pub fn from_query(pairs: &[(String, String)]) -> Result<Self, FieldError> {
@@ -182,6 +188,12 @@ fn string_list(v: &Value, field: &str) -> Result<Vec<String>, FieldError> {
 }
 
 /// A list of object IDs, each 24 hex characters, at most `max` of them.
+impl super::json::FromJson for LeadFilter {
+    fn from_json(v: Value) -> Result<Self, FieldError> {
+        LeadFilter::from_field(&v)
+    }
+}
+
 pub fn parse_ids(v: &Value, field: &str, max: usize) -> Result<Vec<ObjectId>, FieldError> {
     let items = v
         .as_array()

@@ -6,6 +6,7 @@ pub mod email;
 pub mod filter;
 pub mod id;
 pub mod import;
+pub mod json;
 pub mod key;
 pub mod lead;
 pub mod workspace;

@@ -24,6 +24,14 @@ impl Role {
     }
 }
 
+impl super::json::FromJson for Role {
+    fn from_json(v: serde_json::Value) -> Result<Self, super::lead::FieldError> {
+        v.as_str()
+            .and_then(Role::parse)
+            .ok_or_else(|| super::lead::FieldError::new("", "must be owner or member"))
+    }
+}
+
 /// Whether `user` may take role `to` (`None`: leave the workspace) when
 /// `owners` are the workspace's owners now: the last owner may not stop
 /// being one.

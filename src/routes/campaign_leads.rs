@@ -6,15 +6,15 @@ use serde_json::{Map, Value};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiResult, Target, bool_field, object, ok, page, parse_target, schema};
+use super::{ApiResult, Target, TargetInput, bool_field, object, ok, page, schema};
 use crate::domain::campaign::CampaignLeadStatus;
 use crate::domain::filter::{LeadFilter, MAX_LEAD_IDS, parse_ids};
 use crate::domain::id::ObjectId;
 use crate::domain::lead::{FieldError, LeadError, LeadFields};
 use crate::error::ApiError;
-use crate::extract::{JsonBody, QueryPairs, Tenant, path_id};
+use crate::extract::{Body, JsonBody, QueryPairs, Tenant, path_id};
 use crate::state::AppState;
-use crate::store::{AddEntry, CampaignLeadRow, LeadAction, MemberSelection, Selection};
+use crate::store::{AddEntry, CampaignLeadRow, MemberSelection, Selection};
 
 pub const MAX_EXPLICIT: usize = 5_000;
 
@@ -328,20 +328,11 @@ async fn set_status(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
     Path((id, member)): Path<(String, String)>,
-    JsonBody(body): JsonBody<Value>,
+    Body(input): Body<schema::CampaignLeadStatusInput>,
 ) -> ApiResult {
     let campaign = path_id(&id, "Campaign")?;
     let member = path_id(&member, "Campaign lead")?;
-    let status = match object(&body)?.get("status").and_then(Value::as_str) {
-        Some("active") => CampaignLeadStatus::Active,
-        Some("paused") => CampaignLeadStatus::Paused,
-        _ => {
-            return Err(ApiError::field(FieldError::new(
-                "status",
-                "must be active or paused",
-            )));
-        }
-    };
+    let status = input.status.ok_or_else(schema::SettableStatus::refusal)?.0;
     let row = state
         .store
         .set_campaign_lead_status(ws, campaign, member, status)
@@ -362,21 +353,19 @@ async fn action(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<Value>,
+    Body(input): Body<schema::LeadActionRequest>,
 ) -> ApiResult {
     let campaign = path_id(&id, "Campaign")?;
-    let obj = object(&body)?;
-    let action = obj
-        .get("action")
-        .and_then(Value::as_str)
-        .and_then(LeadAction::parse)
-        .ok_or_else(|| {
-            ApiError::field(FieldError::new(
-                "action",
-                "is required: pause, resume or remove",
-            ))
-        })?;
-    let selection = match parse_target(obj, "leadIds", "selectAll")? {
+    let action = input.action.ok_or_else(schema::ActionName::refusal)?.0;
+    let target = TargetInput {
+        ids_field: "leadIds",
+        ids: input.lead_ids,
+        all_field: "selectAll",
+        all: input.select_all,
+        filters: input.filters,
+        exclude: input.exclude_ids,
+    };
+    let selection = match target.target()? {
         Target::Ids(ids) => MemberSelection::Ids(ids),
         Target::All { filter, exclude } => MemberSelection::All { filter, exclude },
     };

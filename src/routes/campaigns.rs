@@ -6,17 +6,14 @@ use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiResult, created, deleted, object, ok, page, schema};
+use super::{ApiResult, created, deleted, ok, page, schema};
 use crate::domain::campaign::{CampaignStatus, Transition};
 use crate::domain::id::ObjectId;
 use crate::domain::lead::FieldError;
 use crate::error::ApiError;
-use crate::extract::{JsonBody, QueryPairs, Tenant, path_id};
+use crate::extract::{Body, QueryPairs, Tenant, path_id};
 use crate::state::AppState;
-use crate::store::{CampaignFields, CampaignRow, WorkspaceRef};
-
-const MAX_NAME: usize = 200;
-const MAX_CONTENT: usize = 64 * 1024;
+use crate::store::{CampaignRow, WorkspaceRef};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -31,71 +28,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 pub fn render(ws: WorkspaceRef, c: &CampaignRow) -> Value {
     serde_json::to_value(schema::Campaign::new(ws, c)).unwrap_or_default()
-}
-
-/// Parses the settable fields; `name` is required when `creating`.
-fn parse_fields(body: &Value, creating: bool) -> Result<CampaignFields, ApiError> {
-    let obj = object(body)?;
-    let mut f = CampaignFields::default();
-    match obj.get("name") {
-        None if !creating => {}
-        Some(Value::String(s)) if !s.trim().is_empty() && s.trim().chars().count() <= MAX_NAME => {
-            f.name = Some(s.trim().to_owned());
-        }
-        _ => {
-            return Err(ApiError::field(FieldError::new(
-                "name",
-                format!("is required: a string of 1 to {MAX_NAME} characters"),
-            )));
-        }
-    }
-    if !creating && obj.contains_key("status") {
-        return Err(ApiError::field(FieldError::new(
-            "status",
-            "cannot be set directly: use the start, pause, resume, complete and archive actions",
-        )));
-    }
-    match obj.get("sequence") {
-        None => {}
-        Some(v @ Value::Array(_)) => f.sequence = Some(v.clone()),
-        Some(_) => {
-            return Err(ApiError::field(FieldError::new(
-                "sequence",
-                "must be an array",
-            )));
-        }
-    }
-    match obj.get("schedule").or_else(|| obj.get("sendingSchedule")) {
-        None => {}
-        Some(v @ Value::Object(_)) => f.schedule = Some(v.clone()),
-        Some(_) => {
-            return Err(ApiError::field(FieldError::new(
-                "schedule",
-                "must be an object",
-            )));
-        }
-    }
-    match obj.get("settings") {
-        None => {}
-        Some(v @ Value::Object(_)) => f.settings = Some(v.clone()),
-        Some(_) => {
-            return Err(ApiError::field(FieldError::new(
-                "settings",
-                "must be an object",
-            )));
-        }
-    }
-    let size: usize = [&f.sequence, &f.schedule, &f.settings]
-        .iter()
-        .filter_map(|v| v.as_ref())
-        .map(|v| v.to_string().len())
-        .sum();
-    if size > MAX_CONTENT {
-        return Err(ApiError::validation(
-            "sequence, schedule and settings must be at most 64 KiB together",
-        ));
-    }
-    Ok(f)
 }
 
 #[utoipa::path(
@@ -140,9 +72,9 @@ async fn list(State(state): State<AppState>, Tenant(ws): Tenant, query: QueryPai
 async fn create(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
-    JsonBody(body): JsonBody<Value>,
+    Body(input): Body<schema::CampaignInput>,
 ) -> ApiResult {
-    let fields = parse_fields(&body, true)?;
+    let fields = input.into_fields(true)?;
     let campaign = state.store.create_campaign(ws, fields).await?;
     created(render(ws, &campaign))
 }
@@ -170,10 +102,10 @@ async fn update(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<Value>,
+    Body(input): Body<schema::CampaignInput>,
 ) -> ApiResult {
     let id = path_id(&id, "Campaign")?;
-    let fields = parse_fields(&body, false)?;
+    let fields = input.into_fields(false)?;
     ok(render(
         ws,
         &state.store.update_campaign(ws, id, fields).await?,

@@ -6,17 +6,11 @@ use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiResult, object, ok, page, schema};
-use crate::domain::email::{Domain, Email};
-use crate::domain::filter::parse_ids;
+use super::{ApiResult, ok, page, schema};
 use crate::domain::id::ObjectId;
-use crate::domain::lead::FieldError;
-use crate::error::ApiError;
-use crate::extract::{JsonBody, QueryPairs, Tenant};
+use crate::extract::{Body, QueryPairs, Tenant};
 use crate::state::AppState;
-use crate::store::{DncKind, DncRow};
-
-const MAX_ENTRIES: usize = 10_000;
+use crate::store::DncRow;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list, add, remove))
@@ -42,35 +36,6 @@ async fn list(State(state): State<AppState>, Tenant(ws): Tenant, query: QueryPai
     )
 }
 
-/// One entry: an email address (stored lower-cased) or a domain.
-fn parse_entry(index: usize, v: &Value) -> Result<(DncKind, String), FieldError> {
-    let field = format!("entries[{index}]");
-    let kind = v.get("type").and_then(Value::as_str);
-    let value = v.get("value").and_then(Value::as_str);
-    match (kind, value) {
-        (Some("email"), Some(s)) => Email::parse(s)
-            .map(|e| (DncKind::Email, e.key()))
-            .ok_or_else(|| {
-                FieldError::new(format!("{field}.value"), "must be a valid email address")
-            }),
-        (Some("domain"), Some(s)) => Domain::parse(s.trim_start_matches('@'))
-            .map(|d| (DncKind::Domain, d.as_str().to_owned()))
-            .ok_or_else(|| {
-                FieldError::new(
-                    format!("{field}.value"),
-                    "must be a domain such as example.com",
-                )
-            }),
-        (Some("email" | "domain"), None) => {
-            Err(FieldError::new(format!("{field}.value"), "is required"))
-        }
-        _ => Err(FieldError::new(
-            format!("{field}.type"),
-            "must be email or domain",
-        )),
-    }
-}
-
 #[utoipa::path(
     post, path = "/dnc", tag = "Do not contact", operation_id = "addDnc", summary = "Add emails or domains",
     request_body = schema::DncAddRequest,
@@ -79,24 +44,9 @@ fn parse_entry(index: usize, v: &Value) -> Result<(DncKind, String), FieldError>
 async fn add(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
-    JsonBody(body): JsonBody<Value>,
+    Body(input): Body<schema::DncAddRequest>,
 ) -> ApiResult {
-    let obj = object(&body)?;
-    let items = obj
-        .get("entries")
-        .and_then(Value::as_array)
-        .filter(|a| !a.is_empty() && a.len() <= MAX_ENTRIES)
-        .ok_or_else(|| {
-            ApiError::field(FieldError::new(
-                "entries",
-                format!("must be an array of 1 to {MAX_ENTRIES} {{type, value}} objects"),
-            ))
-        })?;
-    let entries = items
-        .iter()
-        .enumerate()
-        .map(|(i, v)| parse_entry(i, v))
-        .collect::<Result<Vec<_>, _>>()?;
+    let entries = input.entries()?;
     let (added, skipped) = state.store.add_dnc(ws, entries).await?;
     ok(schema::DncAddResult { added, skipped })
 }
@@ -109,13 +59,9 @@ async fn add(
 async fn remove(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
-    JsonBody(body): JsonBody<Value>,
+    Body(input): Body<schema::DncDeleteRequest>,
 ) -> ApiResult {
-    let obj = object(&body)?;
-    let ids = obj.get("ids").ok_or_else(|| {
-        ApiError::field(FieldError::new("ids", "is required: an array of entry IDs"))
-    })?;
-    let ids = parse_ids(ids, "ids", MAX_ENTRIES)?;
+    let ids = input.ids()?;
     let deleted = state.store.delete_dnc(ws, ids).await?;
     ok(schema::DeletedCount {
         deleted_count: deleted,

@@ -8,13 +8,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{
-    ApiResult, Target, bool_field, created, deleted, object, ok, page, parse_target, schema,
+    ApiResult, Target, TargetInput, bool_field, created, deleted, object, ok, page, schema,
 };
 use crate::domain::filter::LeadFilter;
 use crate::domain::id::ObjectId;
 use crate::domain::lead::{FieldError, LeadError, LeadFields, parse_tag};
 use crate::error::ApiError;
-use crate::extract::{JsonBody, QueryPairs, Tenant, path_id};
+use crate::extract::{Body, JsonBody, QueryPairs, Tenant, path_id};
 use crate::state::AppState;
 use crate::store::{LeadRow, Selection, WorkspaceRef};
 
@@ -215,9 +215,17 @@ pub fn entry_message(e: LeadError) -> String {
 async fn delete_many(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
-    JsonBody(body): JsonBody<Value>,
+    Body(input): Body<schema::DeleteLeadsRequest>,
 ) -> ApiResult {
-    let selection = match parse_target(object(&body)?, "leadIds", "deleteAll")? {
+    let target = TargetInput {
+        ids_field: "leadIds",
+        ids: input.lead_ids,
+        all_field: "deleteAll",
+        all: input.delete_all,
+        filters: input.filters,
+        exclude: input.exclude_ids,
+    };
+    let selection = match target.target()? {
         Target::Ids(ids) => Selection {
             filter: Some(LeadFilter {
                 lead_ids: Some(ids),

@@ -17,7 +17,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use crate::domain::filter::{LeadFilter, MAX_LEAD_IDS};
 use crate::domain::id::ObjectId;
+use crate::domain::json::{Flag, Ids, flag};
+use crate::domain::lead::FieldError;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::Page;
@@ -134,7 +137,7 @@ pub fn bool_field(
     match obj.get(name) {
         None | Some(Value::Null) => Ok(default),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(ApiError::field(crate::domain::lead::FieldError::new(
+        Some(_) => Err(ApiError::field(FieldError::new(
             name,
             "must be true or false",
         ))),
@@ -146,66 +149,59 @@ pub fn bool_field(
 pub enum Target {
     Ids(Vec<ObjectId>),
     All {
-        filter: Option<crate::domain::filter::LeadFilter>,
+        filter: Option<LeadFilter>,
         exclude: Vec<ObjectId>,
     },
 }
 
-/// Parses `ids_field` (a non-empty ID list) or `all_field: true` with
-/// optional `filters` (at least one criterion) and `excludeIds`; exactly one
-/// of the two.
-pub fn parse_target(
-    obj: &serde_json::Map<String, Value>,
-    ids_field: &str,
-    all_field: &str,
-) -> Result<Target, ApiError> {
-    use crate::domain::filter::{LeadFilter, MAX_LEAD_IDS, parse_ids};
-    use crate::domain::lead::FieldError;
-    let ids = obj.get(ids_field).filter(|v| !v.is_null());
-    let all = bool_field(obj, all_field, false)?;
-    let filters = obj.get("filters").filter(|v| !v.is_null());
-    let exclude = obj.get("excludeIds").filter(|v| !v.is_null());
-    match (ids, all) {
-        (Some(_), true) => Err(ApiError::validation(format!(
-            "Provide {ids_field} or {all_field}: true, not both"
-        ))),
-        (None, false) => Err(ApiError::validation(format!(
-            "Provide {ids_field} or {all_field}: true"
-        ))),
-        (Some(ids), false) => {
-            if filters.is_some() || exclude.is_some() {
-                return Err(ApiError::validation(format!(
-                    "filters and excludeIds go with {all_field}: true"
-                )));
-            }
-            let ids = parse_ids(ids, ids_field, MAX_LEAD_IDS)?;
-            if ids.is_empty() {
-                return Err(ApiError::field(FieldError::new(
-                    ids_field,
-                    "must not be empty",
-                )));
-            }
-            Ok(Target::Ids(ids))
-        }
-        (None, true) => {
-            let filter = match filters {
-                Some(f) => {
-                    let f = LeadFilter::from_json(f, "filters")?;
-                    if f.is_empty() {
-                        return Err(ApiError::field(FieldError::new(
-                            "filters",
-                            "must hold at least one criterion",
-                        )));
-                    }
-                    Some(f)
+/// A bulk operation's target as a request gives it: `ids` under the name
+/// `ids_field`, or `all: true` under `all_field` with optional `filters` (at
+/// least one criterion) and `excludeIds`; exactly one of the two.
+pub struct TargetInput<'a> {
+    pub ids_field: &'a str,
+    pub ids: Option<Ids<MAX_LEAD_IDS>>,
+    pub all_field: &'a str,
+    pub all: Option<Flag>,
+    pub filters: Option<LeadFilter>,
+    pub exclude: Option<Ids<MAX_LEAD_IDS>>,
+}
+
+impl TargetInput<'_> {
+    pub fn target(self) -> Result<Target, ApiError> {
+        let (ids_field, all_field) = (self.ids_field, self.all_field);
+        match (self.ids, flag(self.all, false)) {
+            (Some(_), true) => Err(ApiError::validation(format!(
+                "Provide {ids_field} or {all_field}: true, not both"
+            ))),
+            (None, false) => Err(ApiError::validation(format!(
+                "Provide {ids_field} or {all_field}: true"
+            ))),
+            (Some(ids), false) => {
+                if self.filters.is_some() || self.exclude.is_some() {
+                    return Err(ApiError::validation(format!(
+                        "filters and excludeIds go with {all_field}: true"
+                    )));
                 }
-                None => None,
-            };
-            let exclude = exclude
-                .map(|e| parse_ids(e, "excludeIds", MAX_LEAD_IDS))
-                .transpose()?
-                .unwrap_or_default();
-            Ok(Target::All { filter, exclude })
+                if ids.0.is_empty() {
+                    return Err(ApiError::field(FieldError::new(
+                        ids_field,
+                        "must not be empty",
+                    )));
+                }
+                Ok(Target::Ids(ids.0))
+            }
+            (None, true) => {
+                if self.filters.as_ref().is_some_and(LeadFilter::is_empty) {
+                    return Err(ApiError::field(FieldError::new(
+                        "filters",
+                        "must hold at least one criterion",
+                    )));
+                }
+                Ok(Target::All {
+                    filter: self.filters,
+                    exclude: self.exclude.map(|e| e.0).unwrap_or_default(),
+                })
+            }
         }
     }
 }

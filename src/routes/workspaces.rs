@@ -8,17 +8,13 @@ use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiResult, created, deleted, object, ok, schema};
-use crate::domain::email::Email;
+use super::{ApiResult, created, deleted, ok, schema};
 use crate::domain::format_time;
 use crate::domain::id::ObjectId;
-use crate::domain::lead::FieldError;
 use crate::error::ApiError;
-use crate::extract::{JsonBody, Platform, path_id};
+use crate::extract::{Body, Platform, path_id};
 use crate::state::AppState;
-use crate::store::{Access, Role, WorkspaceRow};
-
-const MAX_NAME: usize = 200;
+use crate::store::{Access, Role, UserRow, WorkspaceRow};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -42,18 +38,6 @@ fn view(w: &WorkspaceRow, role: Role) -> schema::Workspace {
 
 fn render(w: &WorkspaceRow, role: Role) -> Value {
     serde_json::to_value(view(w, role)).unwrap_or_default()
-}
-
-fn parse_name(body: &Value) -> Result<String, ApiError> {
-    match object(body)?.get("name") {
-        Some(Value::String(s)) if !s.trim().is_empty() && s.trim().chars().count() <= MAX_NAME => {
-            Ok(s.trim().to_owned())
-        }
-        _ => Err(ApiError::field(FieldError::new(
-            "name",
-            format!("is required: a string of 1 to {MAX_NAME} characters"),
-        ))),
-    }
 }
 
 /// The workspace `id` as the user sees it: 404 when it does not exist, 403
@@ -133,9 +117,9 @@ async fn list(State(state): State<AppState>, Platform(user): Platform) -> ApiRes
 async fn create(
     State(state): State<AppState>,
     Platform(user): Platform,
-    JsonBody(body): JsonBody<Value>,
+    Body(input): Body<schema::WorkspaceInput>,
 ) -> ApiResult {
-    let name = parse_name(&body)?;
+    let name = input.name()?;
     let w = state.store.add_workspace(&name, user).await?;
     created(render(&w, Role::Owner))
 }
@@ -163,10 +147,10 @@ async fn rename(
     State(state): State<AppState>,
     Platform(user): Platform,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<Value>,
+    Body(input): Body<schema::WorkspaceInput>,
 ) -> ApiResult {
     let (w, role) = access(&state, user, &id, false).await?;
-    let name = parse_name(&body)?;
+    let name = input.name()?;
     ok(render(
         &state.store.rename_workspace(w.workspace, &name).await?,
         role,
@@ -188,21 +172,12 @@ async fn remove(
     deleted(w.workspace.id())
 }
 
-/// The member a body names by `email`.
-async fn member_of(state: &AppState, body: &Value) -> Result<crate::store::UserRow, ApiError> {
-    let email = object(body)?
-        .get("email")
-        .and_then(Value::as_str)
-        .and_then(Email::parse)
-        .ok_or_else(|| {
-            ApiError::field(FieldError::new(
-                "email",
-                "is required: the email of an existing user",
-            ))
-        })?;
+/// The user a membership request names by `email`.
+async fn member_of(state: &AppState, input: &schema::MemberInput) -> Result<UserRow, ApiError> {
+    let email = input.email()?;
     state
         .store
-        .find_user(&email)
+        .find_user(email)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("No user with email {email}")))
 }
@@ -216,17 +191,11 @@ async fn add_member(
     State(state): State<AppState>,
     Platform(user): Platform,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<Value>,
+    Body(input): Body<schema::MemberInput>,
 ) -> ApiResult {
     let (w, _) = access(&state, user, &id, true).await?;
-    let role = match object(&body)?.get("role") {
-        None | Some(Value::Null) => Role::Member,
-        Some(v) => v
-            .as_str()
-            .and_then(Role::parse)
-            .ok_or_else(|| ApiError::field(FieldError::new("role", "must be owner or member")))?,
-    };
-    let member = member_of(&state, &body).await?;
+    let role = input.role.unwrap_or(Role::Member);
+    let member = member_of(&state, &input).await?;
     state
         .store
         .set_member(w.workspace, member.key, role)
@@ -248,10 +217,10 @@ async fn remove_member(
     State(state): State<AppState>,
     Platform(user): Platform,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<Value>,
+    Body(input): Body<schema::MemberInput>,
 ) -> ApiResult {
     let (w, _) = access(&state, user, &id, true).await?;
-    let member = member_of(&state, &body).await?;
+    let member = member_of(&state, &input).await?;
     state.store.remove_member(w.workspace, member.key).await?;
     ok(schema::MemberRemoved {
         workspace_id: w.workspace.id().to_string(),

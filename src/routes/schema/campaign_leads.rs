@@ -6,9 +6,13 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{Filters, LeadInput};
+use crate::domain::campaign::CampaignLeadStatus;
+use crate::domain::filter::{LeadFilter, MAX_LEAD_IDS};
 use crate::domain::format_time;
 use crate::domain::id::ObjectId;
-use crate::store::CampaignLeadRow;
+use crate::domain::json::{Flag, FromJson, Ids, given, present};
+use crate::domain::lead::FieldError;
+use crate::store::{CampaignLeadRow, LeadAction};
 
 /// A lead's membership of a campaign.
 #[derive(Serialize, ToSchema)]
@@ -143,26 +147,77 @@ pub struct AddLeadsRequest {
 }
 
 #[derive(Deserialize, ToSchema)]
-#[allow(dead_code)]
 pub struct CampaignLeadStatusInput {
     /// active or paused.
-    pub status: String,
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = String, required = true)]
+    pub status: Option<SettableStatus>,
+}
+
+/// The statuses a caller may set on one membership.
+pub struct SettableStatus(pub CampaignLeadStatus);
+
+impl SettableStatus {
+    pub fn refusal() -> FieldError {
+        FieldError::new("status", "must be active or paused")
+    }
+}
+
+impl FromJson for SettableStatus {
+    fn from_json(v: Value) -> Result<Self, FieldError> {
+        match v.as_str() {
+            Some("active") => Ok(SettableStatus(CampaignLeadStatus::Active)),
+            Some("paused") => Ok(SettableStatus(CampaignLeadStatus::Paused)),
+            _ => Err(FieldError {
+                field: String::new(),
+                ..Self::refusal()
+            }),
+        }
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
 pub struct LeadActionRequest {
     /// pause, resume or remove.
-    pub action: String,
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = String, required = true)]
+    pub action: Option<ActionName>,
     /// Campaign-lead `_id`s; or
-    #[schema(max_items = 50000)]
-    pub lead_ids: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>, max_items = 50000)]
+    pub lead_ids: Option<Ids<MAX_LEAD_IDS>>,
     /// every membership (narrowed by `filters` on the leads, less `excludeIds`).
-    pub select_all: Option<bool>,
-    pub filters: Option<Filters>,
-    #[schema(max_items = 50000)]
-    pub exclude_ids: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<bool>)]
+    pub select_all: Option<Flag>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Filters>)]
+    pub filters: Option<LeadFilter>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>, max_items = 50000)]
+    pub exclude_ids: Option<Ids<MAX_LEAD_IDS>>,
+}
+
+/// pause, resume or remove.
+pub struct ActionName(pub LeadAction);
+
+impl ActionName {
+    pub fn refusal() -> FieldError {
+        FieldError::new("action", "is required: pause, resume or remove")
+    }
+}
+
+impl FromJson for ActionName {
+    fn from_json(v: Value) -> Result<Self, FieldError> {
+        v.as_str()
+            .and_then(LeadAction::parse)
+            .map(ActionName)
+            .ok_or_else(|| FieldError {
+                field: String::new(),
+                ..Self::refusal()
+            })
+    }
 }
 
 #[derive(Deserialize, IntoParams)]

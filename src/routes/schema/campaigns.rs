@@ -4,9 +4,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::domain::campaign::check_content_size;
 use crate::domain::format_time;
 use crate::domain::id::ObjectId;
-use crate::store::{CampaignRow, WorkspaceRef};
+use crate::domain::json::{JsonArray, JsonObject, Name, Raw, given};
+use crate::domain::lead::FieldError;
+use crate::error::ApiError;
+use crate::store::{CampaignFields, CampaignRow, WorkspaceRef};
 
 /// A campaign.
 #[derive(Serialize, ToSchema)]
@@ -88,22 +92,62 @@ pub struct LeadCounts {
     pub replied: i64,
 }
 
+/// A campaign's settable fields; on update, what is absent stays.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
 pub struct CampaignInput {
     /// Required on create.
-    #[schema(min_length = 1, max_length = 200)]
-    pub name: Option<String>,
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub name: Option<Name>,
     /// Any array; stored and returned as given (with `schedule` and
     /// `settings`, at most 64 KiB).
+    #[serde(default, deserialize_with = "given")]
     #[schema(value_type = Option<Vec<Value>>)]
-    pub sequence: Option<Value>,
-    /// Any object, returned as `sendingSchedule` (which is accepted here too).
+    pub sequence: Option<JsonArray>,
+    /// Any object, returned as `sendingSchedule`.
+    #[serde(default, deserialize_with = "given")]
     #[schema(value_type = Option<Object>)]
-    pub schedule: Option<Value>,
+    pub schedule: Option<JsonObject>,
+    /// The same as `schedule`, by the name answers use; `schedule` wins
+    /// when both are given.
+    #[serde(default, deserialize_with = "given")]
     #[schema(value_type = Option<Object>)]
-    pub settings: Option<Value>,
+    pub sending_schedule: Option<JsonObject>,
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<JsonObject>,
+    /// Refused on update: a campaign's status changes through its actions.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(ignore)]
+    pub status: Option<Raw>,
+}
+
+impl CampaignInput {
+    /// The fields to store; `name` is required when `creating`.
+    pub fn into_fields(self, creating: bool) -> Result<CampaignFields, ApiError> {
+        if creating && self.name.is_none() {
+            return Err(ApiError::field(Name::required()));
+        }
+        if !creating && self.status.is_some() {
+            return Err(ApiError::field(FieldError::new(
+                "status",
+                "cannot be set directly: use the start, pause, resume, complete and archive actions",
+            )));
+        }
+        let fields = CampaignFields {
+            name: self.name.map(|n| n.0),
+            sequence: self.sequence.map(|a| a.0),
+            schedule: self
+                .schedule
+                .or(self.sending_schedule)
+                .map(|o| Value::Object(o.0)),
+            settings: self.settings.map(|o| Value::Object(o.0)),
+        };
+        check_content_size([&fields.sequence, &fields.schedule, &fields.settings])
+            .map_err(ApiError::validation)?;
+        Ok(fields)
+    }
 }
 
 #[derive(Deserialize, IntoParams)]

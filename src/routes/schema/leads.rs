@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::domain::filter::{LeadFilter, MAX_LEAD_IDS};
 use crate::domain::format_time;
+use crate::domain::json::{Flag, Ids, given, present};
 use crate::store::{LeadRow, WorkspaceRef};
 
 /// A lead.
@@ -174,16 +176,21 @@ pub struct Filters {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
 pub struct DeleteLeadsRequest {
     /// Delete these leads; or
-    #[schema(max_items = 50000)]
-    pub lead_ids: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>, max_items = 50000)]
+    pub lead_ids: Option<Ids<MAX_LEAD_IDS>>,
     /// delete all leads (narrowed by `filters`, less `excludeIds`).
-    pub delete_all: Option<bool>,
-    pub filters: Option<Filters>,
-    #[schema(max_items = 50000)]
-    pub exclude_ids: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<bool>)]
+    pub delete_all: Option<Flag>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Filters>)]
+    pub filters: Option<LeadFilter>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>, max_items = 50000)]
+    pub exclude_ids: Option<Ids<MAX_LEAD_IDS>>,
 }
 
 /// Lead filters (docs/API.md, "Lead filters"); lists are comma-separated. With [`PageQuery`].

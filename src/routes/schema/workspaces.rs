@@ -1,7 +1,13 @@
 //! The account, workspaces, members and workspace keys.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::ToSchema;
+
+use crate::domain::email::Email;
+use crate::domain::json::{FromJson, Name, given, present};
+use crate::domain::lead::FieldError;
+use crate::domain::workspace::Role;
 
 /// A workspace, with the caller's role in it.
 #[derive(Serialize, ToSchema)]
@@ -66,17 +72,56 @@ pub struct KeyRevoked {
 // ---- Request bodies (what the handlers' parsers accept) -------------------
 
 #[derive(Deserialize, ToSchema)]
-#[allow(dead_code)]
 pub struct WorkspaceInput {
-    #[schema(min_length = 1, max_length = 200)]
-    pub name: String,
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
+    pub name: Option<Name>,
+}
+
+impl WorkspaceInput {
+    pub fn name(self) -> Result<String, FieldError> {
+        self.name.map(|n| n.0).ok_or_else(Name::required)
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
-#[allow(dead_code)]
 pub struct MemberInput {
     /// An existing user's email.
-    pub email: String,
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = String, required = true)]
+    pub email: Option<UserEmail>,
     /// owner or member (default member); ignored on removal.
-    pub role: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub role: Option<Role>,
+}
+
+/// The email of a user, for membership.
+pub struct UserEmail(pub Email);
+
+impl UserEmail {
+    fn required() -> FieldError {
+        FieldError::new("email", "is required: the email of an existing user")
+    }
+}
+
+impl FromJson for UserEmail {
+    fn from_json(v: Value) -> Result<Self, FieldError> {
+        v.as_str()
+            .and_then(Email::parse)
+            .map(UserEmail)
+            .ok_or_else(|| FieldError {
+                field: String::new(),
+                ..Self::required()
+            })
+    }
+}
+
+impl MemberInput {
+    pub fn email(&self) -> Result<&Email, FieldError> {
+        self.email
+            .as_ref()
+            .map(|e| &e.0)
+            .ok_or_else(UserEmail::required)
+    }
 }
