@@ -10,12 +10,22 @@
 use axum::Router;
 use utoipa::OpenApi;
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::ArrayItems;
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
-use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, Required, ResponseBuilder, Type};
+use utoipa::openapi::{
+    ContentBuilder, ObjectBuilder, Ref, RefOr, Required, ResponseBuilder, Schema, Type,
+};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
+use super::campaign_leads::MAX_EXPLICIT;
+use super::leads::MAX_BULK;
+use super::schema::MAX_DNC_ENTRIES;
+use crate::domain::email::MAX_LEN as MAX_EMAIL;
+use crate::domain::filter::MAX_LEAD_IDS;
+use crate::domain::json::MAX_NAME;
+use crate::domain::lead::{MAX_STRING, MAX_TAGS, TEXT_FIELDS};
 use crate::error::ErrorCode;
 use crate::state::AppState;
 
@@ -42,8 +52,120 @@ use crate::state::AppState;
 )]
 pub struct ApiDoc;
 
+/// An ID as the API writes it: the form the server accepts.
+const ID_PATTERN: &str = "^[0-9a-f]{24}$";
+
+/// A limit the parsers enforce, as the document states it.
+#[derive(Clone, Copy, Debug)]
+enum Limit {
+    MaxLength(usize),
+    MaxItems(usize),
+    /// A string that is an ID, or an array of them.
+    Id,
+}
+
+/// Every limit of a request body, from the same constants the parsers
+/// use: (schema, property, limit).
+fn limits() -> Vec<(&'static str, &'static str, Limit)> {
+    use Limit::*;
+    let mut out = vec![
+        ("CampaignInput", "name", MaxLength(MAX_NAME)),
+        ("WorkspaceInput", "name", MaxLength(MAX_NAME)),
+        ("DncAddRequest", "entries", MaxItems(MAX_DNC_ENTRIES)),
+        ("DncDeleteRequest", "ids", MaxItems(MAX_DNC_ENTRIES)),
+        ("DncDeleteRequest", "ids", Id),
+        ("BulkRequest", "leads", MaxItems(MAX_BULK)),
+        ("AddLeadsRequest", "leads", MaxItems(MAX_EXPLICIT)),
+        ("AddLeadEntry", "leadId", Id),
+        ("LeadInput", "email", MaxLength(MAX_EMAIL)),
+        ("LeadInput", "tags", MaxItems(MAX_TAGS)),
+    ];
+    for (name, _) in TEXT_FIELDS {
+        if name != "country" {
+            out.push(("LeadInput", name, MaxLength(MAX_STRING)));
+        }
+    }
+    for schema in [
+        "AddLeadsRequest",
+        "DeleteLeadsRequest",
+        "LeadActionRequest",
+        "Filters",
+    ] {
+        for field in ["leadIds", "excludeIds"] {
+            if schema == "AddLeadsRequest" && field == "leadIds"
+                || schema == "Filters" && field == "excludeIds"
+            {
+                continue;
+            }
+            out.push((schema, field, MaxItems(MAX_LEAD_IDS)));
+            out.push((schema, field, Id));
+        }
+    }
+    out
+}
+
+/// Writes `limit` into a property's schema; false when the schema is not
+/// of a kind the limit fits.
+fn apply(schema: &mut Schema, limit: Limit) -> bool {
+    match (schema, limit) {
+        (Schema::Object(o), Limit::MaxLength(n)) => o.max_length = Some(n),
+        (Schema::Object(o), Limit::Id) => o.pattern = Some(ID_PATTERN.into()),
+        (Schema::Array(a), Limit::MaxItems(n)) => a.max_items = Some(n),
+        (Schema::Array(a), Limit::Id) => match &mut a.items {
+            ArrayItems::RefOrSchema(item) => match item.as_mut() {
+                RefOr::T(item) => return apply(item, Limit::Id),
+                RefOr::Ref(_) => return false,
+            },
+            _ => return false,
+        },
+        (Schema::OneOf(one), limit) => {
+            return one.items.iter_mut().any(|s| match s {
+                RefOr::T(s) => apply(s, limit),
+                RefOr::Ref(_) => false,
+            });
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Writes every limit of [`limits`] into the document; returns the ones
+/// that found no place (a renamed field), which the tests refuse.
+fn write_limits(doc: &mut utoipa::openapi::OpenApi) -> Vec<String> {
+    let Some(components) = doc.components.as_mut() else {
+        return vec!["no components".into()];
+    };
+    let mut missed = Vec::new();
+    for (schema, property, limit) in limits() {
+        let in_object =
+            |o: &mut utoipa::openapi::schema::Object| match o.properties.get_mut(property) {
+                Some(RefOr::T(p)) => apply(p, limit),
+                _ => false,
+            };
+        let applied = match components.schemas.get_mut(schema) {
+            Some(RefOr::T(Schema::Object(o))) => in_object(o),
+            // An enum of objects (an add-leads entry): each that has it.
+            Some(RefOr::T(Schema::OneOf(one))) => one
+                .items
+                .iter_mut()
+                .filter_map(|item| match item {
+                    RefOr::T(Schema::Object(o)) => Some(in_object(o)),
+                    _ => None,
+                })
+                .fold(false, |any, applied| any | applied),
+            _ => false,
+        };
+        if !applied {
+            missed.push(format!("{schema}.{property}: {limit:?}"));
+        }
+    }
+    missed
+}
+
 /// Adds what every operation shares to the collected document.
 pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
+    let missed = write_limits(doc);
+    debug_assert!(missed.is_empty(), "limits without a place: {missed:?}");
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "apiKey",
@@ -95,6 +217,14 @@ pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
                 op.parameters
                     .get_or_insert_with(Vec::new)
                     .push(RefOr::T(workspace_header()));
+            }
+            for p in op.parameters.iter_mut().flatten() {
+                if let RefOr::T(p) = p
+                    && p.parameter_in == ParameterIn::Path
+                    && let Some(RefOr::T(schema)) = p.schema.as_mut()
+                {
+                    apply(schema, Limit::Id);
+                }
             }
             add_errors(op, path == "/v1/health");
         }
@@ -171,4 +301,15 @@ pub fn router(doc: utoipa::openapi::OpenApi) -> Router<AppState> {
         .url("/openapi.json", doc)
         .config(config)
         .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_limit_finds_its_place_in_the_document() {
+        let mut doc = super::super::openapi();
+        assert_eq!(write_limits(&mut doc), Vec::<String>::new());
+    }
 }

@@ -136,12 +136,11 @@ pub enum AddLeadEntry {
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct AddLeadsRequest {
-    #[schema(min_items = 1, max_items = 5000)]
+    #[schema(min_items = 1)]
     pub leads: Option<Vec<AddLeadEntry>>,
     pub filters: Option<Filters>,
     pub select_all: Option<bool>,
     /// Leads never added (modes 2 and 3).
-    #[schema(max_items = 50000)]
     pub exclude_ids: Option<Vec<String>>,
     pub dry_run: Option<bool>,
 }
@@ -185,7 +184,7 @@ pub struct LeadActionRequest {
     pub action: Option<ActionName>,
     /// Campaign-lead `_id`s; or
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Vec<String>>, max_items = 50000)]
+    #[schema(value_type = Option<Vec<String>>)]
     pub lead_ids: Option<Ids<MAX_LEAD_IDS>>,
     /// every membership (narrowed by `filters` on the leads, less `excludeIds`).
     #[serde(default, deserialize_with = "given")]
@@ -195,7 +194,7 @@ pub struct LeadActionRequest {
     #[schema(value_type = Option<Filters>)]
     pub filters: Option<LeadFilter>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Vec<String>>, max_items = 50000)]
+    #[schema(value_type = Option<Vec<String>>)]
     pub exclude_ids: Option<Ids<MAX_LEAD_IDS>>,
 }
 

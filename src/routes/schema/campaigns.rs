@@ -98,7 +98,7 @@ pub struct LeadCounts {
 pub struct CampaignInput {
     /// Required on create.
     #[serde(default, deserialize_with = "given")]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    #[schema(value_type = Option<String>, min_length = 1)]
     pub name: Option<Name>,
     /// Any array; stored and returned as given (with `schedule` and
     /// `settings`, at most 64 KiB).

@@ -50,7 +50,7 @@ pub const MAX_DNC_ENTRIES: usize = 10_000;
 #[derive(Deserialize, ToSchema)]
 pub struct DncAddRequest {
     #[serde(default, deserialize_with = "given")]
-    #[schema(value_type = Vec<DncInput>, required = true, min_items = 1, max_items = 10000)]
+    #[schema(value_type = Vec<DncInput>, required = true, min_items = 1)]
     pub entries: Option<DncEntries>,
 }
 
@@ -126,7 +126,7 @@ impl FromJson for DncInput {
 #[derive(Deserialize, ToSchema)]
 pub struct DncDeleteRequest {
     #[serde(default, deserialize_with = "given")]
-    #[schema(value_type = Vec<String>, required = true, max_items = 10000)]
+    #[schema(value_type = Vec<String>, required = true)]
     pub ids: Option<Ids<MAX_DNC_ENTRIES>>,
 }
 

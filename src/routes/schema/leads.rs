@@ -97,29 +97,20 @@ pub struct BulkError {
 #[allow(dead_code)]
 pub struct LeadInput {
     /// Required on create; on update it may only repeat the lead's own.
-    #[schema(example = "jane@example.com", max_length = 254)]
+    #[schema(example = "jane@example.com")]
     pub email: Option<String>,
-    #[schema(max_length = 256)]
     pub first_name: Option<String>,
-    #[schema(max_length = 256)]
     pub last_name: Option<String>,
-    #[schema(max_length = 256)]
     pub company_name: Option<String>,
-    #[schema(max_length = 256)]
     pub job_title: Option<String>,
-    #[schema(max_length = 256)]
     pub phone: Option<String>,
-    #[schema(max_length = 256)]
     pub linkedin_url: Option<String>,
-    #[schema(max_length = 256)]
     pub city: Option<String>,
-    #[schema(max_length = 256)]
     pub state: Option<String>,
     /// ISO 3166-1 alpha-2, any case.
     #[schema(example = "US", min_length = 2, max_length = 2)]
     pub country: Option<String>,
     /// At most 50 tags of 1 to 64 characters.
-    #[schema(max_items = 50)]
     pub tags: Option<Vec<String>>,
     /// At most 50 fields; values are strings (≤ 1,024), numbers, booleans or null.
     #[schema(value_type = Option<Object>)]
@@ -142,7 +133,7 @@ pub enum VerificationResult {
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct BulkRequest {
-    #[schema(min_items = 1, max_items = 5000)]
+    #[schema(min_items = 1)]
     pub leads: Vec<LeadInput>,
     /// true (default): existing leads are left as they are; false: updated.
     pub skip_duplicates: Option<bool>,
@@ -166,7 +157,6 @@ pub struct Filters {
     /// One code or a list.
     #[schema(value_type = Option<Vec<String>>)]
     pub country: Option<Value>,
-    #[schema(max_items = 50000)]
     pub lead_ids: Option<Vec<String>>,
     #[schema(format = DateTime)]
     pub created_after: Option<String>,
@@ -179,7 +169,7 @@ pub struct Filters {
 pub struct DeleteLeadsRequest {
     /// Delete these leads; or
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Vec<String>>, max_items = 50000)]
+    #[schema(value_type = Option<Vec<String>>)]
     pub lead_ids: Option<Ids<MAX_LEAD_IDS>>,
     /// delete all leads (narrowed by `filters`, less `excludeIds`).
     #[serde(default, deserialize_with = "given")]
@@ -189,7 +179,7 @@ pub struct DeleteLeadsRequest {
     #[schema(value_type = Option<Filters>)]
     pub filters: Option<LeadFilter>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Vec<String>>, max_items = 50000)]
+    #[schema(value_type = Option<Vec<String>>)]
     pub exclude_ids: Option<Ids<MAX_LEAD_IDS>>,
 }
 

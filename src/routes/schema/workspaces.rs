@@ -74,7 +74,7 @@ pub struct KeyRevoked {
 #[derive(Deserialize, ToSchema)]
 pub struct WorkspaceInput {
     #[serde(default, deserialize_with = "given")]
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
+    #[schema(value_type = String, required = true, min_length = 1)]
     pub name: Option<Name>,
 }
 
