@@ -7,6 +7,7 @@
 #   WORKSPACE_KEY   the bootstrap workspace key (sk_...)
 #   WORKSPACE_ID    the bootstrap workspace's ID
 #   SERVER_LOG      the server's log file
+#   DATABASE_URL    the database it serves
 # and stops the server when the calling script exits.
 
 free_port() {
@@ -34,6 +35,7 @@ start_server() {
     else
         db="sqlite://$TS_DIR/leadflow.db"
     fi
+    DATABASE_URL="$db"
     SERVER_LOG="$TS_DIR/server.log"
     LEADFLOW_RATE_LIMIT=0 LEADFLOW_DATABASE_URL="$db" target/debug/leadflow serve --listen "127.0.0.1:$port" \
         >"$TS_DIR/stdout" 2>"$SERVER_LOG" &

@@ -10,7 +10,7 @@
 use axum::Router;
 use utoipa::OpenApi;
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
-use utoipa::openapi::schema::ArrayItems;
+use utoipa::openapi::schema::{ArrayItems, KnownFormat, SchemaFormat};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
@@ -62,6 +62,12 @@ enum Limit {
     MaxItems(usize),
     /// A string that is an ID, or an array of them.
     Id,
+    /// One of these strings.
+    OneOf(&'static [&'static str]),
+    /// A string with something other than white space.
+    NotBlank,
+    /// An email address.
+    Email,
 }
 
 /// Every limit of a request body, from the same constants the parsers
@@ -78,6 +84,22 @@ fn limits() -> Vec<(&'static str, &'static str, Limit)> {
         ("AddLeadsRequest", "leads", MaxItems(MAX_EXPLICIT)),
         ("AddLeadEntry", "leadId", Id),
         ("LeadInput", "email", MaxLength(MAX_EMAIL)),
+        ("LeadInput", "email", Email),
+        ("MemberInput", "email", Email),
+        ("MemberInput", "role", OneOf(&["owner", "member"])),
+        ("CampaignInput", "name", NotBlank),
+        ("WorkspaceInput", "name", NotBlank),
+        (
+            "CampaignLeadStatusInput",
+            "status",
+            OneOf(&["active", "paused"]),
+        ),
+        (
+            "LeadActionRequest",
+            "action",
+            OneOf(&["pause", "resume", "remove"]),
+        ),
+        ("DncInput", "type", OneOf(&["email", "domain"])),
         ("LeadInput", "tags", MaxItems(MAX_TAGS)),
     ];
     for (name, _) in TEXT_FIELDS {
@@ -110,6 +132,13 @@ fn apply(schema: &mut Schema, limit: Limit) -> bool {
     match (schema, limit) {
         (Schema::Object(o), Limit::MaxLength(n)) => o.max_length = Some(n),
         (Schema::Object(o), Limit::Id) => o.pattern = Some(ID_PATTERN.into()),
+        (Schema::Object(o), Limit::OneOf(values)) => {
+            o.enum_values = Some(values.iter().map(|v| (*v).into()).collect());
+        }
+        (Schema::Object(o), Limit::NotBlank) => o.pattern = Some(r"\S".into()),
+        (Schema::Object(o), Limit::Email) => {
+            o.format = Some(SchemaFormat::KnownFormat(KnownFormat::Email));
+        }
         (Schema::Array(a), Limit::MaxItems(n)) => a.max_items = Some(n),
         (Schema::Array(a), Limit::Id) => match &mut a.items {
             ArrayItems::RefOrSchema(item) => match item.as_mut() {
