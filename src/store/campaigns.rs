@@ -62,19 +62,17 @@ async fn lead_counts(e: &impl Exec, ws: WorkspaceRef, campaign_key: i64) -> Resu
 
 /// The campaign `id` names in `ws`, or 404 (`lead_counts` left empty);
 /// `lock` takes its row lock where the engine has row locks.
+impl exec::Created for CampaignRow {
+    fn created_at(&self) -> i64 {
+        self.created_at
+    }
+}
+
 async fn find(e: &impl Exec, ws: WorkspaceRef, id: ObjectId, lock: bool) -> Result<CampaignRow> {
-    let lock = if lock { e.dialect().for_update() } else { "" };
-    e.query_opt(&e.sql(
-        &format!(
-            "select {CAMPAIGN_COLUMNS} from campaigns c where c.workspace_id = ?1 and c.id = ?2{lock}"
-        ),
-        vec![ws.key.into(), id.key.into()],
-    ))
-    .await?
-    .map(from_row)
-    .transpose()?
-    .filter(|c| id.matches(c.key, c.created_at))
-    .ok_or(NOT_FOUND)
+    let select = format!("select {CAMPAIGN_COLUMNS} from campaigns c");
+    exec::find_by_id(e, &select, "c", ws, id, lock, from_row)
+        .await?
+        .ok_or(NOT_FOUND)
 }
 
 /// [`find`] with the lead counts, for answers that show the campaign.

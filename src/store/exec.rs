@@ -228,6 +228,36 @@ pub async fn page<T>(
     })
 }
 
+/// A stored row with a public ID: its creation time makes the ID's time
+/// half.
+pub trait Created {
+    fn created_at(&self) -> i64;
+}
+
+/// The row that `id` names in workspace `ws`: `select` reads a table
+/// aliased `alias` (the ID's time half must match the row's creation time);
+/// `lock` takes the row's lock where the engine has row locks.
+pub async fn find_by_id<T: Created>(
+    e: &impl Exec,
+    select: &str,
+    alias: &str,
+    ws: WorkspaceRef,
+    id: ObjectId,
+    lock: bool,
+    map: impl FnOnce(Row) -> Result<T>,
+) -> Result<Option<T>> {
+    let lock = if lock { e.dialect().for_update() } else { "" };
+    let sql = e.sql(
+        &format!("{select} where {alias}.workspace_id = ?1 and {alias}.id = ?2{lock}"),
+        vec![ws.key.into(), id.key.into()],
+    );
+    let Some(row) = e.query_opt(&sql).await? else {
+        return Ok(None);
+    };
+    let row = map(row)?;
+    Ok(id.matches(id.key, row.created_at()).then_some(row))
+}
+
 /// The storage key of the row of `table` that `id` names in workspace `ws`.
 pub async fn find_key(
     e: &impl Exec,

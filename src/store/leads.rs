@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use super::exec::{self, Exec, Row};
+use super::sql::Param;
 use super::{BulkOutcome, LeadRow, Page, PageRequest, Result, Selection, StoreError, WorkspaceRef};
 use crate::domain::email::Email;
 use crate::domain::filter::LeadFilter;
@@ -63,19 +64,37 @@ impl LeadRow {
     }
 }
 
+/// The rows `select` (on leads aliased `l`) finds among the workspace's
+/// leads whose `column` is one of `values`; none for no values.
+async fn among(
+    e: &impl Exec,
+    select: &str,
+    ws: WorkspaceRef,
+    column: &str,
+    values: impl Into<Param>,
+) -> Result<Vec<Row>> {
+    let values = values.into();
+    if matches!(&values, Param::IntList(v) if v.is_empty())
+        || matches!(&values, Param::TextList(v) if v.is_empty())
+    {
+        return Ok(Vec::new());
+    }
+    let mut sql = e.sql(
+        &format!("select {select} from leads l where l.workspace_id = ?1"),
+        vec![ws.key.into()],
+    );
+    let c = sql.in_list(&format!("l.{column}"), values, false);
+    sql.push(&format!(" and {c}"));
+    e.query(&sql).await
+}
+
 /// The stored leads with these email keys, by email key.
 pub async fn by_email_keys(
     e: &impl Exec,
     ws: WorkspaceRef,
     keys: &[String],
 ) -> Result<HashMap<String, LeadRow>> {
-    let mut sql = e.sql(
-        &format!("select {LEAD_COLUMNS} from leads l where l.workspace_id = ?1"),
-        vec![ws.key.into()],
-    );
-    let c = sql.in_list("l.email_key", keys.to_vec(), false);
-    sql.push(&format!(" and {c}"));
-    e.query(&sql)
+    among(e, LEAD_COLUMNS, ws, "email_key", keys.to_vec())
         .await?
         .into_iter()
         .map(|r| from_row(r).map(|row| (row.email_key(), row)))
@@ -88,16 +107,7 @@ pub async fn keys_by_email(
     ws: WorkspaceRef,
     keys: &[String],
 ) -> Result<HashMap<String, i64>> {
-    if keys.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let mut sql = e.sql(
-        "select email_key, id from leads where workspace_id = ?1",
-        vec![ws.key.into()],
-    );
-    let c = sql.in_list("email_key", keys.to_vec(), false);
-    sql.push(&format!(" and {c}"));
-    e.query(&sql)
+    among(e, "l.email_key, l.id", ws, "email_key", keys.to_vec())
         .await?
         .into_iter()
         .map(|mut r| Ok((r.text(0)?, r.i64(1)?)))
@@ -110,16 +120,7 @@ pub async fn created_at_by_key(
     ws: WorkspaceRef,
     keys: &[i64],
 ) -> Result<HashMap<i64, i64>> {
-    if keys.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let mut sql = e.sql(
-        "select id, created_at from leads where workspace_id = ?1",
-        vec![ws.key.into()],
-    );
-    let c = sql.in_list("id", keys.to_vec(), false);
-    sql.push(&format!(" and {c}"));
-    e.query(&sql)
+    among(e, "l.id, l.created_at", ws, "id", keys.to_vec())
         .await?
         .into_iter()
         .map(|mut r| Ok((r.i64(0)?, r.i64(1)?)))
@@ -161,19 +162,17 @@ pub async fn list(
     .await
 }
 
+impl exec::Created for LeadRow {
+    fn created_at(&self) -> i64 {
+        self.created_at
+    }
+}
+
 async fn find(e: &impl Exec, ws: WorkspaceRef, id: ObjectId, lock: bool) -> Result<LeadRow> {
-    let lock = if lock { e.dialect().for_update() } else { "" };
-    e.query_opt(&e.sql(
-        &format!(
-            "select {LEAD_COLUMNS} from leads l where l.workspace_id = ?1 and l.id = ?2{lock}"
-        ),
-        vec![ws.key.into(), id.key.into()],
-    ))
-    .await?
-    .map(from_row)
-    .transpose()?
-    .filter(|row| row.id() == id)
-    .ok_or(NOT_FOUND)
+    let select = format!("select {LEAD_COLUMNS} from leads l");
+    exec::find_by_id(e, &select, "l", ws, id, lock, from_row)
+        .await?
+        .ok_or(NOT_FOUND)
 }
 
 pub async fn get(e: &impl Exec, ws: WorkspaceRef, id: ObjectId) -> Result<LeadRow> {
