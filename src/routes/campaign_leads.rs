@@ -258,10 +258,11 @@ async fn add(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult {
-    let campaign = path_id(&id, "Campaign")?;
     let obj = object(&body)?;
     let dry_run = bool_field(obj, "dryRun", false)?;
-    let data = match parse_request(obj)? {
+    let request = parse_request(obj)?;
+    let campaign = path_id(&id, "Campaign")?;
+    let data = match request {
         Mode::Explicit {
             entries,
             positions,

@@ -89,8 +89,8 @@ async fn update(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult {
-    let id = path_id(&id, "Lead")?;
     let fields = LeadFields::parse(&body).map_err(|e| ApiError::field(e.into_field_error()))?;
+    let id = path_id(&id, "Lead")?;
     if let Some(email) = &fields.email {
         let current = state.store.get_lead(ws, id).await?;
         if email.key() != current.email_key() {
