@@ -60,14 +60,14 @@ async fn lead_counts(e: &impl Exec, ws: WorkspaceRef, campaign_key: i64) -> Resu
     Ok(counts)
 }
 
-/// The campaign `id` names in `ws`, or 404 (`lead_counts` left empty);
-/// `lock` takes its row lock where the engine has row locks.
 impl exec::Created for CampaignRow {
     fn created_at(&self) -> i64 {
         self.created_at
     }
 }
 
+/// The campaign `id` names in `ws`, or 404 (`lead_counts` left empty);
+/// `lock` takes its row lock where the engine has row locks.
 async fn find(e: &impl Exec, ws: WorkspaceRef, id: ObjectId, lock: bool) -> Result<CampaignRow> {
     let select = format!("select {CAMPAIGN_COLUMNS} from campaigns c");
     exec::find_by_id(e, &select, "c", ws, id, lock, from_row)
