@@ -138,7 +138,7 @@ async fn transition(state: AppState, ws: WorkspaceRef, id: String, t: Transition
 
 #[utoipa::path(
     post, path = "/campaigns/{id}/start", tag = "Campaigns", operation_id = "startCampaign", summary = "Start a campaign",
-    description = "draft or paused → active; pending campaign leads become active; any other change is a 409.",
+    description = "draft → active; pending campaign leads become active; any other change is a 409.",
     params(("id" = String, Path, description = "Campaign ID (24 hex characters)")),
     responses((status = 200, description = "The campaign", body = schema::Envelope<schema::Campaign>))
 )]
@@ -186,7 +186,7 @@ async fn complete(
 
 #[utoipa::path(
     post, path = "/campaigns/{id}/archive", tag = "Campaigns", operation_id = "archiveCampaign", summary = "Archive a campaign",
-    description = "any but archived → archived; any other change is a 409.",
+    description = "any status → archived (archiving an archived campaign changes nothing); leads can no longer be added.",
     params(("id" = String, Path, description = "Campaign ID (24 hex characters)")),
     responses((status = 200, description = "The campaign", body = schema::Envelope<schema::Campaign>))
 )]

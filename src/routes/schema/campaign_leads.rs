@@ -130,7 +130,7 @@ pub enum AddLeadEntry {
 }
 
 /// Give exactly one mode: `leads` (1 to 5,000 entries), `filters`, or
-/// `selectAll: true` (optionally with `filters`); `excludeIds` goes with
+/// `selectAll: true` (one of the three, never two); `excludeIds` goes with
 /// modes 2 and 3. `dryRun` answers with the exact counts and writes nothing.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -151,7 +151,8 @@ pub struct Filters {
     pub tags: Option<Vec<String>>,
     /// Case-insensitive substring of email, firstName, lastName or companyName.
     pub search: Option<String>,
-    /// emailVerificationResult in this list; `unverified` matches none.
+    /// emailVerificationResult in this list; `unverified` matches leads with
+    /// no verification result.
     pub email_status: Option<Vec<String>>,
     pub email_verified: Option<bool>,
     /// One code or a list.
