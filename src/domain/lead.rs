@@ -1,9 +1,12 @@
 //! Lead fields: parsing and validating what callers send, once, at the edge.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::country::CountryCode;
 use super::email::Email;
+use super::json::{Raw, given};
 
 pub const MAX_STRING: usize = 256;
 pub const MAX_TAGS: usize = 50;
@@ -136,22 +139,96 @@ impl LeadError {
     }
 }
 
+/// A lead as a request gives it: every field as sent (absent is `None`,
+/// null is kept), to be checked by [`LeadFields::parse`] in a fixed order
+/// (the email first: an add-leads entry with a bad email is
+/// `INVALID_EMAIL` whatever else is wrong with it). Unknown fields are
+/// ignored; on update, an empty or null text field clears it and
+/// `customFields` merge by key.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LeadInput {
+    /// Required on create; on update it may only repeat the lead's own.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<String>, example = "jane@example.com")]
+    pub email: Option<Raw>,
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<String>)]
+    pub first_name: Option<Raw>,
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<String>)]
+    pub last_name: Option<Raw>,
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<String>)]
+    pub company_name: Option<Raw>,
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<String>)]
+    pub job_title: Option<Raw>,
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Raw>,
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<String>)]
+    pub linkedin_url: Option<Raw>,
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<String>)]
+    pub city: Option<Raw>,
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<String>)]
+    pub state: Option<Raw>,
+    /// ISO 3166-1 alpha-2, any case.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<String>, example = "US", min_length = 2, max_length = 2)]
+    pub country: Option<Raw>,
+    /// At most 50 tags of 1 to 64 characters.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub tags: Option<Raw>,
+    /// At most 50 fields; values are strings (≤ 1,024), numbers, booleans or null.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<Raw>,
+    /// valid, risky, catch_all, invalid, unknown, or null.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<String>)]
+    pub email_verification_result: Option<Raw>,
+}
+
 impl LeadFields {
     /// Parses a lead object. `email` is parsed when present; whether it is
     /// required is the caller's business.
     pub fn parse(value: &Value) -> Result<Self, LeadError> {
-        let obj = value.as_object().ok_or(LeadError::NotAnObject)?;
+        if !value.is_object() {
+            return Err(LeadError::NotAnObject);
+        }
+        // Every field takes any JSON value, so only a non-object can fail.
+        let input = LeadInput::deserialize(value).map_err(|_| LeadError::NotAnObject)?;
+        Self::check(input)
+    }
+
+    /// The fields of `input`, each checked, in a fixed order.
+    pub fn check(input: LeadInput) -> Result<Self, LeadError> {
         let mut out = LeadFields::default();
-        match obj.get("email") {
+        match input.email.map(|r| r.0) {
             None | Some(Value::Null) => {}
             Some(Value::String(s)) => {
-                out.email = Some(Email::parse(s).ok_or(LeadError::InvalidEmail)?);
+                out.email = Some(Email::parse(&s).ok_or(LeadError::InvalidEmail)?);
             }
             Some(_) => return Err(LeadError::InvalidEmail),
         }
-        for (name, slot) in out.contact.by_json_name_mut() {
-            *slot = parse_text(obj, name).map_err(LeadError::Field)?;
-        }
+        let text =
+            |v: Option<Raw>, name: &str| parse_text(v.map(|r| r.0), name).map_err(LeadError::Field);
+        out.contact = Contact {
+            first_name: text(input.first_name, "firstName")?,
+            last_name: text(input.last_name, "lastName")?,
+            company_name: text(input.company_name, "companyName")?,
+            job_title: text(input.job_title, "jobTitle")?,
+            phone: text(input.phone, "phone")?,
+            linkedin_url: text(input.linkedin_url, "linkedinUrl")?,
+            city: text(input.city, "city")?,
+            state: text(input.state, "state")?,
+            country: text(input.country, "country")?,
+        };
         if let Some(Some(c)) = &out.contact.country {
             let code = CountryCode::parse(c).ok_or_else(|| {
                 LeadError::Field(FieldError::new(
@@ -161,20 +238,18 @@ impl LeadFields {
             })?;
             out.contact.country = Some(Some(code.into_string()));
         }
-        out.tags = match obj.get("tags") {
+        out.tags = match input.tags {
             None => None,
-            Some(v) => Some(parse_tags(v, "tags").map_err(LeadError::Field)?),
+            Some(v) => Some(parse_tags(&v.0, "tags").map_err(LeadError::Field)?),
         };
-        out.custom_fields = match obj.get("customFields") {
+        out.custom_fields = match input.custom_fields.map(|r| r.0) {
             None | Some(Value::Null) => None,
-            Some(v) => Some(parse_custom_fields(v).map_err(LeadError::Field)?),
+            Some(v) => Some(parse_custom_fields(&v).map_err(LeadError::Field)?),
         };
-        out.email_verification_result = match obj.get("emailVerificationResult") {
+        out.email_verification_result = match input.email_verification_result.map(|r| r.0) {
             None => None,
             Some(Value::Null) => Some(None),
-            Some(Value::String(s)) if VERIFICATION_RESULTS.contains(&s.as_str()) => {
-                Some(Some(s.clone()))
-            }
+            Some(Value::String(s)) if VERIFICATION_RESULTS.contains(&s.as_str()) => Some(Some(s)),
             Some(_) => {
                 return Err(LeadError::Field(FieldError::new(
                     "emailVerificationResult",
@@ -193,8 +268,8 @@ impl LeadFields {
     }
 }
 
-fn parse_text(obj: &Map<String, Value>, name: &str) -> Result<Option<Option<String>>, FieldError> {
-    match obj.get(name) {
+fn parse_text(v: Option<Value>, name: &str) -> Result<Option<Option<String>>, FieldError> {
+    match v {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
         Some(Value::String(s)) if s.chars().count() > MAX_STRING => Err(FieldError::new(
@@ -202,7 +277,7 @@ fn parse_text(obj: &Map<String, Value>, name: &str) -> Result<Option<Option<Stri
             format!("must be at most {MAX_STRING} characters"),
         )),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(Some(None)),
-        Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
+        Some(Value::String(s)) => Ok(Some(Some(s))),
         Some(_) => Err(FieldError::new(name, "must be a string or null")),
     }
 }

@@ -25,7 +25,7 @@ use super::schema::MAX_DNC_ENTRIES;
 use crate::domain::email::MAX_LEN as MAX_EMAIL;
 use crate::domain::filter::MAX_LEAD_IDS;
 use crate::domain::json::MAX_NAME;
-use crate::domain::lead::{MAX_STRING, MAX_TAGS, TEXT_FIELDS};
+use crate::domain::lead::{MAX_STRING, MAX_TAGS, TEXT_FIELDS, VERIFICATION_RESULTS};
 use crate::error::ErrorCode;
 use crate::state::AppState;
 
@@ -100,6 +100,11 @@ fn limits() -> Vec<(&'static str, &'static str, Limit)> {
             OneOf(&["pause", "resume", "remove"]),
         ),
         ("DncInput", "type", OneOf(&["email", "domain"])),
+        (
+            "LeadInput",
+            "emailVerificationResult",
+            OneOf(&VERIFICATION_RESULTS),
+        ),
         ("LeadInput", "tags", MaxItems(MAX_TAGS)),
     ];
     for (name, _) in TEXT_FIELDS {

@@ -90,44 +90,7 @@ pub struct BulkError {
     pub error: String,
 }
 
-/// A lead's fields. Unknown fields are ignored; on update, an empty or
-/// null text field clears it and `customFields` merge by key.
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct LeadInput {
-    /// Required on create; on update it may only repeat the lead's own.
-    #[schema(example = "jane@example.com")]
-    pub email: Option<String>,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub company_name: Option<String>,
-    pub job_title: Option<String>,
-    pub phone: Option<String>,
-    pub linkedin_url: Option<String>,
-    pub city: Option<String>,
-    pub state: Option<String>,
-    /// ISO 3166-1 alpha-2, any case.
-    #[schema(example = "US", min_length = 2, max_length = 2)]
-    pub country: Option<String>,
-    /// At most 50 tags of 1 to 64 characters.
-    pub tags: Option<Vec<String>>,
-    /// At most 50 fields; values are strings (≤ 1,024), numbers, booleans or null.
-    #[schema(value_type = Option<Object>)]
-    pub custom_fields: Option<Map<String, Value>>,
-    pub email_verification_result: Option<VerificationResult>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)]
-pub enum VerificationResult {
-    Valid,
-    Risky,
-    CatchAll,
-    Invalid,
-    Unknown,
-}
+pub use crate::domain::lead::LeadInput;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
