@@ -19,14 +19,17 @@ pub fn add_leads(data: &[u8]) {
     };
     // A valid parse promises at most 5,000 entries, every entry either used
     // or reported once, in order.
-    if let Some(obj) = value.as_object()
+    if value.is_object()
+        && let Ok(request) = serde_json::from_value(value.clone())
         && let Ok(Mode::Explicit {
+            given,
             entries,
             positions,
             errors,
             total,
-        }) = parse_request(obj)
+        }) = parse_request(request)
     {
+        assert_eq!(given.len(), total);
         assert!(total <= MAX_EXPLICIT);
         assert_eq!(entries.len(), positions.len());
         assert_eq!(entries.len() + errors.len(), total);

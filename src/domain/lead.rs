@@ -262,9 +262,13 @@ impl LeadFields {
 
     /// Parses a lead that must carry an email (create, bulk, import).
     pub fn parse_new(value: &Value) -> Result<(Email, Self), LeadError> {
-        let mut fields = Self::parse(value)?;
-        let email = fields.email.take().ok_or(LeadError::MissingEmail)?;
-        Ok((email, fields))
+        Self::parse(value)?.with_email()
+    }
+
+    /// The email, which a new lead must have, taken out of the fields.
+    pub fn with_email(mut self) -> Result<(Email, Self), LeadError> {
+        let email = self.email.take().ok_or(LeadError::MissingEmail)?;
+        Ok((email, self))
     }
 }
 

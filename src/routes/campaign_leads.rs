@@ -2,17 +2,18 @@
 //! "Adding leads to a campaign").
 
 use axum::extract::{Path, State};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiResult, Target, TargetInput, bool_field, object, ok, page, schema};
+use super::{ApiResult, Target, TargetInput, ok, page, schema};
 use crate::domain::campaign::CampaignLeadStatus;
 use crate::domain::filter::{LeadFilter, MAX_LEAD_IDS, parse_ids};
 use crate::domain::id::ObjectId;
+use crate::domain::json::flag;
 use crate::domain::lead::{FieldError, LeadError, LeadFields};
 use crate::error::ApiError;
-use crate::extract::{Body, JsonBody, QueryPairs, Tenant, path_id};
+use crate::extract::{Body, QueryPairs, Tenant, path_id};
 use crate::state::AppState;
 use crate::store::{AddEntry, CampaignLeadRow, MemberSelection, Selection};
 
@@ -66,6 +67,8 @@ async fn list(
 /// What an add-leads request asks for, once validated.
 pub(crate) enum Mode {
     Explicit {
+        /// The entries as given, for the errors that echo them.
+        given: Vec<Value>,
         entries: Vec<AddEntry>,
         /// The request index of each of `entries`.
         positions: Vec<usize>,
@@ -147,11 +150,13 @@ fn parse_entry(index: usize, entry: &Value) -> Result<AddEntry, Box<schema::AddE
     }
 }
 
-pub(crate) fn parse_request(obj: &Map<String, Value>) -> Result<Mode, ApiError> {
-    let leads = obj.get("leads").filter(|v| !v.is_null());
-    let filters = obj.get("filters").filter(|v| !v.is_null());
-    let select_all = bool_field(obj, "selectAll", false)?;
-    let exclude = obj.get("excludeIds").filter(|v| !v.is_null());
+/// The mode of an add-leads request, each part checked: the mode first
+/// (exactly one), then its parts.
+pub(crate) fn parse_request(req: schema::AddLeadsRequest) -> Result<Mode, ApiError> {
+    let leads = req.leads.map(|r| r.0);
+    let filters = req.filters.map(|r| r.0);
+    let select_all = flag(req.select_all, false);
+    let exclude = req.exclude_ids.map(|r| r.0);
 
     let modes = [leads.is_some(), filters.is_some(), select_all];
     match modes.iter().filter(|m| **m).count() {
@@ -174,9 +179,12 @@ pub(crate) fn parse_request(obj: &Map<String, Value>) -> Result<Mode, ApiError> 
                 "excludeIds goes with filters or selectAll: true, not with a leads array",
             ));
         }
-        let items = leads
-            .as_array()
-            .ok_or_else(|| ApiError::field(FieldError::new("leads", "must be an array")))?;
+        let Value::Array(items) = leads else {
+            return Err(ApiError::field(FieldError::new(
+                "leads",
+                "must be an array",
+            )));
+        };
         if items.is_empty() {
             return Err(ApiError::field(FieldError::new(
                 "leads",
@@ -205,16 +213,17 @@ pub(crate) fn parse_request(obj: &Map<String, Value>) -> Result<Mode, ApiError> 
             }
         }
         return Ok(Mode::Explicit {
+            total: items.len(),
+            given: items,
             entries,
             positions,
             errors,
-            total: items.len(),
         });
     }
 
     let filter = match filters {
         Some(v) => {
-            let f = LeadFilter::from_json(v, "filters")?;
+            let f = LeadFilter::from_json(&v, "filters")?;
             if f.is_empty() {
                 return Err(ApiError::field(FieldError::new(
                     "filters",
@@ -226,7 +235,7 @@ pub(crate) fn parse_request(obj: &Map<String, Value>) -> Result<Mode, ApiError> 
         None => None,
     };
     let exclude = match exclude {
-        Some(v) => parse_ids(v, "excludeIds", MAX_LEAD_IDS)?,
+        Some(v) => parse_ids(&v, "excludeIds", MAX_LEAD_IDS)?,
         None => Vec::new(),
     };
     Ok(Mode::Selection(Selection { filter, exclude }))
@@ -256,14 +265,14 @@ async fn add(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<Value>,
+    Body(request): Body<schema::AddLeadsRequest>,
 ) -> ApiResult {
-    let obj = object(&body)?;
-    let dry_run = bool_field(obj, "dryRun", false)?;
-    let request = parse_request(obj)?;
+    let dry_run = flag(request.dry_run, false);
+    let request = parse_request(request)?;
     let campaign = path_id(&id, "Campaign")?;
     let data = match request {
         Mode::Explicit {
+            given,
             entries,
             positions,
             mut errors,
@@ -279,7 +288,7 @@ async fn add(
             }
             for pos in outcome.not_found {
                 let index = positions[pos];
-                let entry = &body["leads"][index];
+                let entry = &given[index];
                 errors.push(entry_error(
                     index,
                     entry,

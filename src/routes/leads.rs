@@ -7,14 +7,13 @@ use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{
-    ApiResult, Target, TargetInput, bool_field, created, deleted, object, ok, page, schema,
-};
+use super::{ApiResult, Target, TargetInput, created, deleted, ok, page, schema};
 use crate::domain::filter::LeadFilter;
 use crate::domain::id::ObjectId;
-use crate::domain::lead::{FieldError, LeadError, LeadFields, parse_tag};
+use crate::domain::json::flag;
+use crate::domain::lead::{FieldError, LeadError, LeadFields};
 use crate::error::ApiError;
-use crate::extract::{Body, JsonBody, QueryPairs, Tenant, path_id};
+use crate::extract::{Body, QueryPairs, Tenant, path_id};
 use crate::state::AppState;
 use crate::store::{LeadRow, Selection, WorkspaceRef};
 
@@ -53,10 +52,11 @@ async fn list(State(state): State<AppState>, Tenant(ws): Tenant, query: QueryPai
 async fn create(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
-    JsonBody(body): JsonBody<Value>,
+    Body(input): Body<schema::LeadInput>,
 ) -> ApiResult {
-    let (email, fields) =
-        LeadFields::parse_new(&body).map_err(|e| ApiError::field(e.into_field_error()))?;
+    let (email, fields) = LeadFields::check(input)
+        .and_then(LeadFields::with_email)
+        .map_err(|e| ApiError::field(e.into_field_error()))?;
     let lead = state.store.create_lead(ws, &email, &fields).await?;
     crate::metrics::leads_created(1);
     created(render(ws, &lead))
@@ -87,9 +87,9 @@ async fn update(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<Value>,
+    Body(input): Body<schema::LeadInput>,
 ) -> ApiResult {
-    let fields = LeadFields::parse(&body).map_err(|e| ApiError::field(e.into_field_error()))?;
+    let fields = LeadFields::check(input).map_err(|e| ApiError::field(e.into_field_error()))?;
     let id = path_id(&id, "Lead")?;
     if let Some(email) = &fields.email {
         let current = state.store.get_lead(ws, id).await?;
@@ -131,29 +131,11 @@ async fn remove(
 async fn bulk(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
-    JsonBody(body): JsonBody<Value>,
+    Body(mut input): Body<schema::BulkRequest>,
 ) -> ApiResult {
-    let obj = object(&body)?;
-    let leads = match obj.get("leads") {
-        Some(Value::Array(items)) => items,
-        _ => {
-            return Err(ApiError::field(FieldError::new(
-                "leads",
-                "must be an array of lead objects",
-            )));
-        }
-    };
-    if leads.is_empty() || leads.len() > MAX_BULK {
-        return Err(ApiError::field(FieldError::new(
-            "leads",
-            format!("must hold 1 to {MAX_BULK} leads (got {})", leads.len()),
-        )));
-    }
-    let skip_duplicates = bool_field(obj, "skipDuplicates", true)?;
-    let tag = match obj.get("tag") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(parse_tag(v).map_err(|m| ApiError::field(FieldError::new("tag", m)))?),
-    };
+    let leads = input.leads()?;
+    let skip_duplicates = flag(input.skip_duplicates, true);
+    let tag = input.tag.map(|t| t.0);
 
     let mut errors = Vec::new();
     let mut seen = HashSet::new();

@@ -15,7 +15,6 @@ use axum::Json;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 
 use crate::domain::filter::{LeadFilter, MAX_LEAD_IDS};
 use crate::domain::id::ObjectId;
@@ -120,28 +119,6 @@ pub fn deleted(id: ObjectId) -> ApiResult {
         id: id.to_string(),
         deleted: true,
     })
-}
-
-/// The body as a JSON object, or 400.
-pub fn object(body: &Value) -> Result<&serde_json::Map<String, Value>, ApiError> {
-    body.as_object()
-        .ok_or_else(|| ApiError::validation("Body must be a JSON object"))
-}
-
-/// An optional boolean field: absent or null is `default`.
-pub fn bool_field(
-    obj: &serde_json::Map<String, Value>,
-    name: &str,
-    default: bool,
-) -> Result<bool, ApiError> {
-    match obj.get(name) {
-        None | Some(Value::Null) => Ok(default),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(ApiError::field(FieldError::new(
-            name,
-            "must be true or false",
-        ))),
-    }
 }
 
 /// A bulk operation's target: IDs, or everything (optionally narrowed by

@@ -10,7 +10,7 @@ use crate::domain::campaign::CampaignLeadStatus;
 use crate::domain::filter::{LeadFilter, MAX_LEAD_IDS};
 use crate::domain::format_time;
 use crate::domain::id::ObjectId;
-use crate::domain::json::{Flag, FromJson, Ids, given, present};
+use crate::domain::json::{Flag, FromJson, Ids, Raw, given, present};
 use crate::domain::lead::FieldError;
 use crate::store::{CampaignLeadRow, LeadAction};
 
@@ -134,15 +134,26 @@ pub enum AddLeadEntry {
 /// modes 2 and 3. `dryRun` answers with the exact counts and writes nothing.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
 pub struct AddLeadsRequest {
-    #[schema(min_items = 1)]
-    pub leads: Option<Vec<AddLeadEntry>>,
-    pub filters: Option<Filters>,
-    pub select_all: Option<bool>,
+    /// Mode 1. Each entry is checked on its own (errors by index).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<AddLeadEntry>>, min_items = 1)]
+    pub leads: Option<Raw>,
+    /// Mode 2.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Filters>)]
+    pub filters: Option<Raw>,
+    /// Mode 3.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<bool>)]
+    pub select_all: Option<Flag>,
     /// Leads never added (modes 2 and 3).
-    pub exclude_ids: Option<Vec<String>>,
-    pub dry_run: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub exclude_ids: Option<Raw>,
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<bool>)]
+    pub dry_run: Option<Flag>,
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -6,7 +6,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::filter::{LeadFilter, MAX_LEAD_IDS};
 use crate::domain::format_time;
-use crate::domain::json::{Flag, Ids, given, present};
+use crate::domain::json::{Flag, FromJson, Ids, given, present};
+use crate::domain::lead::{FieldError, parse_tag};
+use crate::routes::leads::MAX_BULK;
 use crate::store::{LeadRow, WorkspaceRef};
 
 /// A lead.
@@ -94,14 +96,60 @@ pub use crate::domain::lead::LeadInput;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
 pub struct BulkRequest {
-    #[schema(min_items = 1)]
-    pub leads: Vec<LeadInput>,
+    /// Each entry is checked on its own: a bad one is reported by index
+    /// and the rest proceed.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Vec<LeadInput>, required = true, min_items = 1)]
+    pub leads: Option<Entries<MAX_BULK>>,
     /// true (default): existing leads are left as they are; false: updated.
-    pub skip_duplicates: Option<bool>,
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<bool>)]
+    pub skip_duplicates: Option<Flag>,
     /// Added to every lead of the request.
-    pub tag: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub tag: Option<Tag>,
+}
+
+impl BulkRequest {
+    /// The entries, as given.
+    pub fn leads(&mut self) -> Result<Vec<Value>, FieldError> {
+        self.leads
+            .take()
+            .map(|e| e.0)
+            .ok_or_else(|| FieldError::new("leads", Entries::<MAX_BULK>::NOT_AN_ARRAY))
+    }
+}
+
+/// The lead objects of a batch, 1 to `MAX`, each left as given so that a
+/// bad one is reported by its index while the rest proceed.
+pub struct Entries<const MAX: usize>(pub Vec<Value>);
+
+impl<const MAX: usize> Entries<MAX> {
+    const NOT_AN_ARRAY: &str = "must be an array of lead objects";
+}
+
+impl<const MAX: usize> FromJson for Entries<MAX> {
+    fn from_json(v: Value) -> Result<Self, FieldError> {
+        match v {
+            Value::Array(items) if !items.is_empty() && items.len() <= MAX => Ok(Entries(items)),
+            Value::Array(items) => Err(FieldError::new(
+                "",
+                format!("must hold 1 to {MAX} leads (got {})", items.len()),
+            )),
+            _ => Err(FieldError::new("", Self::NOT_AN_ARRAY)),
+        }
+    }
+}
+
+/// A tag to add to every lead of a request.
+pub struct Tag(pub String);
+
+impl FromJson for Tag {
+    fn from_json(v: Value) -> Result<Self, FieldError> {
+        parse_tag(&v).map(Tag).map_err(|m| FieldError::new("", m))
+    }
 }
 
 /// Lead criteria; a lead must match all given. Unknown criteria are
