@@ -16,51 +16,82 @@ use crate::store::{PageRequest, Principal, WorkspaceRef};
 /// A JSON body: `application/json` required, parse errors say where.
 pub struct JsonBody<T>(pub T);
 
+/// The bytes of a JSON body: `application/json` required, the size
+/// limit, and no NUL character.
+async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        });
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType(
+            "Content-Type must be application/json".into(),
+        ));
+    }
+    let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge("Request body is larger than the limit".into())
+        } else {
+            ApiError::validation(format!("Could not read the request body: {e}"))
+        }
+    })?;
+    if has_escaped_nul(&bytes) {
+        return Err(ApiError::validation(
+            "Strings must not contain NUL characters (\\u0000)",
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Deserializes a JSON text with the path of what failed; `object_body`
+/// says the body must be an object (a request type), whose fields refuse
+/// in their own words.
+fn from_json<T: DeserializeOwned>(bytes: &[u8], object_body: bool) -> Result<T, ApiError> {
+    let starts_object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if object_body && !starts_object {
+        // Not an object (a struct would take an array by position): say
+        // so, unless it is not JSON at all.
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Err(e) => ApiError::validation(format!("Malformed JSON: {e}")),
+                Ok(_) => ApiError::validation("Body must be a JSON object"),
+            },
+        );
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::validation(format!("Malformed JSON: {inner}"));
+        }
+        // serde_json ends its messages with where in the text they arose.
+        let text = inner.to_string();
+        let position = format!(" at line {} column {}", inner.line(), inner.column());
+        let text = text.strip_suffix(&position).unwrap_or(&text);
+        if object_body && let Some(field) = crate::domain::json::refusal(&path, text) {
+            return ApiError::field(field);
+        }
+        if path == "." {
+            ApiError::validation(format!("Invalid body: {inner}"))
+        } else {
+            ApiError::validation(format!("Invalid value at {path}: {inner}"))
+        }
+    })
+}
+
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|mime| {
-                let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json"
-                    || (mime.starts_with("application/") && mime.ends_with("+json"))
-            });
-        if !is_json {
-            return Err(ApiError::UnsupportedMediaType(
-                "Content-Type must be application/json".into(),
-            ));
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge("Request body is larger than the limit".into())
-            } else {
-                ApiError::validation(format!("Could not read the request body: {e}"))
-            }
-        })?;
-        if has_escaped_nul(&bytes) {
-            return Err(ApiError::validation(
-                "Strings must not contain NUL characters (\\u0000)",
-            ));
-        }
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        let value = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            let message = if inner.is_syntax() || inner.is_eof() {
-                format!("Malformed JSON: {inner}")
-            } else if path == "." {
-                format!("Invalid body: {inner}")
-            } else {
-                format!("Invalid value at {path}: {inner}")
-            };
-            ApiError::validation(message)
-        })?;
-        Ok(JsonBody(value))
+        let bytes = json_bytes(req, state).await?;
+        from_json(&bytes, false).map(JsonBody)
     }
 }
 
@@ -74,20 +105,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let JsonBody(value) = JsonBody::<serde_json::Value>::from_request(req, state).await?;
-        if !value.is_object() {
-            return Err(ApiError::validation("Body must be a JSON object"));
-        }
-        serde_path_to_error::deserialize(value)
-            .map(Body)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let text = e.into_inner().to_string();
-                match crate::domain::json::refusal(&path, &text) {
-                    Some(field) => ApiError::field(field),
-                    None => ApiError::validation(format!("Invalid value at {path}: {text}")),
-                }
-            })
+        let bytes = json_bytes(req, state).await?;
+        from_json(&bytes, true).map(Body)
     }
 }
 

@@ -194,41 +194,58 @@ pub struct LeadInput {
     pub email_verification_result: Option<Raw>,
 }
 
+impl LeadInput {
+    /// A field by its JSON name, as given.
+    fn get(&self, name: &str) -> Option<&Value> {
+        let field = match name {
+            "email" => &self.email,
+            "firstName" => &self.first_name,
+            "lastName" => &self.last_name,
+            "companyName" => &self.company_name,
+            "jobTitle" => &self.job_title,
+            "phone" => &self.phone,
+            "linkedinUrl" => &self.linkedin_url,
+            "city" => &self.city,
+            "state" => &self.state,
+            "country" => &self.country,
+            "tags" => &self.tags,
+            "customFields" => &self.custom_fields,
+            "emailVerificationResult" => &self.email_verification_result,
+            _ => &None,
+        };
+        field.as_ref().map(|r| &r.0)
+    }
+}
+
 impl LeadFields {
-    /// Parses a lead object. `email` is parsed when present; whether it is
-    /// required is the caller's business.
+    /// Parses a lead object (an entry of a batch, read where it lies).
+    /// `email` is parsed when present; whether it is required is the
+    /// caller's business.
     pub fn parse(value: &Value) -> Result<Self, LeadError> {
-        if !value.is_object() {
-            return Err(LeadError::NotAnObject);
-        }
-        // Every field takes any JSON value, so only a non-object can fail.
-        let input = LeadInput::deserialize(value).map_err(|_| LeadError::NotAnObject)?;
-        Self::check(input)
+        let obj = value.as_object().ok_or(LeadError::NotAnObject)?;
+        Self::check_fields(|name| obj.get(name))
     }
 
-    /// The fields of `input`, each checked, in a fixed order.
+    /// The fields of a lead body parsed into its documented type.
     pub fn check(input: LeadInput) -> Result<Self, LeadError> {
+        Self::check_fields(|name| input.get(name))
+    }
+
+    /// Checks the fields `get` finds by JSON name, in a fixed order: the
+    /// email first (an add-leads entry with a bad email is `INVALID_EMAIL`
+    /// whatever else is wrong with it).
+    fn check_fields<'a>(get: impl Fn(&str) -> Option<&'a Value>) -> Result<Self, LeadError> {
         let mut out = LeadFields::default();
-        match input.email.map(|r| r.0) {
+        match get("email") {
             None | Some(Value::Null) => {}
             Some(Value::String(s)) => {
-                out.email = Some(Email::parse(&s).ok_or(LeadError::InvalidEmail)?);
+                out.email = Some(Email::parse(s).ok_or(LeadError::InvalidEmail)?);
             }
             Some(_) => return Err(LeadError::InvalidEmail),
         }
-        let text =
-            |v: Option<Raw>, name: &str| parse_text(v.map(|r| r.0), name).map_err(LeadError::Field);
-        out.contact = Contact {
-            first_name: text(input.first_name, "firstName")?,
-            last_name: text(input.last_name, "lastName")?,
-            company_name: text(input.company_name, "companyName")?,
-            job_title: text(input.job_title, "jobTitle")?,
-            phone: text(input.phone, "phone")?,
-            linkedin_url: text(input.linkedin_url, "linkedinUrl")?,
-            city: text(input.city, "city")?,
-            state: text(input.state, "state")?,
-            country: text(input.country, "country")?,
-        };
+        for (name, slot) in out.contact.by_json_name_mut() {
+            *slot = parse_text(get(name), name).map_err(LeadError::Field)?;
+        }
         if let Some(Some(c)) = &out.contact.country {
             let code = CountryCode::parse(c).ok_or_else(|| {
                 LeadError::Field(FieldError::new(
@@ -238,18 +255,20 @@ impl LeadFields {
             })?;
             out.contact.country = Some(Some(code.into_string()));
         }
-        out.tags = match input.tags {
+        out.tags = match get("tags") {
             None => None,
-            Some(v) => Some(parse_tags(&v.0, "tags").map_err(LeadError::Field)?),
+            Some(v) => Some(parse_tags(v, "tags").map_err(LeadError::Field)?),
         };
-        out.custom_fields = match input.custom_fields.map(|r| r.0) {
+        out.custom_fields = match get("customFields") {
             None | Some(Value::Null) => None,
-            Some(v) => Some(parse_custom_fields(&v).map_err(LeadError::Field)?),
+            Some(v) => Some(parse_custom_fields(v).map_err(LeadError::Field)?),
         };
-        out.email_verification_result = match input.email_verification_result.map(|r| r.0) {
+        out.email_verification_result = match get("emailVerificationResult") {
             None => None,
             Some(Value::Null) => Some(None),
-            Some(Value::String(s)) if VERIFICATION_RESULTS.contains(&s.as_str()) => Some(Some(s)),
+            Some(Value::String(s)) if VERIFICATION_RESULTS.contains(&s.as_str()) => {
+                Some(Some(s.clone()))
+            }
             Some(_) => {
                 return Err(LeadError::Field(FieldError::new(
                     "emailVerificationResult",
@@ -272,7 +291,7 @@ impl LeadFields {
     }
 }
 
-fn parse_text(v: Option<Value>, name: &str) -> Result<Option<Option<String>>, FieldError> {
+fn parse_text(v: Option<&Value>, name: &str) -> Result<Option<Option<String>>, FieldError> {
     match v {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
@@ -281,7 +300,7 @@ fn parse_text(v: Option<Value>, name: &str) -> Result<Option<Option<String>>, Fi
             format!("must be at most {MAX_STRING} characters"),
         )),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(Some(None)),
-        Some(Value::String(s)) => Ok(Some(Some(s))),
+        Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
         Some(_) => Err(FieldError::new(name, "must be a string or null")),
     }
 }
