@@ -65,7 +65,7 @@ struct DbArgs {
         hide_env_values = true
     )]
     database_url: DatabaseUrl,
-    /// Most connections to PostgreSQL per process (ignored for SQLite).
+    /// Most database connections per process (PostgreSQL's pool; SQLite's read connections).
     #[arg(long, env = "LEADFLOW_DB_MAX_CONNECTIONS", default_value_t = Config::DEFAULT_DB_MAX_CONNECTIONS)]
     db_max_connections: usize,
 }
@@ -170,8 +170,15 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Serve(args) => serve(args).await,
         Command::Migrate(db) => {
-            open(&db).await?;
-            println!("migrations applied to {}", db.database_url);
+            let store = open(&db).await?;
+            match store.migrations_applied() {
+                0 => println!(
+                    "{} is up to date: no migration was pending",
+                    db.database_url
+                ),
+                1 => println!("applied 1 migration to {}", db.database_url),
+                n => println!("applied {n} migrations to {}", db.database_url),
+            }
             Ok(())
         }
         Command::Admin(AdminCommand::CreateUser { email, db, json }) => {

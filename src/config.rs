@@ -49,7 +49,7 @@ pub struct Config {
     pub database_url: DatabaseUrl,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
-    /// Most connections the PostgreSQL pool opens.
+    /// Most connections the PostgreSQL pool opens (SQLite: read connections).
     pub db_max_connections: usize,
     /// A request running longer is answered 503.
     pub request_timeout: std::time::Duration,

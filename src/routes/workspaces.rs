@@ -3,18 +3,17 @@
 //! and rename a workspace; owners also manage members and keys, and delete.
 
 use axum::extract::{Path, State};
-use axum::response::IntoResponse;
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiResult, created, deleted, ok, schema};
+use super::{ApiResult, created, deleted, ok, page, schema};
 use crate::domain::format_time;
 use crate::domain::id::ObjectId;
 use crate::error::ApiError;
-use crate::extract::{Body, Platform, path_id};
+use crate::extract::{Body, Platform, QueryPairs, path_id};
 use crate::state::AppState;
-use crate::store::{Access, Role, UserRow, WorkspaceRow};
+use crate::store::{Access, Page, Role, UserRow, WorkspaceRow};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -85,28 +84,36 @@ async fn account(State(state): State<AppState>, Platform(user): Platform) -> Api
 
 #[utoipa::path(
     get, path = "/workspaces", tag = "Account and workspaces", operation_id = "listWorkspaces", summary = "List your workspaces (platform key)",
-    responses((status = 200, description = "All of them", body = schema::ListEnvelope<schema::Workspace>))
+    description = "Newest first, paginated like every list.",
+    params(schema::PageQuery),
+    responses((status = 200, description = "A page of your workspaces", body = schema::ListEnvelope<schema::Workspace>))
 )]
-async fn list(State(state): State<AppState>, Platform(user): Platform) -> ApiResult {
-    let items = state
-        .store
-        .user_workspaces(user)
-        .await?
-        .iter()
-        .map(|(w, role)| view(w, *role))
-        .collect::<Vec<_>>();
-    let total = items.len() as u64;
-    Ok(axum::Json(schema::ListEnvelope {
-        success: true,
-        data: items,
-        pagination: schema::Pagination {
-            limit: total,
+async fn list(
+    State(state): State<AppState>,
+    Platform(user): Platform,
+    query: QueryPairs,
+) -> ApiResult {
+    let req = query.page()?;
+    // A user has few workspaces: one read, paged here.
+    let all = state.store.user_workspaces(user).await?;
+    let total = all.len() as i64;
+    let mut items: Vec<_> = all
+        .into_iter()
+        .filter(|(w, _)| req.cursor.is_none_or(|c| w.workspace.key < c.key))
+        .take(req.limit + 1)
+        .collect();
+    let has_more = items.len() > req.limit;
+    items.truncate(req.limit);
+    page(
+        Page {
+            items,
             total,
-            has_more: false,
-            next_cursor: None,
+            has_more,
         },
-    })
-    .into_response())
+        req.limit,
+        |(w, _)| w.workspace.id(),
+        |(w, role)| view(w, *role),
+    )
 }
 
 #[utoipa::path(

@@ -30,13 +30,14 @@ use crate::domain::lead::{Contact, LeadFields};
 pub type Store = Arc<dyn Storage>;
 
 /// Opens the store a database URL names and brings its schema up to date.
-/// `max_connections` bounds the PostgreSQL pool.
+/// `max_connections` bounds the PostgreSQL pool, and SQLite's pool of read
+/// connections.
 pub async fn connect(url: &str, max_connections: usize) -> anyhow::Result<Store> {
     if let Some(path) = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
     {
-        let store = sqlite::SqliteStore::open(path).await?;
+        let store = sqlite::SqliteStore::open(path, max_connections.max(1)).await?;
         return Ok(Arc::new(store));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {

@@ -23,6 +23,8 @@ pub trait Storage: Send + Sync + 'static {
     async fn ping(&self) -> Result<()>;
     /// The connection pool's use (SQLite: the read connections).
     fn pool_status(&self) -> PoolStatus;
+    /// How many migrations opening the store applied (0: none was pending).
+    fn migrations_applied(&self) -> u64;
 
     // Users, workspaces and keys.
     async fn has_users(&self) -> Result<bool>;

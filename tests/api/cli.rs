@@ -280,3 +280,47 @@ async fn sigterm_lets_in_flight_requests_finish_within_the_grace() {
     );
     assert_eq!(request.await.unwrap(), None, "cut off at the grace");
 }
+
+#[tokio::test]
+async fn migrate_says_what_it_applied_and_then_that_nothing_was_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::helpers::fresh_database_url(dir.path()).await;
+    let first = leadflow(&["migrate"], &db);
+    assert!(first.status.success());
+    let first = String::from_utf8_lossy(&first.stdout);
+    assert!(first.starts_with("applied 2 migrations to "), "{first}");
+    let again = leadflow(&["migrate"], &db);
+    assert!(again.status.success());
+    let again = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        again.contains("is up to date: no migration was pending"),
+        "{again}"
+    );
+}
+
+#[tokio::test]
+async fn the_pool_metric_reports_the_connections_the_flag_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::helpers::fresh_database_url(dir.path()).await;
+    let server = Server::start(
+        &db,
+        &["--db-max-connections", "3"],
+        Stdio::null(),
+        Stdio::null(),
+    );
+    server.wait_healthy().await;
+    let metrics = leadflow::client::http_client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "leadflow_db_pool_max_connections 3"),
+        "{metrics}"
+    );
+}

@@ -460,3 +460,49 @@ async fn another_users_workspace_is_forbidden_and_an_unknown_one_not_found() {
     .await;
     assert_eq!(mine.data()["name"], json!("Test workspace"));
 }
+
+#[tokio::test]
+async fn workspaces_are_listed_page_by_page_with_the_limit_asked() {
+    let app = spawn_app().await;
+    let k = app.user_key.as_str();
+    for i in 0..4 {
+        platform(
+            &app,
+            k,
+            Method::POST,
+            "/v1/workspaces",
+            Some(json!({"name": format!("Team {i}")})),
+        )
+        .await
+        .assert_ok(201);
+    }
+    let mut seen = Vec::new();
+    let mut path = "/v1/workspaces?limit=2".to_string();
+    loop {
+        let r = platform(&app, k, Method::GET, &path, None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let body = r.body;
+        let page = body["data"].as_array().unwrap().clone();
+        assert!(page.len() <= 2, "{body}");
+        assert_eq!(body["pagination"]["limit"], json!(2));
+        assert_eq!(body["pagination"]["total"], json!(5));
+        seen.extend(page.iter().map(|w| w["_id"].as_str().unwrap().to_owned()));
+        match body["pagination"]["nextCursor"].as_str() {
+            Some(cursor) => {
+                assert_eq!(body["pagination"]["hasMore"], json!(true));
+                path = format!("/v1/workspaces?limit=2&cursor={cursor}");
+            }
+            None => break,
+        }
+    }
+    // Every workspace once, newest first; the bootstrap one is the oldest.
+    assert_eq!(seen.len(), 5);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.reverse();
+    assert_eq!(seen, sorted);
+    assert_eq!(seen.last().unwrap(), &app.workspace_id);
+    platform(&app, k, Method::GET, "/v1/workspaces?limit=0", None)
+        .await
+        .assert_error(400, "VALIDATION_ERROR");
+}

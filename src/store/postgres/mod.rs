@@ -42,6 +42,7 @@ const MIGRATION_LOCK: i64 = 0x6c65_6164_666c_6f77; // "leadflow"
 
 pub struct PgStore {
     pool: Pool,
+    migrations_applied: u64,
 }
 
 impl From<tokio_postgres::Error> for StoreError {
@@ -97,9 +98,12 @@ impl PgStore {
         // the migrations applied.
         tx.execute("select pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await?;
-        exec::migrate(&Conn(&tx), MIGRATIONS).await?;
+        let migrations_applied = exec::migrate(&Conn(&tx), MIGRATIONS).await?;
         tx.commit().await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            migrations_applied,
+        })
     }
 }
 
@@ -157,6 +161,10 @@ macro_rules! run {
 }
 
 storage_impl!(PgStore, run, {
+    fn migrations_applied(&self) -> u64 {
+        self.migrations_applied
+    }
+
     fn pool_status(&self) -> PoolStatus {
         let status = self.pool.status();
         PoolStatus {

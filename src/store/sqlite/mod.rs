@@ -41,6 +41,7 @@ const PRAGMAS: &str = "pragma journal_mode = wal; pragma synchronous = normal; \
 pub struct SqliteStore {
     writer: std::sync::mpsc::Sender<Job>,
     readers: r2d2::Pool<SqliteConnectionManager>,
+    migrations_applied: u64,
 }
 
 /// What the writer thread does for one request: run it inside the open
@@ -138,24 +139,32 @@ impl From<r2d2::Error> for StoreError {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file and migrates it.
-    pub async fn open(path: &str) -> anyhow::Result<Self> {
+    /// Opens (creating if needed) the database file and migrates it; at
+    /// most `readers` read connections are open at once.
+    pub async fn open(path: &str, readers: usize) -> anyhow::Result<Self> {
         let path = path.split('?').next().unwrap_or_default().to_owned();
         anyhow::ensure!(!path.is_empty(), "the SQLite URL names no file");
         tokio::task::spawn_blocking(move || {
             let mut conn = Connection::open(&path)?;
             conn.execute_batch(PRAGMAS)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            ready(exec::migrate(&Conn(&tx), MIGRATIONS))?;
+            let migrations_applied = ready(exec::migrate(&Conn(&tx), MIGRATIONS))?;
             tx.commit()?;
             let manager = SqliteConnectionManager::file(&path)
                 .with_init(|c| c.execute_batch("pragma busy_timeout = 10000; pragma query_only = 1; pragma cache_size = -4096;"));
-            let readers = r2d2::Pool::builder().max_size(16).min_idle(Some(2)).build(manager)?;
+            let readers = r2d2::Pool::builder()
+                .max_size(u32::try_from(readers).unwrap_or(u32::MAX))
+                .min_idle(Some(2.min(readers as u32)))
+                .build(manager)?;
             let (writer, jobs) = std::sync::mpsc::channel();
             std::thread::Builder::new()
                 .name("sqlite-writer".into())
                 .spawn(move || writer_loop(conn, jobs))?;
-            Ok(Self { writer, readers })
+            Ok(Self {
+                writer,
+                readers,
+                migrations_applied,
+            })
         })
         .await?
     }
@@ -242,6 +251,10 @@ macro_rules! run {
 }
 
 storage_impl!(SqliteStore, run, {
+    fn migrations_applied(&self) -> u64 {
+        self.migrations_applied
+    }
+
     fn pool_status(&self) -> PoolStatus {
         let state = self.readers.state();
         PoolStatus {
