@@ -251,7 +251,7 @@ Leads already in the campaign are skipped; leads on the do-not-contact list are 
     params(("id" = String, Path, description = "Campaign ID (24 hex characters)")),
     request_body(content = schema::AddLeadsRequest, description = "One of the three modes",
         examples(
-            ("explicit" = (summary = "Mode 1: explicit leads (the seed page's example)", value = json!({"leads": [
+            ("explicit" = (summary = "Mode 1: explicit leads (SendKit's documented example)", value = json!({"leads": [
                 {"email": "john@acme.com", "firstName": "John", "lastName": "Doe", "companyName": "Acme Corp"},
                 {"email": "jane@example.com", "firstName": "Jane"},
                 {"leadId": "665d4e5f6a7b8c9d0e1f2a3b"}

@@ -40,6 +40,7 @@ use crate::state::AppState;
                        `{\"success\": false, \"error\": {\"code\", \"message\"}}`.",
         license(name = "MIT OR Apache-2.0")
     ),
+    servers((url = "/", description = "The server this document comes from (paths start with /v1)")),
     components(schemas(crate::error::ErrorEnvelope)),
     tags(
         (name = "Campaign leads", description = "Adding leads to campaigns, and their membership"),
@@ -326,7 +327,10 @@ fn add_errors(op: &mut Operation, health: bool) {
 
 /// `GET /openapi.json` and the page at `/docs`.
 pub fn router(doc: utoipa::openapi::OpenApi) -> Router<AppState> {
+    // No validator: Swagger UI would otherwise load a badge from an outside
+    // host whenever the page is opened by any name but localhost.
     let config = Config::new(["/openapi.json"])
+        .validator_url("none")
         .try_it_out_enabled(true)
         .persist_authorization(true)
         .display_request_duration(true)

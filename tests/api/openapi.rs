@@ -196,6 +196,7 @@ async fn the_docs_page_and_every_asset_come_from_the_server() {
     assert_eq!(page.status, 200);
     let html = page.body.as_str().unwrap().to_owned();
     assert!(html.contains("swagger-ui"));
+    assert!(html.contains("<title>leadflow API</title>"), "{html}");
     assert!(
         !html.contains("http://") && !html.contains("https://"),
         "{html}"
@@ -218,7 +219,26 @@ async fn the_docs_page_and_every_asset_come_from_the_server() {
         assert!(text.len() > 100, "{asset}");
         if asset == "swagger-initializer.js" {
             assert!(text.contains("/openapi.json"), "{text}");
+            // No validator badge from an outside host, whatever the page's host name.
+            assert!(
+                text.contains(r#""validatorUrl": "none""#)
+                    || text.contains(r#""validatorUrl":"none""#),
+                "{text}"
+            );
             assert!(!text.contains("https://"), "{text}");
         }
     }
+}
+
+#[tokio::test]
+async fn the_document_names_its_server_and_sendkits_example() {
+    let app = spawn_app().await;
+    let doc = app.get("/openapi.json").await.body;
+    assert_eq!(doc["servers"][0]["url"], "/");
+    let add = &doc["paths"]["/v1/campaigns/{id}/leads"]["post"]["requestBody"]["content"]["application/json"]
+        ["examples"]["explicit"];
+    assert_eq!(
+        add["summary"],
+        "Mode 1: explicit leads (SendKit's documented example)"
+    );
 }
