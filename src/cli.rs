@@ -47,9 +47,10 @@ enum Command {
     Admin(AdminCommand),
     /// Import a CSV file into a running server through the API.
     ///
-    /// Exits 0 when every row was imported (or skipped as a duplicate), 2
+    /// Exits 0 when every row was imported (or skipped as a duplicate), 3
     /// when some rows failed (they are written to NAME.failed.csv beside
-    /// the file, with the reason), 1 when the import could not run.
+    /// the file, with the reason), 1 when the import could not run, 2 for a
+    /// usage error.
     Import(crate::client::ImportArgs),
     /// Print the OpenAPI 3.1 document (what the server serves at /openapi.json).
     Openapi,

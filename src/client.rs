@@ -264,6 +264,10 @@ fn is_blank(cells: &[String]) -> bool {
     cells.iter().all(|c| c.trim().is_empty())
 }
 
+/// The exit status of an import that ran to the end with some rows failed
+/// (1 is an import that could not run; 2 is a usage error, clap's).
+pub const SOME_ROWS_FAILED: u8 = 3;
+
 pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let mut reader = open_csv(&args.file)?;
@@ -389,7 +393,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     Ok(if summary.failed == 0 {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(2)
+        ExitCode::from(SOME_ROWS_FAILED)
     })
 }
 
@@ -541,10 +545,19 @@ fn write_failed(path: &Path, header: &[String], failed: &mut [Failed]) -> anyhow
     Ok(())
 }
 
+/// "1 row", "2 rows".
+fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 fn report(args: &ImportArgs, s: &Summary, elapsed: Duration, failed_file: Option<&PathBuf>) {
     eprintln!(
-        "{} rows in {:.1} s: {} imported, {} updated, {} skipped, {} failed",
-        s.rows,
+        "{} in {:.1} s: {} imported, {} updated, {} skipped, {} failed",
+        plural(s.rows, "row"),
         elapsed.as_secs_f64(),
         s.imported,
         s.updated,

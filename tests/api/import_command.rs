@@ -91,7 +91,13 @@ async fn a_50000_row_file_is_imported_with_counts_that_match_the_server() {
         &[&file, "--campaign", &campaign, "--tag", "sheet"],
     )
     .await;
-    assert_eq!(run.code, 2, "some rows failed: {}", run.stderr);
+    assert_eq!(
+        run.code,
+        i32::from(leadflow::client::SOME_ROWS_FAILED),
+        "some rows failed: {}",
+        run.stderr
+    );
+    assert_eq!(run.code, 3);
     assert_eq!(
         run.summary,
         json!({
@@ -330,4 +336,24 @@ async fn a_failed_batch_is_retried_with_the_same_idempotency_key() {
         .records()
         .count();
     assert_eq!(failed, 30);
+}
+
+#[tokio::test]
+async fn a_usage_error_and_a_partial_import_exit_differently() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_csv(dir.path(), "one.csv", "email\nsolo@example.com\n");
+    let usage = import(&app.base, &app.key, &[&file, "--no-such-option"]).await;
+    assert_eq!(usage.code, 2, "{}", usage.stderr);
+    let one = import(&app.base, &app.key, &[&file]).await;
+    assert_eq!(one.code, 0, "{}", one.stderr);
+    assert!(one.stderr.contains("1 row in "), "{}", one.stderr);
+    let bad = write_csv(
+        dir.path(),
+        "bad.csv",
+        "email\nnot-an-email\nok@example.com\n",
+    );
+    let partial = import(&app.base, &app.key, &[&bad]).await;
+    assert_eq!(partial.code, 3, "{}", partial.stderr);
+    assert!(partial.stderr.contains("2 rows in "), "{}", partial.stderr);
 }
