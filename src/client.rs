@@ -108,6 +108,8 @@ enum Refusal {
     Batch(String),
     /// Nothing else will work either (bad key, missing campaign, gave up).
     Stop(String),
+    /// No answer at all: the server cannot be reached.
+    Unreachable(String),
 }
 
 impl Refusal {
@@ -115,7 +117,7 @@ impl Refusal {
     fn split(self) -> (String, bool) {
         match self {
             Refusal::Batch(m) => (m, false),
-            Refusal::Stop(m) => (m, true),
+            Refusal::Stop(m) | Refusal::Unreachable(m) => (m, true),
         }
     }
 }
@@ -163,6 +165,7 @@ impl Api {
         let mut backoff = Duration::from_millis(500);
         let mut wait = None;
         let mut last = String::new();
+        let mut answered = false;
         for attempt in 1..=self.attempts {
             if attempt > 1 {
                 tokio::time::sleep(wait.take().unwrap_or(backoff)).await;
@@ -179,6 +182,7 @@ impl Api {
                     continue;
                 }
             };
+            answered = true;
             let status = res.status();
             let retry_after = res
                 .headers()
@@ -201,10 +205,15 @@ impl Api {
                 _ => return Err(Refusal::Batch(last)),
             }
         }
-        Err(Refusal::Stop(format!(
-            "gave up after {} attempts: {last}",
-            self.attempts
-        )))
+        let gave_up = format!(
+            "gave up after {}: {last}",
+            plural(u64::from(self.attempts), "attempt")
+        );
+        Err(if answered {
+            Refusal::Stop(gave_up)
+        } else {
+            Refusal::Unreachable(gave_up)
+        })
     }
 }
 
@@ -408,11 +417,23 @@ async fn preflight(api: &Api, campaign: Option<&str>) -> anyhow::Result<()> {
         Ok(_) => Ok(()),
         Err(refusal) => Err(refusal.split().0),
     };
-    check(
-        api.send(reqwest::Method::GET, "/v1/leads?limit=1", None)
-            .await,
-    )
-    .map_err(|m| anyhow::anyhow!("the server refused the request: {m}"))?;
+    match api
+        .send(reqwest::Method::GET, "/v1/leads?limit=1", None)
+        .await
+    {
+        Ok(_) => {}
+        Err(Refusal::Unreachable(m)) => bail!("no server answers at {}: {m}", api.base),
+        Err(refusal) => {
+            let m = refusal.split().0;
+            // The header is the API's word; the command's is the option.
+            let hint = if m.contains("X-Workspace-Id") {
+                " (with a platform key, name the workspace: --workspace ID or LEADFLOW_WORKSPACE_ID)"
+            } else {
+                ""
+            };
+            bail!("the server refused the key: {m}{hint}");
+        }
+    }
     if let Some(id) = campaign {
         check(
             api.send(reqwest::Method::GET, &format!("/v1/campaigns/{id}"), None)

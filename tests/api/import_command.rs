@@ -357,3 +357,25 @@ async fn a_usage_error_and_a_partial_import_exit_differently() {
     assert_eq!(partial.code, 3, "{}", partial.stderr);
     assert!(partial.stderr.contains("2 rows in "), "{}", partial.stderr);
 }
+
+#[tokio::test]
+async fn a_server_that_does_not_answer_or_a_missing_workspace_is_said_plainly() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_csv(dir.path(), "one.csv", "email\nsolo@example.com\n");
+    let nobody = format!("http://127.0.0.1:{}", crate::helpers::free_port());
+    let run = import(&nobody, &app.key, &[&file, "--attempts", "1"]).await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("no server answers at"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("the server refused"), "{}", run.stderr);
+    assert!(run.stderr.contains("after 1 attempt:"), "{}", run.stderr);
+    // A platform key without a workspace: the option to use is named.
+    let run = import(&app.base, &app.user_key, &[&file]).await;
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("--workspace"), "{}", run.stderr);
+    assert_eq!(app.lead_total().await, 0);
+}
