@@ -396,6 +396,12 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
         started.elapsed(),
         (!failed.is_empty()).then_some(&failed_path),
     );
+    if failed.is_empty() && failed_path.exists() {
+        eprintln!(
+            "note: {} is from an earlier run (this one had no failed rows); it was left as it is",
+            failed_path.display()
+        );
+    }
     if let Some(why) = stopped {
         bail!("the import stopped early: {why}");
     }

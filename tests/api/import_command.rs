@@ -379,3 +379,23 @@ async fn a_server_that_does_not_answer_or_a_missing_workspace_is_said_plainly() 
     assert!(run.stderr.contains("--workspace"), "{}", run.stderr);
     assert_eq!(app.lead_total().await, 0);
 }
+
+#[tokio::test]
+async fn a_clean_run_says_that_an_old_failed_rows_file_is_not_its_own() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_csv(dir.path(), "people.csv", "email\nfresh@example.com\n");
+    let old = dir.path().join("people.failed.csv");
+    std::fs::write(&old, "email,line,error\nx,2,old\n").unwrap();
+    let run = import(&app.base, &app.key, &[&file]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is from an earlier run"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&old).unwrap(),
+        "email,line,error\nx,2,old\n"
+    );
+}
