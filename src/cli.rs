@@ -119,6 +119,49 @@ enum AdminCommand {
     },
 }
 
+/// JSON log lines with the current span's fields (the request's
+/// `request_id`, `method`, `path`) at the top level of each line, beside
+/// the event's own, so that `jq .request_id` finds them; `span` names the
+/// span the line was logged in.
+struct SpanFieldsOnTop<F>(F);
+
+impl<S, N, F> tracing_subscriber::fmt::FormatEvent<S, N> for SpanFieldsOnTop<F>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+    F: tracing_subscriber::fmt::FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let mut line = String::new();
+        self.0.format_event(
+            ctx,
+            tracing_subscriber::fmt::format::Writer::new(&mut line),
+            event,
+        )?;
+        let lifted = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&line)
+            .ok()
+            .and_then(|mut obj| {
+                if let Some(serde_json::Value::Object(span)) = obj.remove("span") {
+                    for (k, v) in span {
+                        // The span's name stays as `span`: which one the line is in.
+                        let k = if k == "name" { "span".to_owned() } else { k };
+                        obj.entry(k).or_insert(v);
+                    }
+                }
+                serde_json::to_string(&obj).ok()
+            });
+        match lifted {
+            Some(lifted) => writeln!(writer, "{lifted}"),
+            None => write!(writer, "{line}"),
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
@@ -132,10 +175,14 @@ pub fn main() -> ExitCode {
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init(),
         LogFormat::Json => logs
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(SpanFieldsOnTop(
+                tracing_subscriber::fmt::format()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false),
+            ))
             .init(),
     }
     let runtime = match tokio::runtime::Runtime::new() {
