@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::config::{Config, DatabaseUrl};
 use crate::domain::email::Email;
+use crate::domain::workspace::Role;
 use crate::startup::{Application, shutdown_signal};
 use crate::store::{self, Store};
 
@@ -108,12 +109,44 @@ enum AdminCommand {
     CreateWorkspace {
         #[arg(long)]
         name: String,
-        /// Email of an existing user who becomes the owner.
+        /// Email of an existing user who becomes the owner (default: the
+        /// first user, so that the workspace always has an owner).
         #[arg(long)]
         owner: Option<String>,
         #[command(flatten)]
         db: DbArgs,
         /// End with one JSON line: {"workspaceId","name","apiKey"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a user to a workspace, or change its role (for a user who lost
+    /// access).
+    AddMember {
+        /// The workspace's ID.
+        #[arg(long)]
+        workspace: String,
+        /// Email of an existing user.
+        #[arg(long)]
+        email: String,
+        /// owner or member.
+        #[arg(long, default_value = "member")]
+        role: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List every user: ID, email.
+    ListUsers {
+        #[command(flatten)]
+        db: DbArgs,
+        /// One JSON line per user: {"userId","email"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every workspace: ID, name, owners.
+    ListWorkspaces {
+        #[command(flatten)]
+        db: DbArgs,
+        /// One JSON line per workspace: {"workspaceId","name","owners"}.
         #[arg(long)]
         json: bool,
     },
@@ -258,7 +291,21 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             );
             let store = open(&db).await?;
             let owner = match owner {
-                None => None,
+                None => match store.list_users().await?.into_iter().next() {
+                    Some(first) => {
+                        println!(
+                            "owner: {} (the first user; --owner picks another)",
+                            first.email
+                        );
+                        Some(first.key)
+                    }
+                    None => {
+                        println!(
+                            "owner: none yet (there is no user; `leadflow admin add-member` gives it one later)"
+                        );
+                        None
+                    }
+                },
                 Some(email) => {
                     let parsed = Email::parse(&email)
                         .ok_or_else(|| anyhow::anyhow!("{email:?} is not a valid email address"))?;
@@ -279,6 +326,71 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(())
         }
+        Command::Admin(AdminCommand::AddMember {
+            workspace,
+            email,
+            role,
+            db,
+        }) => {
+            let role = Role::parse(&role)
+                .ok_or_else(|| anyhow::anyhow!("--role must be owner or member, not {role:?}"))?;
+            let id = crate::domain::id::ObjectId::parse(&workspace)
+                .ok_or_else(|| anyhow::anyhow!("{workspace:?} is not a workspace ID"))?;
+            let parsed = Email::parse(&email)
+                .ok_or_else(|| anyhow::anyhow!("{email:?} is not a valid email address"))?;
+            let store = open(&db).await?;
+            let user = store
+                .find_user(&parsed)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no user with email {email}"))?;
+            let ws = store
+                .list_all_workspaces()
+                .await?
+                .into_iter()
+                .map(|(w, _)| w.workspace)
+                .find(|w| w.id() == id)
+                .ok_or_else(|| anyhow::anyhow!("no workspace {workspace}"))?;
+            store.set_member(ws, user.key, role).await?;
+            println!(
+                "{} is now {} of workspace {workspace}",
+                user.email,
+                match role {
+                    Role::Owner => "an owner",
+                    Role::Member => "a member",
+                }
+            );
+            Ok(())
+        }
+        Command::Admin(AdminCommand::ListUsers { db, json }) => {
+            for user in open(&db).await?.list_users().await? {
+                let id = crate::domain::id::ObjectId::new(user.key, user.created_at);
+                if json {
+                    println!("{}", json!({"userId": id, "email": user.email}));
+                } else {
+                    println!("{id}  {}", user.email);
+                }
+            }
+            Ok(())
+        }
+        Command::Admin(AdminCommand::ListWorkspaces { db, json }) => {
+            for (w, owners) in open(&db).await?.list_all_workspaces().await? {
+                let id = w.workspace.id();
+                if json {
+                    println!(
+                        "{}",
+                        json!({"workspaceId": id, "name": w.name, "owners": owners})
+                    );
+                } else {
+                    let owners = if owners.is_empty() {
+                        "no owner".to_owned()
+                    } else {
+                        owners.join(", ")
+                    };
+                    println!("{id}  {}  ({owners})", w.name);
+                }
+            }
+            Ok(())
+        }
     };
     done.map(|()| ExitCode::SUCCESS)
 }
@@ -293,7 +405,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         (per_sec, burst)
     });
     let app = Application::build(&config).await?;
-    if let Some(b) = store::bootstrap(&app.store()).await? {
+    let bootstrapped = store::bootstrap(&app.store()).await?;
+    if bootstrapped.is_none() {
+        tracing::info!(
+            "the database has users already, so no keys were made: keys are printed only when serve creates a database's first user (leadflow admin --help makes more)"
+        );
+    }
+    if let Some(b) = bootstrapped {
         // Printed, never logged: this is the only time these keys exist in clear.
         println!("leadflow: a new database; created the first user and workspace.");
         println!("Store these keys now, they are shown only once:");
@@ -308,7 +426,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             b.workspace_key.expose()
         );
         println!(
-            "Try: curl -H 'X-Api-Key: {}' http://{}/v1/campaigns",
+            "Try: curl -s -H 'X-Api-Key: {}' http://{}/v1/campaigns",
             b.workspace_key.expose(),
             display_addr(&config.listen, app.port())
         );

@@ -28,6 +28,11 @@ pub trait Storage: Send + Sync + 'static {
 
     // Users, workspaces and keys.
     async fn has_users(&self) -> Result<bool>;
+    /// Every user, oldest first (for the administrator).
+    async fn list_users(&self) -> Result<Vec<UserRow>>;
+    /// Every workspace with its owners' emails, oldest first (for the
+    /// administrator).
+    async fn list_all_workspaces(&self) -> Result<Vec<(WorkspaceRow, Vec<String>)>>;
     async fn create_user(&self, email: &Email) -> Result<(UserRow, ApiKey)>;
     async fn find_user(&self, email: &Email) -> Result<Option<UserRow>>;
     async fn create_workspace(
@@ -218,6 +223,14 @@ macro_rules! storage_impl {
 
         async fn has_users(&self) -> Result<bool> {
             $run!(self, one, |e| workspaces::has_users(e))
+        }
+
+        async fn list_users(&self) -> Result<Vec<UserRow>> {
+            $run!(self, read, |e| workspaces::list_users(e))
+        }
+
+        async fn list_all_workspaces(&self) -> Result<Vec<(WorkspaceRow, Vec<String>)>> {
+            $run!(self, read, |e| workspaces::list_all_workspaces(e))
         }
 
         async fn create_user(&self, email: &Email) -> Result<(UserRow, ApiKey)> {

@@ -60,6 +60,40 @@ pub async fn find_user(e: &impl Exec, email: &Email) -> Result<Option<UserRow>> 
     .transpose()
 }
 
+pub async fn list_users(e: &impl Exec) -> Result<Vec<UserRow>> {
+    e.query(&e.sql(
+        "select id, email, created_at from users order by id",
+        vec![],
+    ))
+    .await?
+    .into_iter()
+    .map(user_row)
+    .collect()
+}
+
+/// Every workspace with its owners' emails, oldest first: one query across
+/// all tenants, for the administrator's command line only.
+pub async fn list_all_workspaces(e: &impl Exec) -> Result<Vec<(WorkspaceRow, Vec<String>)>> {
+    let rows = e
+        .query(&e.sql(
+            "select w.id, w.created_at, w.name, w.updated_at, u.email from workspaces w \
+             left join workspace_members m on m.workspace_id = w.id and m.role = 'owner' \
+             left join users u on u.id = m.user_id order by w.id, u.email",
+            vec![],
+        ))
+        .await?;
+    let mut out: Vec<(WorkspaceRow, Vec<String>)> = Vec::new();
+    for mut r in rows {
+        let w = workspace_row(&mut r)?;
+        let owner = r.opt_text(4)?;
+        match out.last_mut() {
+            Some((last, owners)) if last.workspace == w.workspace => owners.extend(owner),
+            _ => out.push((w, owner.into_iter().collect())),
+        }
+    }
+    Ok(out)
+}
+
 pub async fn get_user(e: &impl Exec, user_key: i64) -> Result<UserRow> {
     e.query_opt(&e.sql(
         "select id, email, created_at from users where id = ?1",

@@ -324,3 +324,117 @@ async fn the_pool_metric_reports_the_connections_the_flag_allows() {
         "{metrics}"
     );
 }
+
+fn json_lines(out: &std::process::Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+#[tokio::test]
+async fn admin_workspaces_always_get_an_owner_and_lost_access_can_be_given_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::helpers::fresh_database_url(dir.path()).await;
+    assert!(leadflow(&["migrate"], &db).status.success());
+    // No user yet: the workspace is made without an owner, and it says so.
+    let none = leadflow(&["admin", "create-workspace", "--name", "Orphan"], &db);
+    assert!(none.status.success());
+    assert!(String::from_utf8_lossy(&none.stdout).contains("owner: none yet"));
+
+    for email in ["first@example.com", "second@example.com"] {
+        let made = leadflow(&["admin", "create-user", "--email", email], &db);
+        assert!(made.status.success());
+    }
+    let made = leadflow(
+        &["admin", "create-workspace", "--name", "Sales", "--json"],
+        &db,
+    );
+    assert!(made.status.success());
+    assert!(String::from_utf8_lossy(&made.stdout).contains("owner: first@example.com"));
+    let ws = last_json_line(&made)["workspaceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let users = json_lines(&leadflow(&["admin", "list-users", "--json"], &db));
+    let emails: Vec<&str> = users.iter().map(|u| u["email"].as_str().unwrap()).collect();
+    assert_eq!(emails, ["first@example.com", "second@example.com"]);
+
+    let added = leadflow(
+        &[
+            "admin",
+            "add-member",
+            "--workspace",
+            &ws,
+            "--email",
+            "second@example.com",
+            "--role",
+            "owner",
+        ],
+        &db,
+    );
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let listed = json_lines(&leadflow(&["admin", "list-workspaces", "--json"], &db));
+    let sales = listed
+        .iter()
+        .find(|w| w["workspaceId"] == ws.as_str())
+        .unwrap();
+    assert_eq!(sales["name"], "Sales");
+    assert_eq!(
+        sales["owners"],
+        serde_json::json!(["first@example.com", "second@example.com"])
+    );
+
+    let bad_role = leadflow(
+        &[
+            "admin",
+            "add-member",
+            "--workspace",
+            &ws,
+            "--email",
+            "second@example.com",
+            "--role",
+            "boss",
+        ],
+        &db,
+    );
+    assert!(!bad_role.status.success());
+}
+
+#[tokio::test]
+async fn serve_says_why_it_prints_no_keys_for_a_database_with_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::helpers::fresh_database_url(dir.path()).await;
+    assert!(leadflow(&["migrate"], &db).status.success());
+    let made = leadflow(
+        &["admin", "create-user", "--email", "early@example.com"],
+        &db,
+    );
+    assert!(made.status.success());
+    let mut server = Server::start(&db, &[], Stdio::piped(), Stdio::piped());
+    server.wait_healthy().await;
+    server.stop();
+    let mut out = String::new();
+    server
+        .child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut err = String::new();
+    server
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(!out.contains("sk_"), "{out}");
+    assert!(err.contains("no keys were made"), "{err}");
+}
