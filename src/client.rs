@@ -22,7 +22,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
 use crate::domain::email::Email;
-use crate::domain::import::{Field, Mapping};
+use crate::domain::import::{Field, Mapping, delimiter_name, detect_delimiter};
 
 /// The largest batch the bulk endpoint takes.
 pub const MAX_BATCH: usize = 5_000;
@@ -253,9 +253,23 @@ pub fn failed_rows_path(input: &Path) -> PathBuf {
     input.with_file_name(format!("{stem}.failed.csv"))
 }
 
-fn open_csv(path: &Path) -> anyhow::Result<csv::Reader<std::fs::File>> {
+/// The file's separator, read from its header line (as the server does).
+fn file_delimiter(path: &Path) -> anyhow::Result<u8> {
+    use std::io::{BufRead, Read};
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut first = Vec::new();
+    std::io::BufReader::new(file)
+        .take(1024 * 1024)
+        .read_until(b'\n', &mut first)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(detect_delimiter(&first))
+}
+
+fn open_csv(path: &Path, delimiter: u8) -> anyhow::Result<csv::Reader<std::fs::File>> {
     csv::ReaderBuilder::new()
         .flexible(true)
+        .delimiter(delimiter)
         .from_path(path)
         .with_context(|| format!("cannot open {}", path.display()))
 }
@@ -279,7 +293,8 @@ pub const SOME_ROWS_FAILED: u8 = 3;
 
 pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let mut reader = open_csv(&args.file)?;
+    let delimiter = file_delimiter(&args.file)?;
+    let mut reader = open_csv(&args.file, delimiter)?;
     let header: Vec<String> = cells(reader.byte_headers()?)
         .into_iter()
         .enumerate()
@@ -300,12 +315,13 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     }
     let given = parse_maps(&args.map)?;
     let mapping = Mapping::resolve(&header, Some(&given), true).map_err(|e| anyhow::anyhow!(e))?;
+    eprintln!("separator: {}", delimiter_name(delimiter));
     describe_mapping(&header, &mapping);
 
     // One quick pass for the total, so progress can show an ETA.
     let mut total = 0u64;
     let mut record = csv::ByteRecord::new();
-    let mut counter = open_csv(&args.file)?;
+    let mut counter = open_csv(&args.file, delimiter)?;
     while counter.read_byte_record(&mut record)? {
         if !is_blank(&cells(&record)) {
             total += 1;

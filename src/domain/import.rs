@@ -106,6 +106,46 @@ impl Field {
     }
 }
 
+/// The separators a CSV file may use: spreadsheet programs write `;` in
+/// many locales, and tab-separated and `|`-separated files are common too.
+pub const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
+
+/// The separator of a CSV file, read from its header line: the one of
+/// [`DELIMITERS`] that appears most often outside quotes (a comma when
+/// none does, or on a tie with it).
+pub fn detect_delimiter(header_line: &[u8]) -> u8 {
+    let mut counts = [0usize; DELIMITERS.len()];
+    let mut quoted = false;
+    for &b in header_line {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' | b'\r' if !quoted => break,
+            _ if !quoted => {
+                if let Some(i) = DELIMITERS.iter().position(|d| *d == b) {
+                    counts[i] += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut best = 0;
+    for i in 1..DELIMITERS.len() {
+        if counts[i] > counts[best] {
+            best = i;
+        }
+    }
+    DELIMITERS[best]
+}
+
+/// How a delimiter is shown to people: `,` `;` `|`, and `tab`.
+pub fn delimiter_name(d: u8) -> String {
+    if d == b'\t' {
+        "tab".to_owned()
+    } else {
+        char::from(d).to_string()
+    }
+}
+
 /// Which column feeds which field, resolved against a file's header.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mapping {
@@ -269,6 +309,18 @@ mod tests {
 
     fn header(names: &[&str]) -> Vec<String> {
         names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_delimiter_is_read_from_the_header_line() {
+        assert_eq!(detect_delimiter(b"Email;First Name;Company\r\na,b;c"), b';');
+        assert_eq!(detect_delimiter(b"email\tfirstName\n"), b'\t');
+        assert_eq!(detect_delimiter(b"email|name|x,y"), b'|');
+        assert_eq!(detect_delimiter(b"email,name"), b',');
+        assert_eq!(detect_delimiter(b"email"), b',');
+        // Inside quotes a separator is text.
+        assert_eq!(detect_delimiter(b"\"a;b;c\",email"), b',');
+        assert_eq!(delimiter_name(b'\t'), "tab");
     }
 
     #[test]

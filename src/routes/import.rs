@@ -19,7 +19,7 @@ use bytes::Bytes;
 use csv_async::{AsyncReaderBuilder, ByteRecord};
 use futures_util::{Stream, StreamExt};
 use serde_json::Value;
-use tokio::io::{AsyncRead, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::StreamReader;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -28,12 +28,17 @@ use super::leads::entry_message;
 use super::{ApiResult, ok, schema};
 use crate::domain::email::Email;
 use crate::domain::id::ObjectId;
-use crate::domain::import::{MAX_FILE_BYTES, MAX_REQUEST_BYTES, MAX_ROWS, Mapping, parse_mapping};
+use crate::domain::import::{
+    MAX_FILE_BYTES, MAX_REQUEST_BYTES, MAX_ROWS, Mapping, delimiter_name, detect_delimiter,
+    parse_mapping,
+};
 use crate::domain::lead::{FieldError, LeadFields, parse_tag};
 use crate::error::ApiError;
 use crate::extract::Tenant;
 use crate::state::AppState;
 
+/// The longest header line read ahead for its separator.
+const MAX_HEADER_LINE: u64 = 1024 * 1024;
 /// The largest text part (`mapping`, `tag`, …).
 const MAX_TEXT_PART: usize = 256 * 1024;
 
@@ -66,6 +71,8 @@ enum Upload {
 /// repeats, and the rows that could not be imported.
 #[derive(Default)]
 pub(crate) struct Rows {
+    /// The separator the file was read with.
+    pub delimiter: u8,
     pub count: usize,
     pub leads: Vec<(Email, LeadFields)>,
     pub repeats: u64,
@@ -209,6 +216,7 @@ async fn import_csv(
         failed: rows.errors.len() as u64,
         imported_lead_ids: bulk.imported.iter().map(ObjectId::to_string).collect(),
         errors: rows.errors,
+        delimiter: delimiter_name(rows.delimiter),
         campaign,
     })
 }
@@ -438,8 +446,20 @@ where
         csv_async::ErrorKind::Io(io) => stream_error(io),
         _ => not_csv(&e.to_string()),
     };
+    // The header line says which separator the file uses; it is read
+    // ahead, then put back in front of the rest.
+    let mut rest = tokio::io::BufReader::new(reader);
+    let mut first = Vec::new();
+    (&mut rest)
+        .take(MAX_HEADER_LINE)
+        .read_until(b'\n', &mut first)
+        .await
+        .map_err(|e| stream_error(&e))?;
+    let delimiter = detect_delimiter(&first);
+    let reader = std::io::Cursor::new(first).chain(rest);
     let mut reader = AsyncReaderBuilder::new()
         .flexible(true)
+        .delimiter(delimiter)
         .create_reader(Lines::new(reader));
     let raw = reader.byte_headers().await.map_err(csv_error)?.clone();
     let mut header = Vec::with_capacity(raw.len());
@@ -459,9 +479,14 @@ where
             "it is empty; its first line must name the columns, e.g. email,firstName",
         ));
     }
-    let mapping = Mapping::resolve(&header, given, false).map_err(|m| mapping_error(&m))?;
+    // A given mapping adds to what the header says, as `--map` does: named
+    // columns go where it says (null skips one), the others are recognised.
+    let mapping = Mapping::resolve(&header, given, true).map_err(|m| mapping_error(&m))?;
 
-    let mut rows = Rows::default();
+    let mut rows = Rows {
+        delimiter,
+        ..Rows::default()
+    };
     let mut seen = HashSet::new();
     let mut record = ByteRecord::new();
     while reader

@@ -247,8 +247,13 @@ async fn bad_files_and_mappings_get_a_400_naming_the_problem_and_change_nothing(
             ),
             "'Phone'",
         ),
+        // A mapping adds to the recognised headers, so only a mapping that
+        // ignores the email column leaves none.
         (
-            csv_form(good, &[("mapping", r#"{"name": "firstName"}"#)]),
+            csv_form(
+                good,
+                &[("mapping", r#"{"email": null, "name": "firstName"}"#)],
+            ),
             "no column is mapped to email",
         ),
         (csv_form(good, &[("mapping", "email=email")]), "JSON object"),
@@ -338,4 +343,55 @@ async fn line_numbers_are_right_with_crlf_blank_lines_and_quoted_newlines() {
         .collect();
     assert_eq!(lines, [2, 6, 8, 9], "{data}");
     assert_eq!(data["imported"], json!(1));
+}
+
+#[tokio::test]
+async fn semicolon_and_tab_files_are_read_by_the_separator_of_their_header() {
+    let app = spawn_app().await;
+    let semicolons = "Email;First Name;Company\n\
+                      semi@example.com;Sam;Acme, Inc.\n";
+    let r = app.import(csv_form(semicolons, &[])).await;
+    let data = r.assert_ok(200).clone();
+    assert_eq!(data["delimiter"], json!(";"), "{data}");
+    assert_eq!(data["imported"], json!(1), "{data}");
+    let lead = lead_by_email(&app, "semi@example.com").await;
+    assert_eq!(lead["firstName"], json!("Sam"));
+    assert_eq!(lead["companyName"], json!("Acme, Inc."));
+
+    let tabs = "email\tfirstName\ntab@example.com\tTia\n";
+    let data = app.import(csv_form(tabs, &[])).await.assert_ok(200).clone();
+    assert_eq!(data["delimiter"], json!("tab"), "{data}");
+    assert_eq!(
+        lead_by_email(&app, "tab@example.com").await["firstName"],
+        json!("Tia")
+    );
+
+    let commas = app
+        .import(csv_form("email\ncomma@example.com\n", &[]))
+        .await
+        .assert_ok(200)
+        .clone();
+    assert_eq!(commas["delimiter"], json!(","));
+}
+
+#[tokio::test]
+async fn a_mapping_adds_to_the_recognised_headers_and_null_still_ignores_a_column() {
+    let app = spawn_app().await;
+    let csv = "Work Email,First Name,Last Name,Company,Notes\n\
+               mix@example.com,Mia,Xu,Acme,call back\n";
+    let mapping = r#"{"Work Email": "email", "Notes": "customFields.notes", "Company": null}"#;
+    let data = app
+        .import(csv_form(csv, &[("mapping", mapping)]))
+        .await
+        .assert_ok(200)
+        .clone();
+    assert_eq!(data["imported"], json!(1), "{data}");
+    let lead = lead_by_email(&app, "mix@example.com").await;
+    // Named in the mapping.
+    assert_eq!(lead["customFields"]["notes"], json!("call back"));
+    // Not named: recognised from the header, as `leadflow import --map` does.
+    assert_eq!(lead["firstName"], json!("Mia"));
+    assert_eq!(lead["lastName"], json!("Xu"));
+    // Named as null: ignored although its header is recognised.
+    assert_eq!(lead["companyName"], json!(null));
 }

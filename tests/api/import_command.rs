@@ -399,3 +399,19 @@ async fn a_clean_run_says_that_an_old_failed_rows_file_is_not_its_own() {
         "email,line,error\nx,2,old\n"
     );
 }
+
+#[tokio::test]
+async fn the_command_reads_a_semicolon_file_by_its_header() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_csv(
+        dir.path(),
+        "semi.csv",
+        "Email;First Name\nsemi@example.com;Sam\nsecond@example.com;Sue\n",
+    );
+    let run = import(&app.base, &app.key, &[&file]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("separator: ;"), "{}", run.stderr);
+    assert_eq!(run.summary["imported"], json!(2), "{}", run.stderr);
+    assert_eq!(app.lead_total().await, 2);
+}

@@ -16,6 +16,10 @@ pub struct ImportResult {
     pub failed: u64,
     pub imported_lead_ids: Vec<String>,
     pub errors: Vec<ImportRowError>,
+    /// The separator the file was read with, found in its header line:
+    /// `,`, `;`, `|` or `tab`.
+    #[schema(example = ",")]
+    pub delimiter: String,
     /// With `campaignId`: how the file's leads were added to it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub campaign: Option<ImportCampaign>,
