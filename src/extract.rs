@@ -1,7 +1,7 @@
 //! Extractors whose failures come back in the API's envelope: JSON bodies,
 //! query strings, paths and the authenticated workspace.
 
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use bytes::Bytes;
@@ -11,7 +11,7 @@ use crate::domain::id::ObjectId;
 use crate::domain::key::ApiKey;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{PageRequest, Principal, WorkspaceRef};
+use crate::store::{Principal, WorkspaceRef};
 
 /// A JSON body: `application/json` required, parse errors say where.
 pub struct JsonBody<T>(pub T);
@@ -140,8 +140,9 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
-            .map_err(|e| ApiError::validation(format!("Invalid query string: {e}")))?;
+        let axum::extract::Query(pairs) =
+            axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+                .map_err(|e| ApiError::validation(format!("Invalid query string: {e}")))?;
         if pairs
             .iter()
             .any(|(k, v)| k.contains('\0') || v.contains('\0'))
@@ -154,33 +155,31 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     }
 }
 
-impl QueryPairs {
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
+/// A query string parsed into a documented type whose fields are
+/// [`FromJson`](crate::domain::json::FromJson) types reading text: a
+/// refusal is a 400 naming the parameter. A parameter given twice counts
+/// once, the first time.
+pub struct Query<T>(pub T);
 
-    /// `limit` (1–100, default 25) and `cursor` (an `_id`).
-    pub fn page(&self) -> Result<PageRequest, ApiError> {
-        let limit = match self.get("limit") {
-            None => 25,
-            Some(v) => v
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=100).contains(n))
-                .ok_or_else(|| {
-                    ApiError::validation("limit must be a whole number from 1 to 100")
-                })?,
-        };
-        let cursor = match self.get("cursor") {
-            None | Some("") => None,
-            Some(v) => Some(ObjectId::parse(v).ok_or_else(|| {
-                ApiError::validation("cursor must be an ID of 24 hex characters")
-            })?),
-        };
-        Ok(PageRequest { limit, cursor })
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let QueryPairs(pairs) = QueryPairs::from_request_parts(parts, state).await?;
+        let mut obj = serde_json::Map::new();
+        for (k, v) in pairs {
+            obj.entry(k).or_insert(serde_json::Value::String(v));
+        }
+        serde_path_to_error::deserialize(serde_json::Value::Object(obj))
+            .map(Query)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let text = e.into_inner().to_string();
+                match crate::domain::json::refusal(&path, &text) {
+                    Some(field) => ApiError::field(field),
+                    None => ApiError::validation(format!("Invalid query string: {text}")),
+                }
+            })
     }
 }
 

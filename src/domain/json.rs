@@ -148,6 +148,54 @@ impl<const MAX: usize> FromJson for Ids<MAX> {
     }
 }
 
+/// `limit`: items per page, 1 to 100.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit(pub usize);
+
+impl Limit {
+    pub const DEFAULT: usize = 25;
+    pub const MAX: usize = 100;
+}
+
+impl FromJson for Limit {
+    fn from_json(v: Value) -> Result<Self, FieldError> {
+        v.as_str()
+            .and_then(|s| s.parse::<usize>().ok())
+            .filter(|n| (1..=Self::MAX).contains(n))
+            .map(Limit)
+            .ok_or_else(|| FieldError::new("", "must be a whole number from 1 to 100"))
+    }
+}
+
+/// `cursor`: the ID a page starts after; empty is none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor(pub Option<ObjectId>);
+
+impl FromJson for Cursor {
+    fn from_json(v: Value) -> Result<Self, FieldError> {
+        match v.as_str() {
+            Some("") => Ok(Cursor(None)),
+            Some(s) => ObjectId::parse(s)
+                .map(|id| Cursor(Some(id)))
+                .ok_or_else(|| FieldError::new("", "must be an ID of 24 hex characters")),
+            None => Err(FieldError::new("", "must be an ID of 24 hex characters")),
+        }
+    }
+}
+
+/// Text as given (a query parameter, or a field checked later as a whole).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Text(pub String);
+
+impl FromJson for Text {
+    fn from_json(v: Value) -> Result<Self, FieldError> {
+        match v {
+            Value::String(s) => Ok(Text(s)),
+            _ => Err(FieldError::new("", "must be text")),
+        }
+    }
+}
+
 /// Any JSON value, left for a parser that needs the whole of it (lead
 /// fields, filters, per-entry errors).
 #[derive(Clone, Debug, PartialEq)]

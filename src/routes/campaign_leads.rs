@@ -7,13 +7,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ApiResult, Target, TargetInput, ok, page, schema};
-use crate::domain::campaign::CampaignLeadStatus;
 use crate::domain::filter::{LeadFilter, MAX_LEAD_IDS, parse_ids};
 use crate::domain::id::ObjectId;
 use crate::domain::json::flag;
 use crate::domain::lead::{FieldError, LeadError, LeadFields};
 use crate::error::ApiError;
-use crate::extract::{Body, QueryPairs, Tenant, path_id};
+use crate::extract::{Body, Query, Tenant, path_id};
 use crate::state::AppState;
 use crate::store::{AddEntry, CampaignLeadRow, MemberSelection, Selection};
 
@@ -39,19 +38,12 @@ async fn list(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
     Path(id): Path<String>,
-    query: QueryPairs,
+    Query(paging): Query<schema::PageQuery>,
+    Query(query): Query<schema::CampaignLeadQuery>,
 ) -> ApiResult {
     let campaign = path_id(&id, "Campaign")?;
-    let req = query.page()?;
-    let status = match query.get("status") {
-        None | Some("") => None,
-        Some(s) => Some(CampaignLeadStatus::parse(s).ok_or_else(|| {
-            ApiError::field(FieldError::new(
-                "status",
-                "must be one of pending, active, paused, completed, bounced, unsubscribed, replied",
-            ))
-        })?),
-    };
+    let req = paging.page();
+    let status = query.status.and_then(|s| s.0);
     let result = state
         .store
         .list_campaign_leads(ws, campaign, status, req)

@@ -7,11 +7,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ApiResult, created, deleted, ok, page, schema};
-use crate::domain::campaign::{CampaignStatus, Transition};
+use crate::domain::campaign::Transition;
 use crate::domain::id::ObjectId;
-use crate::domain::lead::FieldError;
-use crate::error::ApiError;
-use crate::extract::{Body, QueryPairs, Tenant, path_id};
+use crate::extract::{Body, Query, Tenant, path_id};
 use crate::state::AppState;
 use crate::store::{CampaignRow, WorkspaceRef};
 
@@ -35,23 +33,15 @@ pub fn render(ws: WorkspaceRef, c: &CampaignRow) -> Value {
     params(schema::PageQuery, schema::CampaignQuery),
     responses((status = 200, description = "A page of campaigns", body = schema::ListEnvelope<schema::Campaign>))
 )]
-async fn list(State(state): State<AppState>, Tenant(ws): Tenant, query: QueryPairs) -> ApiResult {
-    let req = query.page()?;
-    let statuses = match query.get("status") {
-        None | Some("") => Vec::new(),
-        Some(list) => list
-            .split(',')
-            .map(|s| {
-                CampaignStatus::parse(s.trim()).ok_or_else(|| {
-                    ApiError::field(FieldError::new(
-                        "status",
-                        format!("'{s}' is not one of draft, active, paused, completed, archived"),
-                    ))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-    };
-    let search = query.get("search").map(str::trim).filter(|s| !s.is_empty());
+async fn list(
+    State(state): State<AppState>,
+    Tenant(ws): Tenant,
+    Query(paging): Query<schema::PageQuery>,
+    Query(query): Query<schema::CampaignQuery>,
+) -> ApiResult {
+    let req = paging.page();
+    let statuses = query.statuses()?;
+    let search = query.search();
     let result = state
         .store
         .list_campaigns(ws, &statuses, search, req)

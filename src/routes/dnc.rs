@@ -8,7 +8,7 @@ use utoipa_axum::routes;
 
 use super::{ApiResult, ok, page, schema};
 use crate::domain::id::ObjectId;
-use crate::extract::{Body, QueryPairs, Tenant};
+use crate::extract::{Body, Query, Tenant};
 use crate::state::AppState;
 use crate::store::DncRow;
 
@@ -25,8 +25,12 @@ fn render(d: &DncRow) -> Value {
     params(schema::PageQuery),
     responses((status = 200, description = "A page of entries", body = schema::ListEnvelope<schema::DncEntry>))
 )]
-async fn list(State(state): State<AppState>, Tenant(ws): Tenant, query: QueryPairs) -> ApiResult {
-    let req = query.page()?;
+async fn list(
+    State(state): State<AppState>,
+    Tenant(ws): Tenant,
+    Query(paging): Query<schema::PageQuery>,
+) -> ApiResult {
+    let req = paging.page();
     let result = state.store.list_dnc(ws, req).await?;
     page(
         result,

@@ -254,11 +254,16 @@ pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
                     .push(RefOr::T(workspace_header()));
             }
             for p in op.parameters.iter_mut().flatten() {
-                if let RefOr::T(p) = p
-                    && p.parameter_in == ParameterIn::Path
-                    && let Some(RefOr::T(schema)) = p.schema.as_mut()
-                {
-                    apply(schema, Limit::Id);
+                let RefOr::T(p) = p else { continue };
+                let is_path = p.parameter_in == ParameterIn::Path;
+                let is_cursor = p.parameter_in == ParameterIn::Query && p.name == "cursor";
+                if let Some(RefOr::T(schema)) = p.schema.as_mut() {
+                    if is_path {
+                        apply(schema, Limit::Id);
+                    } else if is_cursor && let Schema::Object(o) = schema {
+                        // An ID, or empty for the first page.
+                        o.pattern = Some("^([0-9a-f]{24})?$".into());
+                    }
                 }
             }
             add_errors(op, path == "/v1/health");

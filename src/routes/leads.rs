@@ -13,7 +13,7 @@ use crate::domain::id::ObjectId;
 use crate::domain::json::flag;
 use crate::domain::lead::{FieldError, LeadError, LeadFields};
 use crate::error::ApiError;
-use crate::extract::{Body, QueryPairs, Tenant, path_id};
+use crate::extract::{Body, Query, Tenant, path_id};
 use crate::state::AppState;
 use crate::store::{LeadRow, Selection, WorkspaceRef};
 
@@ -37,9 +37,14 @@ pub fn render(ws: WorkspaceRef, lead: &LeadRow) -> Value {
     params(schema::PageQuery, schema::LeadQuery),
     responses((status = 200, description = "A page of leads", body = schema::ListEnvelope<schema::Lead>))
 )]
-async fn list(State(state): State<AppState>, Tenant(ws): Tenant, query: QueryPairs) -> ApiResult {
-    let req = query.page()?;
-    let filter = LeadFilter::from_query(&query.0)?;
+async fn list(
+    State(state): State<AppState>,
+    Tenant(ws): Tenant,
+    Query(paging): Query<schema::PageQuery>,
+    Query(query): Query<schema::LeadQuery>,
+) -> ApiResult {
+    let req = paging.page();
+    let filter = query.filter()?;
     let result = state.store.list_leads(ws, &filter, req).await?;
     page(result, req.limit, LeadRow::id, |l| render(ws, l))
 }

@@ -11,7 +11,7 @@ use super::{ApiResult, created, deleted, ok, page, schema};
 use crate::domain::format_time;
 use crate::domain::id::ObjectId;
 use crate::error::ApiError;
-use crate::extract::{Body, Platform, QueryPairs, path_id};
+use crate::extract::{Body, Platform, Query, path_id};
 use crate::state::AppState;
 use crate::store::{Access, Page, Role, UserRow, WorkspaceRow};
 
@@ -91,9 +91,9 @@ async fn account(State(state): State<AppState>, Platform(user): Platform) -> Api
 async fn list(
     State(state): State<AppState>,
     Platform(user): Platform,
-    query: QueryPairs,
+    Query(paging): Query<schema::PageQuery>,
 ) -> ApiResult {
-    let req = query.page()?;
+    let req = paging.page();
     // A user has few workspaces: one read, paged here.
     let all = state.store.user_workspaces(user).await?;
     let total = all.len() as i64;

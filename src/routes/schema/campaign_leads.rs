@@ -232,8 +232,29 @@ impl FromJson for ActionName {
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 pub struct CampaignLeadQuery {
     /// pending, active, paused, completed, bounced, unsubscribed or replied.
-    pub status: Option<String>,
+    #[serde(default, deserialize_with = "given")]
+    #[param(value_type = Option<String>)]
+    pub status: Option<StatusFilter>,
+}
+
+/// A membership status to list; empty is all.
+pub struct StatusFilter(pub Option<CampaignLeadStatus>);
+
+impl FromJson for StatusFilter {
+    fn from_json(v: Value) -> Result<Self, FieldError> {
+        match v.as_str() {
+            Some("") => Ok(StatusFilter(None)),
+            Some(s) => CampaignLeadStatus::parse(s)
+                .map(|s| StatusFilter(Some(s)))
+                .ok_or_else(|| {
+                    FieldError::new(
+                        "",
+                        "must be one of pending, active, paused, completed, bounced, unsubscribed, replied",
+                    )
+                }),
+            None => Err(FieldError::new("", "must be text")),
+        }
+    }
 }

@@ -4,10 +4,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::domain::campaign::CampaignStatus;
 use crate::domain::campaign::check_content_size;
 use crate::domain::format_time;
 use crate::domain::id::ObjectId;
-use crate::domain::json::{JsonArray, JsonObject, Name, Raw, given};
+use crate::domain::json::{JsonArray, JsonObject, Name, Raw, Text, given};
 use crate::domain::lead::FieldError;
 use crate::error::ApiError;
 use crate::store::{CampaignFields, CampaignRow, WorkspaceRef};
@@ -152,10 +153,45 @@ impl CampaignInput {
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 pub struct CampaignQuery {
     /// Statuses, comma-separated: draft, active, paused, completed, archived.
-    pub status: Option<String>,
+    #[serde(default, deserialize_with = "given")]
+    #[param(value_type = Option<String>)]
+    pub status: Option<Text>,
     /// Case-insensitive substring of the name.
-    pub search: Option<String>,
+    #[serde(default, deserialize_with = "given")]
+    #[param(value_type = Option<String>)]
+    pub search: Option<Text>,
+}
+
+impl CampaignQuery {
+    /// The statuses asked for (none: all).
+    pub fn statuses(&self) -> Result<Vec<CampaignStatus>, FieldError> {
+        let Some(list) = self
+            .status
+            .as_ref()
+            .map(|t| t.0.as_str())
+            .filter(|s| !s.is_empty())
+        else {
+            return Ok(Vec::new());
+        };
+        list.split(',')
+            .map(|s| {
+                CampaignStatus::parse(s.trim()).ok_or_else(|| {
+                    FieldError::new(
+                        "status",
+                        format!("'{s}' is not one of draft, active, paused, completed, archived"),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// The search text, trimmed; none when empty.
+    pub fn search(&self) -> Option<&str> {
+        self.search
+            .as_ref()
+            .map(|t| t.0.trim())
+            .filter(|s| !s.is_empty())
+    }
 }

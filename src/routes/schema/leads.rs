@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::filter::{LeadFilter, MAX_LEAD_IDS};
 use crate::domain::format_time;
-use crate::domain::json::{Flag, FromJson, Ids, given, present};
+use crate::domain::json::{Flag, FromJson, Ids, Text, given, present};
 use crate::domain::lead::{FieldError, parse_tag};
 use crate::routes::leads::MAX_BULK;
 use crate::store::{LeadRow, WorkspaceRef};
@@ -199,23 +199,58 @@ pub struct DeleteLeadsRequest {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
 pub struct LeadQuery {
     /// Leads with any of these tags, e.g. `vip,q4`.
-    pub tags: Option<String>,
+    #[serde(default, deserialize_with = "given")]
+    #[param(value_type = Option<String>)]
+    pub tags: Option<Text>,
     /// Case-insensitive substring of email, firstName, lastName or companyName.
-    pub search: Option<String>,
+    #[serde(default, deserialize_with = "given")]
+    #[param(value_type = Option<String>)]
+    pub search: Option<Text>,
     /// Verification results, e.g. `valid,unverified`.
-    pub email_status: Option<String>,
-    pub email_verified: Option<bool>,
+    #[serde(default, deserialize_with = "given")]
+    #[param(value_type = Option<String>)]
+    pub email_status: Option<Text>,
+    #[serde(default, deserialize_with = "given")]
+    #[param(value_type = Option<bool>)]
+    pub email_verified: Option<Text>,
     /// Country codes, e.g. `US,DE`.
-    pub country: Option<String>,
+    #[serde(default, deserialize_with = "given")]
+    #[param(value_type = Option<String>)]
+    pub country: Option<Text>,
     /// Lead IDs, comma-separated.
-    pub lead_ids: Option<String>,
+    #[serde(default, deserialize_with = "given")]
+    #[param(value_type = Option<String>)]
+    pub lead_ids: Option<Text>,
     /// Created after this instant (RFC 3339, exclusive).
-    #[param(format = DateTime)]
-    pub created_after: Option<String>,
+    #[serde(default, deserialize_with = "given")]
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub created_after: Option<Text>,
     /// Created before this instant (RFC 3339, exclusive).
-    #[param(format = DateTime)]
-    pub created_before: Option<String>,
+    #[serde(default, deserialize_with = "given")]
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub created_before: Option<Text>,
+}
+
+impl LeadQuery {
+    /// The filter these parameters make (`LeadFilter::from_query` reads
+    /// their text: lists comma-separated, booleans and times checked).
+    pub fn filter(self) -> Result<LeadFilter, FieldError> {
+        let given = [
+            ("tags", self.tags),
+            ("search", self.search),
+            ("emailStatus", self.email_status),
+            ("emailVerified", self.email_verified),
+            ("country", self.country),
+            ("leadIds", self.lead_ids),
+            ("createdAfter", self.created_after),
+            ("createdBefore", self.created_before),
+        ];
+        let pairs: Vec<(String, String)> = given
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|t| (k.to_owned(), t.0)))
+            .collect();
+        LeadFilter::from_query(&pairs)
+    }
 }

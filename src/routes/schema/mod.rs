@@ -5,6 +5,8 @@
 //! `Workspace`) are what the handlers serialize, so the document cannot
 //! drift from the responses. The error envelope is `crate::error`'s.
 
+use crate::domain::json::{Cursor, Limit, given};
+use crate::store::PageRequest;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -76,11 +78,22 @@ pub struct DeletedCount {
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 pub struct PageQuery {
     /// Items per page, 1 to 100 (default 25).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
+    #[serde(default, deserialize_with = "given")]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    pub limit: Option<Limit>,
     /// The `_id` of the previous page's last item (`nextCursor`).
-    pub cursor: Option<String>,
+    #[serde(default, deserialize_with = "given")]
+    #[param(value_type = Option<String>)]
+    pub cursor: Option<Cursor>,
+}
+
+impl PageQuery {
+    pub fn page(&self) -> PageRequest {
+        PageRequest {
+            limit: self.limit.map_or(Limit::DEFAULT, |l| l.0),
+            cursor: self.cursor.and_then(|c| c.0),
+        }
+    }
 }
