@@ -98,8 +98,22 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
         hasher.update(&bytes);
         Body::from(bytes)
     };
+    // Keys are scoped by credential and workspace: a platform key acting in
+    // two workspaces has two sets of keys.
+    let mut scope = Sha256::new();
+    scope.update(api_key.hash());
+    scope.update(b"\n");
+    scope.update(
+        parts
+            .headers
+            .get("x-workspace-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_ascii_lowercase(),
+    );
     let claim = IdempotencyKey {
-        credential: api_key.hash(),
+        credential: scope.finalize().to_vec(),
         key,
         fingerprint: hasher
             .finalize()
@@ -150,6 +164,25 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
         }
         return Ok(response);
     }
+    if is_secret(&response) {
+        // An answer with a key is never stored: a retry learns the request
+        // succeeded, and the key stays shown once.
+        let refusal = ApiError::Conflict(
+            "This request already succeeded; the key it made is shown only once".into(),
+        )
+        .into_response();
+        let (refusal, body) = refusal.into_parts();
+        let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
+        let stored = StoredResponse {
+            status: refusal.status.as_u16(),
+            content_type: "application/json".into(),
+            body: body.to_vec(),
+        };
+        if let Err(e) = state.store.idempotency_finish(&claim, stored).await {
+            tracing::warn!(error = %e, "could not keep an idempotent answer");
+        }
+        return Ok(response);
+    }
     let (mut parts, body) = response.into_parts();
     let bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
     let stored = StoredResponse {
@@ -168,6 +201,15 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
     }
     parts.headers.remove(header::CONTENT_LENGTH);
     Ok(Response::from_parts(parts, Body::from(bytes)))
+}
+
+/// Whether an answer carries a secret (a key shown once): its handler
+/// marks it `Cache-Control: no-store`.
+fn is_secret(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CACHE_CONTROL)
+        .is_some_and(|v| v.as_bytes() == b"no-store")
 }
 
 /// Hashes a stream of bytes with every occurrence of `boundary` replaced

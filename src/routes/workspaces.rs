@@ -249,9 +249,21 @@ async fn create_key(
 ) -> ApiResult {
     let (w, _) = access(&state, user, &id, true).await?;
     let key = state.store.create_workspace_key(w.workspace).await?;
-    created(schema::WorkspaceKey {
+    secret(created(schema::WorkspaceKey {
         workspace_id: w.workspace.id().to_string(),
         api_key: key.expose().to_owned(),
+    }))
+}
+
+/// Marks an answer that carries a key: never cached, never kept for an
+/// Idempotency-Key replay (see `idempotency::is_secret`).
+fn secret(answer: ApiResult) -> ApiResult {
+    answer.map(|mut response| {
+        response.headers_mut().insert(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        );
+        response
     })
 }
 
@@ -285,8 +297,8 @@ async fn rotate_key(
 ) -> ApiResult {
     let (w, _) = access(&state, user, &id, true).await?;
     let key = state.store.rotate_workspace_key(w.workspace).await?;
-    ok(schema::WorkspaceKey {
+    secret(ok(schema::WorkspaceKey {
         workspace_id: w.workspace.id().to_string(),
         api_key: key.expose().to_owned(),
-    })
+    }))
 }
