@@ -13,9 +13,6 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{Principal, WorkspaceRef};
 
-/// A JSON body: `application/json` required, parse errors say where.
-pub struct JsonBody<T>(pub T);
-
 /// The bytes of a JSON body: `application/json` required, the size
 /// limit, and no NUL character.
 async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
@@ -49,12 +46,11 @@ async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Ap
     Ok(bytes)
 }
 
-/// Deserializes a JSON text with the path of what failed; `object_body`
-/// says the body must be an object (a request type), whose fields refuse
-/// in their own words.
-fn from_json<T: DeserializeOwned>(bytes: &[u8], object_body: bool) -> Result<T, ApiError> {
+/// Deserializes a JSON object into a request type, with the path of what
+/// failed; its fields refuse in their own words.
+fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let starts_object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-    if object_body && !starts_object {
+    if !starts_object {
         // Not an object (a struct would take an array by position): say
         // so, unless it is not JSON at all.
         return Err(
@@ -75,7 +71,7 @@ fn from_json<T: DeserializeOwned>(bytes: &[u8], object_body: bool) -> Result<T, 
         let text = inner.to_string();
         let position = format!(" at line {} column {}", inner.line(), inner.column());
         let text = text.strip_suffix(&position).unwrap_or(&text);
-        if object_body && let Some(field) = crate::domain::json::refusal(&path, text) {
+        if let Some(field) = crate::domain::json::refusal(&path, text) {
             return ApiError::field(field);
         }
         if path == "." {
@@ -84,15 +80,6 @@ fn from_json<T: DeserializeOwned>(bytes: &[u8], object_body: bool) -> Result<T, 
             ApiError::validation(format!("Invalid value at {path}: {inner}"))
         }
     })
-}
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = json_bytes(req, state).await?;
-        from_json(&bytes, false).map(JsonBody)
-    }
 }
 
 /// A JSON object body parsed into a request type whose fields are
@@ -106,7 +93,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let bytes = json_bytes(req, state).await?;
-        from_json(&bytes, true).map(Body)
+        from_json(&bytes).map(Body)
     }
 }
 
