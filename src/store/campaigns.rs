@@ -20,7 +20,7 @@ use crate::domain::now_ms;
 
 const NOT_FOUND: StoreError = StoreError::NotFound("Campaign not found");
 
-const CAMPAIGN_COLUMNS: &str = "c.id, c.name, c.status, c.sequence, c.schedule, c.settings, \
+const CAMPAIGN_COLUMNS: &str = r"c.id, c.name, c.status, c.sequence, c.schedule, c.settings,
     c.started_at, c.completed_at, c.created_at, c.updated_at";
 
 fn from_row(mut r: Row) -> Result<CampaignRow> {
@@ -42,7 +42,7 @@ fn from_row(mut r: Row) -> Result<CampaignRow> {
 async fn lead_counts(e: &impl Exec, ws: WorkspaceRef, campaign_key: i64) -> Result<LeadCounts> {
     let rows = e
         .query(&e.sql(
-            "select status, count(*) from campaign_leads \
+            r"select status, count(*) from campaign_leads
              where workspace_id = ?1 and campaign_id = ?2 group by status",
             vec![ws.key.into(), campaign_key.into()],
         ))
@@ -86,7 +86,7 @@ pub async fn create(e: &impl Exec, ws: WorkspaceRef, f: CampaignFields) -> Resul
     let now = now_ms();
     let key = e
         .query_i64(&e.sql(
-            "insert into campaigns (workspace_id, name, status, sequence, schedule, settings, created_at, updated_at) \
+            r"insert into campaigns (workspace_id, name, status, sequence, schedule, settings, created_at, updated_at)
              values (?1, ?2, 'draft', ?3, ?4, ?5, ?6, ?6) returning id",
             vec![
                 ws.key.into(),
@@ -146,7 +146,7 @@ pub async fn update(
 ) -> Result<CampaignRow> {
     let current = find(e, ws, id, true).await?;
     e.execute(&e.sql(
-        "update campaigns set name = ?3, sequence = ?4, schedule = ?5, settings = ?6, updated_at = ?7 \
+        r"update campaigns set name = ?3, sequence = ?4, schedule = ?5, settings = ?6, updated_at = ?7
          where workspace_id = ?1 and id = ?2",
         vec![
             ws.key.into(),
@@ -189,9 +189,9 @@ pub async fn transition(
     let to = t.check(campaign.status).map_err(StoreError::Conflict)?;
     let now = now_ms();
     e.execute(&e.sql(
-        "update campaigns set status = ?3, updated_at = ?4, \
-         started_at = case when ?3 = 'active' then coalesce(started_at, ?4) else started_at end, \
-         completed_at = case when ?3 = 'completed' then ?4 else completed_at end \
+        r"update campaigns set status = ?3, updated_at = ?4,
+         started_at = case when ?3 = 'active' then coalesce(started_at, ?4) else started_at end,
+         completed_at = case when ?3 = 'completed' then ?4 else completed_at end
          where workspace_id = ?1 and id = ?2",
         vec![
             ws.key.into(),
@@ -205,7 +205,7 @@ pub async fn transition(
         // A campaign that becomes active activates its pending leads in the
         // same transaction.
         e.execute(&e.sql(
-            "update campaign_leads set status = 'active', updated_at = ?3 \
+            r"update campaign_leads set status = 'active', updated_at = ?3
              where workspace_id = ?1 and campaign_id = ?2 and status = 'pending'",
             vec![ws.key.into(), campaign.key.into(), now.into()],
         ))
@@ -214,8 +214,8 @@ pub async fn transition(
     find_with_counts(e, ws, id).await
 }
 
-const CAMPAIGN_LEAD_SELECT: &str = "select cl.id, cl.lead_id, l.created_at, cl.status, cl.added_at, cl.updated_at, \
-     l.email, l.first_name, l.last_name, l.company_name \
+const CAMPAIGN_LEAD_SELECT: &str = r"select cl.id, cl.lead_id, l.created_at, cl.status, cl.added_at, cl.updated_at,
+     l.email, l.first_name, l.last_name, l.company_name
      from campaign_leads cl join leads l on l.workspace_id = cl.workspace_id and l.id = cl.lead_id";
 
 fn campaign_lead(campaign: ObjectId) -> impl Fn(Row) -> Result<CampaignLeadRow> {
@@ -276,7 +276,7 @@ pub async fn set_lead_status(
     let mut current = e
         .query_opt(&e.sql(
             &format!(
-                "select added_at, status from campaign_leads \
+                r"select added_at, status from campaign_leads
                  where workspace_id = ?1 and campaign_id = ?2 and id = ?3{lock}"
             ),
             vec![ws.key.into(), found.key.into(), id.key.into()],
@@ -342,14 +342,14 @@ pub async fn lead_action(
     let now = sql.param(now_ms());
     sql.text = match action {
         LeadAction::Pause => format!(
-            "update campaign_leads as cl set status = 'paused', updated_at = {now} \
+            r"update campaign_leads as cl set status = 'paused', updated_at = {now}
              where {} and cl.status in ('active', 'pending')",
             sql.text
         ),
         LeadAction::Resume => {
             let to = sql.param(found.status.new_lead_status().as_str());
             format!(
-                "update campaign_leads as cl set status = {to}, updated_at = {now} \
+                r"update campaign_leads as cl set status = {to}, updated_at = {now}
                  where {} and cl.status = 'paused'",
                 sql.text
             )
@@ -492,14 +492,14 @@ pub async fn add_explicit(
         );
         let rows = sql.int_rows(lead_keys.clone(), "j");
         sql.push(&format!(
-            "{rows} cross join leads l where l.workspace_id = ?1 and l.id = j.id and {on_dnc} \
-             and not exists (select 1 from campaign_leads cl where cl.workspace_id = ?1 \
+            r"{rows} cross join leads l where l.workspace_id = ?1 and l.id = j.id and {on_dnc}
+             and not exists (select 1 from campaign_leads cl where cl.workspace_id = ?1
              and cl.campaign_id = ?2 and cl.lead_id = l.id)"
         ));
         outcome.blocked = e.query_i64(&sql).await? as u64;
     }
     let mut sql = e.sql(
-        "insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at) \
+        r"insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at)
          select ?1, ?2, l.id, ?3, ?4, ?4 from ",
         vec![
             ws.key.into(),
@@ -524,7 +524,7 @@ pub async fn add_explicit(
         Dialect::Postgres => "l.id",
     };
     sql.push(&format!(
-        "{rows} cross join leads l where l.workspace_id = ?1 and l.id = j.id{not_dnc} \
+        r"{rows} cross join leads l where l.workspace_id = ?1 and l.id = j.id{not_dnc}
          order by {order} on conflict do nothing"
     ));
     outcome.added = e.execute(&sql).await?;

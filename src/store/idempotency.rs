@@ -17,7 +17,7 @@ pub async fn begin(
     ))
     .await?;
     e.execute(&e.sql(
-        "delete from idempotency_keys where credential = ?1 and key = ?2 \
+        r"delete from idempotency_keys where credential = ?1 and key = ?2
          and status is null and created_at < ?3",
         vec![
             k.credential.clone().into(),
@@ -28,7 +28,7 @@ pub async fn begin(
     .await?;
     let inserted = e
         .execute(&e.sql(
-            "insert into idempotency_keys (credential, key, fingerprint, created_at) \
+            r"insert into idempotency_keys (credential, key, fingerprint, created_at)
              values (?1, ?2, ?3, ?4) on conflict do nothing",
             vec![
                 k.credential.clone().into(),
@@ -43,7 +43,7 @@ pub async fn begin(
     }
     let row = e
         .query_opt(&e.sql(
-            "select fingerprint, status, content_type, body from idempotency_keys \
+            r"select fingerprint, status, content_type, body from idempotency_keys
              where credential = ?1 and key = ?2",
             vec![k.credential.clone().into(), k.key.as_str().into()],
         ))
@@ -62,7 +62,7 @@ pub async fn begin(
 
 pub async fn finish(e: &impl Exec, k: &IdempotencyKey, r: &StoredResponse) -> Result<()> {
     e.execute(&e.sql(
-        "update idempotency_keys set status = ?3, content_type = ?4, body = ?5 \
+        r"update idempotency_keys set status = ?3, content_type = ?4, body = ?5
          where credential = ?1 and key = ?2",
         vec![
             k.credential.clone().into(),

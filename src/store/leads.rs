@@ -15,8 +15,8 @@ use crate::domain::now_ms;
 
 pub const NOT_FOUND: StoreError = StoreError::NotFound("Lead not found");
 
-pub const LEAD_COLUMNS: &str = "l.id, l.email, l.first_name, l.last_name, l.company_name, l.job_title, \
-    l.phone, l.linkedin_url, l.city, l.state, l.country, l.tags, l.custom_fields, \
+pub const LEAD_COLUMNS: &str = r"l.id, l.email, l.first_name, l.last_name, l.company_name, l.job_title,
+    l.phone, l.linkedin_url, l.city, l.state, l.country, l.tags, l.custom_fields,
     l.email_verification_result, l.created_at, l.updated_at";
 
 /// A row of [`LEAD_COLUMNS`].
@@ -199,7 +199,7 @@ pub async fn update(
 pub async fn delete(e: &impl Exec, ws: WorkspaceRef, id: ObjectId) -> Result<()> {
     let key = exec::find_key(e, "leads", ws, id).await?.ok_or(NOT_FOUND)?;
     e.execute(&e.sql(
-        "delete from campaign_leads where workspace_id = ?1 and lead_id = ?2 \
+        r"delete from campaign_leads where workspace_id = ?1 and lead_id = ?2
          and campaign_id in (select id from campaigns where workspace_id = ?1)",
         vec![ws.key.into(), key.into()],
     ))

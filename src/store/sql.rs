@@ -47,9 +47,9 @@ impl Dialect {
     /// workspace's do-not-contact list.
     pub fn on_dnc(self) -> String {
         format!(
-            "(exists (select 1 from dnc_entries d where d.workspace_id = l.workspace_id \
-               and d.kind = 'email' and d.value = l.email_key) \
-             or exists (select 1 from dnc_entries d where d.workspace_id = l.workspace_id \
+            r"(exists (select 1 from dnc_entries d where d.workspace_id = l.workspace_id
+               and d.kind = 'email' and d.value = l.email_key)
+             or exists (select 1 from dnc_entries d where d.workspace_id = l.workspace_id
                and d.kind = 'domain' and d.value = {}))",
             self.email_domain("l.email_key")
         )
@@ -279,7 +279,7 @@ impl Sql {
                 let s = self.param(secs);
                 let not = if negate { "not " } else { "" };
                 format!(
-                    "{not}exists (select 1 from unnest({k}::bigint[], {s}::bigint[]) as x(k, s) \
+                    r"{not}exists (select 1 from unnest({k}::bigint[], {s}::bigint[]) as x(k, s)
                      where x.k = {alias}.id and x.s = {alias}.{at} / 1000)"
                 )
             }

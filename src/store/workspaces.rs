@@ -76,8 +76,8 @@ pub async fn list_users(e: &impl Exec) -> Result<Vec<UserRow>> {
 pub async fn list_all_workspaces(e: &impl Exec) -> Result<Vec<(WorkspaceRow, Vec<String>)>> {
     let rows = e
         .query(&e.sql(
-            "select w.id, w.created_at, w.name, w.updated_at, u.email from workspaces w \
-             left join workspace_members m on m.workspace_id = w.id and m.role = 'owner' \
+            r"select w.id, w.created_at, w.name, w.updated_at, u.email from workspaces w
+             left join workspace_members m on m.workspace_id = w.id and m.role = 'owner'
              left join users u on u.id = m.user_id order by w.id, u.email",
             vec![],
         ))
@@ -191,7 +191,7 @@ fn role(r: &mut Row) -> Result<Option<Role>> {
 pub async fn user_workspaces(e: &impl Exec, user_key: i64) -> Result<Vec<(WorkspaceRow, Role)>> {
     e.query(&e.sql(
         &format!(
-            "select {WORKSPACE_COLUMNS} from workspaces w \
+            r"select {WORKSPACE_COLUMNS} from workspaces w
              join workspace_members m on m.workspace_id = w.id where m.user_id = ?1 order by w.id desc"
         ),
         vec![user_key.into()],
@@ -206,7 +206,7 @@ pub async fn workspace_access(e: &impl Exec, user_key: i64, id: ObjectId) -> Res
     let row = e
         .query_opt(&e.sql(
             &format!(
-                "select {WORKSPACE_COLUMNS} from workspaces w \
+                r"select {WORKSPACE_COLUMNS} from workspaces w
                  left join workspace_members m on m.workspace_id = w.id and m.user_id = ?2 where w.id = ?1"
             ),
             vec![id.key.into(), user_key.into()],
@@ -233,8 +233,8 @@ pub async fn member_workspace(
 ) -> Result<Option<WorkspaceRef>> {
     let row = e
         .query_opt(&e.sql(
-            "select w.created_at from workspaces w \
-             join workspace_members m on m.workspace_id = w.id and m.user_id = ?2 \
+            r"select w.created_at from workspaces w
+             join workspace_members m on m.workspace_id = w.id and m.user_id = ?2
              where w.id = ?1",
             vec![id.key.into(), user_key.into()],
         ))
@@ -269,7 +269,7 @@ pub async fn delete_workspace(e: &impl Exec, ws: WorkspaceRef) -> Result<()> {
     lock_workspace(e, ws).await?;
     // Memberships through the campaigns, which every engine indexes.
     e.execute(&e.sql(
-        "delete from campaign_leads where workspace_id = ?1 \
+        r"delete from campaign_leads where workspace_id = ?1
          and campaign_id in (select id from campaigns where workspace_id = ?1)",
         vec![ws.key.into()],
     ))
@@ -309,7 +309,7 @@ pub async fn set_member(e: &impl Exec, ws: WorkspaceRef, user_key: i64, role: Ro
     workspace::keeps_an_owner(&owners(e, ws).await?, user_key, Some(role))
         .map_err(|m| StoreError::Conflict(m.into()))?;
     e.execute(&e.sql(
-        "insert into workspace_members (workspace_id, user_id, role) values (?1, ?2, ?3) \
+        r"insert into workspace_members (workspace_id, user_id, role) values (?1, ?2, ?3)
          on conflict (workspace_id, user_id) do update set role = excluded.role",
         vec![ws.key.into(), user_key.into(), role.as_str().into()],
     ))
@@ -378,8 +378,8 @@ pub async fn rotate_workspace_key(e: &impl Exec, ws: WorkspaceRef) -> Result<Api
 pub async fn authenticate(e: &impl Exec, key: &ApiKey) -> Result<Option<Principal>> {
     let row = e
         .query_opt(&e.sql(
-            "select k.user_id, k.workspace_id, w.created_at from api_keys k \
-             left join workspaces w on w.id = k.workspace_id \
+            r"select k.user_id, k.workspace_id, w.created_at from api_keys k
+             left join workspaces w on w.id = k.workspace_id
              where k.key_hash = ?1 and k.revoked_at is null",
             vec![key.hash().into()],
         ))

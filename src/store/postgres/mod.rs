@@ -325,11 +325,11 @@ impl<C: GenericClient + Sync> Exec for Conn<'_, C> {
             .collect();
         let sql = self.sql(
             &format!(
-                "insert into leads (workspace_id, created_at, updated_at, email, email_key, {names}, \
-                 tags, custom_fields, email_verification_result) \
-                 select ?1, ?2, ?2, x.email, x.email_key, {names}, x.tags::text[], x.cf::jsonb, x.evr \
-                 from unnest({arrays}) as x(email, email_key, {names}, tags, cf, evr) \
-                 order by x.email_key on conflict (workspace_id, email_key) do nothing \
+                r"insert into leads (workspace_id, created_at, updated_at, email, email_key, {names},
+                 tags, custom_fields, email_verification_result)
+                 select ?1, ?2, ?2, x.email, x.email_key, {names}, x.tags::text[], x.cf::jsonb, x.evr
+                 from unnest({arrays}) as x(email, email_key, {names}, tags, cf, evr)
+                 order by x.email_key on conflict (workspace_id, email_key) do nothing
                  returning email_key, id",
                 names = names.join(", "),
                 arrays = arrays.join(", "),
@@ -353,9 +353,9 @@ impl<C: GenericClient + Sync> Exec for Conn<'_, C> {
         let record: Vec<String> = names.iter().map(|c| format!("{c} text")).collect();
         let sql = self.sql(
             &format!(
-                "update leads l set {}, tags = j.tags, custom_fields = j.cf, \
-                 email_verification_result = j.evr, updated_at = ?2 \
-                 from jsonb_to_recordset(?3::jsonb) as j(id bigint, {}, tags text[], cf jsonb, evr text) \
+                r"update leads l set {}, tags = j.tags, custom_fields = j.cf,
+                 email_verification_result = j.evr, updated_at = ?2
+                 from jsonb_to_recordset(?3::jsonb) as j(id bigint, {}, tags text[], cf jsonb, evr text)
                  where l.workspace_id = ?1 and l.id = j.id",
                 set.join(", "),
                 record.join(", "),
@@ -390,12 +390,12 @@ impl<C: GenericClient + Sync> Exec for Conn<'_, C> {
         let st = sql.param(to.status.as_str());
         let at = sql.param(to.now);
         sql.text = format!(
-            "with sel as materialized (select l.id, {blocked} as blocked from leads l where {where_}), \
-             ins as (insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at) \
-               select {w}, {ck}, id, {st}, {at}, {at} from sel where not blocked order by id \
-               on conflict (workspace_id, campaign_id, lead_id) do nothing returning 1) \
-             select (select count(*) from sel), (select count(*) from ins), \
-               (select count(*) from sel s where s.blocked and not exists (select 1 from campaign_leads cl \
+            r"with sel as materialized (select l.id, {blocked} as blocked from leads l where {where_}),
+             ins as (insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at)
+               select {w}, {ck}, id, {st}, {at}, {at} from sel where not blocked order by id
+               on conflict (workspace_id, campaign_id, lead_id) do nothing returning 1)
+             select (select count(*) from sel), (select count(*) from ins),
+               (select count(*) from sel s where s.blocked and not exists (select 1 from campaign_leads cl
                  where cl.workspace_id = {w} and cl.campaign_id = {ck} and cl.lead_id = s.id))",
             where_ = sql.text
         );
@@ -412,9 +412,9 @@ impl<C: GenericClient + Sync> Exec for Conn<'_, C> {
         let mut sql = selection_sql(Dialect::Postgres, ws, selection);
         let w = sql.param(ws.key);
         sql.text = format!(
-            "with sel as materialized (select l.id from leads l where {where_}), \
-             members as (delete from campaign_leads cl using sel where cl.workspace_id = {w} and cl.lead_id = sel.id), \
-             gone as (delete from leads d using sel where d.workspace_id = {w} and d.id = sel.id returning 1) \
+            r"with sel as materialized (select l.id from leads l where {where_}),
+             members as (delete from campaign_leads cl using sel where cl.workspace_id = {w} and cl.lead_id = sel.id),
+             gone as (delete from leads d using sel where d.workspace_id = {w} and d.id = sel.id returning 1)
              select count(*) from gone",
             where_ = sql.text
         );

@@ -34,8 +34,8 @@ const MIGRATIONS: &[Migration] = &[
     ),
 ];
 
-const PRAGMAS: &str = "pragma journal_mode = wal; pragma synchronous = normal; \
-    pragma busy_timeout = 10000; pragma foreign_keys = off; pragma cache_size = -32768; \
+const PRAGMAS: &str = r"pragma journal_mode = wal; pragma synchronous = normal;
+    pragma busy_timeout = 10000; pragma foreign_keys = off; pragma cache_size = -32768;
     pragma temp_store = memory;";
 
 pub struct SqliteStore {
@@ -347,8 +347,8 @@ impl Conn<'_> {
 /// under SQLite's 32,766-parameter limit.
 const ROWS_PER_INSERT: usize = 1_000;
 
-const INSERT_COLUMNS: &str = "workspace_id, email, email_key, first_name, last_name, company_name, \
-    job_title, phone, linkedin_url, city, state, country, tags, custom_fields, \
+const INSERT_COLUMNS: &str = r"workspace_id, email, email_key, first_name, last_name, company_name,
+    job_title, phone, linkedin_url, city, state, country, tags, custom_fields,
     email_verification_result, created_at, updated_at";
 
 impl Exec for Conn<'_> {
@@ -382,7 +382,7 @@ impl Exec for Conn<'_> {
             let one = format!("({})", vec!["?"; 17].join(", "));
             let values = vec![one.as_str(); chunk.len()].join(", ");
             let mut stmt = self.0.prepare_cached(&format!(
-                "insert into leads ({INSERT_COLUMNS}) values {values} \
+                r"insert into leads ({INSERT_COLUMNS}) values {values}
                  on conflict (workspace_id, email_key) do nothing returning email_key, id"
             ))?;
             let mut params: Vec<SqlValue> = Vec::with_capacity(chunk.len() * 17);
@@ -420,8 +420,8 @@ impl Exec for Conn<'_> {
         let sql = Sql::with(
             Dialect::Sqlite,
             &format!(
-                "update leads set {}, tags = j.value ->> 'tags', custom_fields = j.value ->> 'cf', \
-                 email_verification_result = j.value ->> 'evr', updated_at = ?2 \
+                r"update leads set {}, tags = j.value ->> 'tags', custom_fields = j.value ->> 'cf',
+                 email_verification_result = j.value ->> 'evr', updated_at = ?2
                  from json_each(?3) j where leads.workspace_id = ?1 and leads.id = j.value ->> 'id'",
                 set.join(", ")
             ),
@@ -474,7 +474,7 @@ impl Exec for Conn<'_> {
             let mut sql = cond.clone();
             let ck = sql.param(to.campaign_key);
             sql.text = format!(
-                "select count(*) from {from} where {} and {on_dnc} \
+                r"select count(*) from {from} where {} and {on_dnc}
                  and not exists (select 1 from campaign_leads cl where cl.campaign_id = {ck} and cl.lead_id = l.id)",
                 cond.text
             );
@@ -487,8 +487,8 @@ impl Exec for Conn<'_> {
         let st = insert.param(to.status.as_str());
         let at = insert.param(to.now);
         insert.text = format!(
-            "insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at) \
-             select {w}, {ck}, {id}, {st}, {at}, {at} from {from} where {cond_text_insert} order by {id} \
+            r"insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at)
+             select {w}, {ck}, {id}, {st}, {at}, {at} from {from} where {cond_text_insert} order by {id}
              on conflict (campaign_id, lead_id) do nothing"
         );
         outcome.added = self.run(&insert)?;
@@ -499,7 +499,7 @@ impl Exec for Conn<'_> {
         self.select_into_temp(ws, selection)?;
         self.run(&Sql::with(
             Dialect::Sqlite,
-            "delete from campaign_leads where campaign_id in (select id from campaigns where workspace_id = ?1) \
+            r"delete from campaign_leads where campaign_id in (select id from campaigns where workspace_id = ?1)
              and lead_id in (select id from temp.lf_selected)",
             vec![ws.key.into()],
         ))?;
