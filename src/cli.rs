@@ -242,7 +242,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
     let done = match command {
         Command::Import(args) => return crate::client::run(args).await,
         Command::Openapi => {
-            let doc = crate::routes::openapi().to_pretty_json()?;
+            let doc = serde_json::to_string_pretty(&crate::routes::openapi())?;
             match writeln!(std::io::stdout().lock(), "{doc}") {
                 // `leadflow openapi | head` is not an error.
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

@@ -29,6 +29,11 @@ impl CountryCode {
     }
 }
 
+/// Every assigned code, upper-case.
+pub fn codes() -> impl Iterator<Item = &'static str> {
+    CODES.split(' ')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,9 @@ use super::id::ObjectId;
 use super::lead::{FieldError, VERIFICATION_RESULTS, parse_tag};
 
 pub const MAX_LEAD_IDS: usize = 50_000;
-const CRITERIA: [&str; 8] = [
+/// Longest `search` text, in characters.
+pub const MAX_SEARCH: usize = 256;
+pub const CRITERIA: [&str; 8] = [
     "tags",
     "search",
     "emailStatus",
@@ -108,13 +110,13 @@ impl LeadFilter {
         }
         if let Some(v) = obj.get("search") {
             match v {
-                Value::String(s) if !s.trim().is_empty() && s.chars().count() <= 256 => {
+                Value::String(s) if !s.trim().is_empty() && s.chars().count() <= MAX_SEARCH => {
                     f.search = Some(s.trim().to_lowercase());
                 }
                 _ => {
                     return Err(FieldError::new(
                         name("search"),
-                        "must be a string of 1 to 256 characters",
+                        format!("must be a string of 1 to {MAX_SEARCH} characters"),
                     ));
                 }
             }

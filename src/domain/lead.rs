@@ -146,11 +146,15 @@ impl LeadError {
 /// ignored; on update, an empty or null text field clears it and
 /// `customFields` merge by key.
 #[derive(Deserialize, ToSchema)]
+#[schema(
+    description = "A lead's fields. Unknown fields are ignored; on update, an empty or \
+                        null text field clears it, `customFields` merge by key, and `email` \
+                        may only repeat the lead's own."
+)]
 #[serde(rename_all = "camelCase")]
 pub struct LeadInput {
-    /// Required on create; on update it may only repeat the lead's own.
     #[serde(default, deserialize_with = "given")]
-    #[schema(value_type = Option<String>, example = "jane@example.com")]
+    #[schema(value_type = Option<String>)]
     pub email: Option<Raw>,
     #[serde(default, deserialize_with = "given")]
     #[schema(value_type = Option<String>)]
@@ -176,9 +180,8 @@ pub struct LeadInput {
     #[serde(default, deserialize_with = "given")]
     #[schema(value_type = Option<String>)]
     pub state: Option<Raw>,
-    /// ISO 3166-1 alpha-2, any case.
     #[serde(default, deserialize_with = "given")]
-    #[schema(value_type = Option<String>, example = "US", min_length = 2, max_length = 2)]
+    #[schema(value_type = Option<String>)]
     pub country: Option<Raw>,
     /// At most 50 tags of 1 to 64 characters.
     #[serde(default, deserialize_with = "given")]

@@ -7,7 +7,12 @@
 //! each error status. `/docs` is Swagger UI with every asset compiled into
 //! the binary (no CDN), so it works offline.
 
-use axum::Router;
+mod rules;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::Value;
+use std::sync::Arc;
 use utoipa::OpenApi;
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::{ArrayItems, KnownFormat, SchemaFormat};
@@ -83,7 +88,6 @@ fn limits() -> Vec<(&'static str, &'static str, Limit)> {
         ("DncDeleteRequest", "ids", Id),
         ("BulkRequest", "leads", MaxItems(MAX_BULK)),
         ("AddLeadsRequest", "leads", MaxItems(MAX_EXPLICIT)),
-        ("AddLeadEntry", "leadId", Id),
         ("LeadInput", "email", MaxLength(MAX_EMAIL)),
         ("LeadInput", "email", Email),
         ("MemberInput", "email", Email),
@@ -113,16 +117,10 @@ fn limits() -> Vec<(&'static str, &'static str, Limit)> {
             out.push(("LeadInput", name, MaxLength(MAX_STRING)));
         }
     }
-    for schema in [
-        "AddLeadsRequest",
-        "DeleteLeadsRequest",
-        "LeadActionRequest",
-        "Filters",
-    ] {
+    // (`Filters` and `AddLeadEntry` are written whole by `rules`.)
+    for schema in ["AddLeadsRequest", "DeleteLeadsRequest", "LeadActionRequest"] {
         for field in ["leadIds", "excludeIds"] {
-            if schema == "AddLeadsRequest" && field == "leadIds"
-                || schema == "Filters" && field == "excludeIds"
-            {
+            if schema == "AddLeadsRequest" && field == "leadIds" {
                 continue;
             }
             out.push((schema, field, MaxItems(MAX_LEAD_IDS)));
@@ -330,8 +328,18 @@ fn add_errors(op: &mut Operation, health: bool) {
     }
 }
 
+/// The document as served: what the annotations collect, finished, with
+/// the [`rules`] written in.
+pub fn document(mut doc: utoipa::openapi::OpenApi) -> Value {
+    finish(&mut doc);
+    let mut json = serde_json::to_value(doc).expect("the document serializes");
+    rules::write(&mut json);
+    json
+}
+
 /// `GET /openapi.json` and the page at `/docs`.
-pub fn router(doc: utoipa::openapi::OpenApi) -> Router<AppState> {
+pub fn router(doc: Value) -> Router<AppState> {
+    let doc = Arc::new(doc);
     // No validator: Swagger UI would otherwise load a badge from an outside
     // host whenever the page is opened by any name but localhost.
     let config = Config::new(["/openapi.json"])
@@ -340,10 +348,9 @@ pub fn router(doc: utoipa::openapi::OpenApi) -> Router<AppState> {
         .persist_authorization(true)
         .display_request_duration(true)
         .doc_expansion("list");
-    SwaggerUi::new("/docs")
-        .url("/openapi.json", doc)
-        .config(config)
-        .into()
+    Router::new()
+        .route("/openapi.json", get(move || async move { Json(doc) }))
+        .merge(SwaggerUi::new("/docs").config(config))
 }
 
 #[cfg(test)]
@@ -352,7 +359,7 @@ mod tests {
 
     #[test]
     fn every_limit_finds_its_place_in_the_document() {
-        let mut doc = super::super::openapi();
+        let mut doc = super::super::api().1;
         assert_eq!(write_limits(&mut doc), Vec::<String>::new());
     }
 }

@@ -37,22 +37,21 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(campaign_leads::router())
         .merge(dnc::router())
         .merge(workspaces::router());
-    let (router, mut doc) = OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
+    let (router, doc) = OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .nest("/v1", v1)
         .split_for_parts();
-    docs::finish(&mut doc);
     (router, doc)
 }
 
 /// The OpenAPI 3.1 document, as `/openapi.json` serves it.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().1
+pub fn openapi() -> serde_json::Value {
+    docs::document(api().1)
 }
 
 pub fn router() -> Router<AppState> {
     let (router, doc) = api();
     router
-        .merge(docs::router(doc))
+        .merge(docs::router(docs::document(doc)))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -25,6 +25,39 @@ async fn a_new_campaign_is_a_draft_with_what_was_given() {
     assert_eq!(got.data(), c);
 }
 
+/// PostgreSQL's jsonb writes numbers out in full (the largest double as 309
+/// digits); what it gives back must read as the number that was stored. A
+/// 500 on PostgreSQL found by the contract test.
+#[tokio::test]
+async fn the_extremes_of_json_numbers_are_kept() {
+    let app = spawn_app().await;
+    let numbers = json!([f64::MIN, f64::MAX, 5e-324, -1.1125369292536007e-308, 1e300]);
+    let r = app
+        .post(
+            "/v1/campaigns",
+            json!({"name": "Numbers", "sequence": numbers, "settings": {"n": f64::MAX}}),
+        )
+        .await;
+    let c = r.assert_ok(201);
+    assert_eq!(c["sequence"], numbers);
+    let got = app
+        .get(&format!("/v1/campaigns/{}", c["_id"].as_str().unwrap()))
+        .await;
+    assert_eq!(got.data()["sequence"], numbers);
+    assert_eq!(got.data()["settings"]["n"], json!(f64::MAX));
+    let r = app
+        .post(
+            "/v1/leads",
+            json!({"email": "n@example.com", "customFields": {"n": f64::MIN}}),
+        )
+        .await;
+    let lead = r.assert_ok(201);
+    let got = app
+        .get(&format!("/v1/leads/{}", lead["_id"].as_str().unwrap()))
+        .await;
+    assert_eq!(got.data()["customFields"]["n"], json!(f64::MIN));
+}
+
 #[tokio::test]
 async fn campaign_fields_are_validated() {
     let app = spawn_app().await;

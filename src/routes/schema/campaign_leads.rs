@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Filters, LeadInput};
+use super::{AddLeadEntry, Filters};
 use crate::domain::campaign::CampaignLeadStatus;
 use crate::domain::filter::{LeadFilter, MAX_LEAD_IDS};
 use crate::domain::format_time;
@@ -114,19 +114,6 @@ pub struct ActionResult {
     pub action: String,
     /// Memberships whose status changed, or that were removed.
     pub modified_count: u64,
-}
-
-/// One entry of mode 1: an existing lead by `leadId`, or a lead by
-/// `email` (found case-insensitively or created with the given fields).
-#[derive(Deserialize, ToSchema)]
-#[serde(untagged)]
-#[allow(dead_code)]
-pub enum AddLeadEntry {
-    ById {
-        #[serde(rename = "leadId")]
-        lead_id: String,
-    },
-    ByEmail(Box<LeadInput>),
 }
 
 /// Give exactly one mode: `leads` (1 to 5,000 entries), `filters`, or

@@ -99,24 +99,24 @@ pub struct LeadCounts {
 pub struct CampaignInput {
     /// Required on create.
     #[serde(default, deserialize_with = "given")]
-    #[schema(value_type = Option<String>, min_length = 1)]
+    #[schema(value_type = String, min_length = 1)]
     pub name: Option<Name>,
     /// Any array; stored and returned as given (with `schedule` and
     /// `settings`, at most 64 KiB).
     #[serde(default, deserialize_with = "given")]
-    #[schema(value_type = Option<Vec<Value>>)]
+    #[schema(value_type = Vec<Value>)]
     pub sequence: Option<JsonArray>,
     /// Any object, returned as `sendingSchedule`.
     #[serde(default, deserialize_with = "given")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Object)]
     pub schedule: Option<JsonObject>,
     /// The same as `schedule`, by the name answers use; `schedule` wins
     /// when both are given.
     #[serde(default, deserialize_with = "given")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Object)]
     pub sending_schedule: Option<JsonObject>,
     #[serde(default, deserialize_with = "given")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Object)]
     pub settings: Option<JsonObject>,
     /// Refused on update: a campaign's status changes through its actions.
     #[serde(default, deserialize_with = "given")]

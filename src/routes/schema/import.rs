@@ -1,6 +1,6 @@
 //! The CSV import form and its answer.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 /// `POST /v1/leads/import/csv`: the bulk counts over the file's rows.
@@ -40,26 +40,6 @@ pub struct ImportCampaign {
     pub added: u64,
     pub skipped: u64,
     pub blocked: u64,
-}
-
-/// The CSV import form.
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct ImportForm {
-    /// The CSV file: UTF-8, first line naming the columns, ≤ 50,000 rows, ≤ 50 MiB.
-    #[schema(value_type = String, format = Binary, content_media_type = "text/csv")]
-    pub file: Vec<u8>,
-    /// JSON: CSV column → lead field (`email`, `firstName`, …, `tags`,
-    /// `customFields.NAME`, or null to ignore the column). Without it,
-    /// common headers are recognised.
-    #[schema(example = r#"{"Work Email": "email", "Notes": "customFields.notes"}"#)]
-    pub mapping: Option<String>,
-    pub tag: Option<String>,
-    /// Also add every lead of the file to this campaign.
-    pub campaign_id: Option<String>,
-    /// "true" (default) or "false" (update existing leads).
-    pub skip_duplicates: Option<String>,
 }
 
 // ---- Query strings --------------------------------------------------------

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
+use super::Filters;
 use crate::domain::filter::{LeadFilter, MAX_LEAD_IDS};
 use crate::domain::format_time;
 use crate::domain::json::{Flag, FromJson, Ids, Text, given, present};
@@ -150,30 +151,6 @@ impl FromJson for Tag {
     fn from_json(v: Value) -> Result<Self, FieldError> {
         parse_tag(&v).map(Tag).map_err(|m| FieldError::new("", m))
     }
-}
-
-/// Lead criteria; a lead must match all given. Unknown criteria are
-/// rejected.
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct Filters {
-    /// Leads with any of these tags.
-    pub tags: Option<Vec<String>>,
-    /// Case-insensitive substring of email, firstName, lastName or companyName.
-    pub search: Option<String>,
-    /// emailVerificationResult in this list; `unverified` matches leads with
-    /// no verification result.
-    pub email_status: Option<Vec<String>>,
-    pub email_verified: Option<bool>,
-    /// One code or a list.
-    #[schema(value_type = Option<Vec<String>>)]
-    pub country: Option<Value>,
-    pub lead_ids: Option<Vec<String>>,
-    #[schema(format = DateTime)]
-    pub created_after: Option<String>,
-    #[schema(format = DateTime)]
-    pub created_before: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]

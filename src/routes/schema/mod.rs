@@ -24,6 +24,30 @@ pub use import::*;
 pub use leads::*;
 pub use workspaces::*;
 
+/// Names of the shapes the server reads by hand, for the types that hold
+/// them; `routes::docs::rules` writes their schemas into the document.
+macro_rules! written_by_rules {
+    ($($(#[$doc:meta])* $name:ident),*) => {$(
+        $(#[$doc])*
+        pub enum $name {}
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new().into()
+            }
+        }
+        impl ToSchema for $name {}
+    )*};
+}
+
+written_by_rules!(
+    /// Lead criteria (`domain::filter::LeadFilter::from_json`).
+    Filters,
+    /// One entry of add-leads mode 1 (`campaign_leads::parse_entry`).
+    AddLeadEntry,
+    /// The CSV import form (`routes::import`).
+    ImportForm
+);
+
 /// The success envelope.
 #[derive(Serialize, ToSchema)]
 pub struct Envelope<T> {
