@@ -7,11 +7,12 @@ use axum::http::{HeaderMap, header};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
+use crate::access::Access;
 use crate::domain::id::ObjectId;
 use crate::domain::key::ApiKey;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{Principal, WorkspaceRef};
+use crate::store::WorkspaceRef;
 
 /// The bytes of a JSON body: `application/json` required, the size
 /// limit, and no NUL character.
@@ -230,57 +231,15 @@ pub struct Tenant(pub WorkspaceRef);
 impl FromRequestParts<AppState> for Tenant {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let key = request_key(&parts.headers)?;
-        let principal = state
-            .store
-            .authenticate(&key)
-            .await?
-            .ok_or_else(|| ApiError::Unauthorized("Invalid or revoked API key".into()))?;
-        let asked = match parts.headers.get("x-workspace-id") {
-            None => None,
-            Some(v) => Some(
-                v.to_str()
-                    .ok()
-                    .and_then(|s| ObjectId::parse(s.trim()))
-                    .ok_or_else(|| {
-                        ApiError::validation("X-Workspace-Id must be an ID of 24 hex characters")
-                    })?,
-            ),
-        };
-        let ws = match principal {
-            Principal::Workspace(ws) => match asked {
-                Some(id) if id != ws.id() => Err(ApiError::Forbidden(
-                    "This API key belongs to another workspace".into(),
-                )),
-                _ => Ok(ws),
-            },
-            Principal::User { user_key } => {
-                let id = asked.ok_or_else(|| {
-                    ApiError::validation(
-                        "X-Workspace-Id header is required with a platform API key",
-                    )
-                })?;
-                let ws = state
-                    .store
-                    .member_workspace(user_key, id)
-                    .await?
-                    .ok_or_else(|| {
-                        ApiError::Forbidden("You are not a member of this workspace".into())
-                    })?;
-                Ok(ws)
-            }
-        }?;
-        if let Some(limits) = &state.limits {
-            let decision = limits.check(ws.key);
-            if let Some(slot) = parts.extensions.get::<crate::rate_limit::Slot>() {
-                slot.set(decision);
-            }
-            if !decision.allowed {
-                return Err(ApiError::RateLimited(decision.retry_after_secs));
-            }
+    /// What `access` decided: it authenticated the key, resolved the
+    /// workspace and charged its rate limit before this handler was chosen.
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
+        match parts.extensions.get::<Access>() {
+            Some(Access::Workspace(ws)) => Ok(Tenant(*ws)),
+            _ => Err(ApiError::Internal(anyhow::anyhow!(
+                "a workspace route without the access layer"
+            ))),
         }
-        Ok(Tenant(ws))
     }
 }
 
@@ -292,14 +251,13 @@ pub struct Platform(pub i64);
 impl FromRequestParts<AppState> for Platform {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let key = request_key(&parts.headers)?;
-        match state.store.authenticate(&key).await? {
-            Some(Principal::User { user_key }) => Ok(Platform(user_key)),
-            Some(Principal::Workspace(_)) => Err(ApiError::Forbidden(
-                "This endpoint needs a platform API key (sk_user_...), not a workspace key".into(),
-            )),
-            None => Err(ApiError::Unauthorized("Invalid or revoked API key".into())),
+    /// What `access` decided (a platform key, 403 for a workspace key).
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
+        match parts.extensions.get::<Access>() {
+            Some(Access::User(user)) => Ok(Platform(*user)),
+            _ => Err(ApiError::Internal(anyhow::anyhow!(
+                "a platform route without the access layer"
+            ))),
         }
     }
 }

@@ -6,7 +6,10 @@
 //! The key is claimed by an insert on its primary key, so of two concurrent
 //! requests, in one process or several, one runs and the other waits for
 //! its answer. A 5xx or 429 answer is not kept (nothing was written; a retry
-//! should run again), and neither is anything before authentication.
+//! should run again), and neither is anything `access` refused: this layer
+//! runs after it, so a kept answer is replayed only to a caller who still
+//! may act in the workspace (and, on a workspace's own routes, still holds
+//! the role the request needs).
 //!
 //! A multipart body (the CSV import, up to 50 MiB) is not held in memory
 //! for its fingerprint: it is hashed while it is spooled to a temporary
@@ -21,7 +24,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
+use crate::access::Access;
 use crate::domain::import::MAX_REQUEST_BYTES;
+use crate::domain::key::ApiKey;
 use crate::domain::now_ms;
 use crate::error::ApiError;
 use crate::extract::request_key;
@@ -48,14 +53,6 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
     let Some(raw) = req.headers().get("idempotency-key").filter(|_| writes) else {
         return Ok(next.run(req).await);
     };
-    // A multipart body's boundary is random per request: it is left out of
-    // the fingerprint, so that a retry of the same form matches.
-    let boundary = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| v.trim().to_ascii_lowercase().starts_with("multipart/"))
-        .and_then(|v| multer::parse_boundary(v).ok());
     let key = raw
         .to_str()
         .ok()
@@ -68,67 +65,121 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
             .into_response()
         })?
         .to_owned();
-    // Keys are kept per credential, and only for requests that authenticate.
-    let Ok(api_key) = request_key(req.headers()) else {
+    // Keys are kept only for requests `access` let through: authenticated,
+    // in a workspace the caller may act in, within the rate limit.
+    let (Some(access), Ok(api_key)) = (
+        req.extensions().get::<Access>().copied(),
+        request_key(req.headers()),
+    ) else {
         return Ok(next.run(req).await);
     };
-    match state.store.authenticate(&api_key).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return Ok(next.run(req).await),
-        Err(e) => return Err(ApiError::from(e).into_response()),
-    }
-
     let (parts, body) = req.into_parts();
-    let mut hasher = Sha256::new();
-    hasher.update(parts.method.as_str());
-    hasher.update(b"\n");
-    hasher.update(parts.uri.path_and_query().map_or("", |p| p.as_str()));
-    hasher.update(b"\n");
-    let body = if let Some(boundary) = boundary {
-        let mut hasher = BoundaryFree::new(&mut hasher, &boundary);
-        let body = spool(body, MAX_REQUEST_BYTES, &mut hasher)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        hasher.finish();
-        body
-    } else {
-        let bytes = to_bytes(body, state.body_limit)
-            .await
-            .map_err(|_| too_large().into_response())?;
-        hasher.update(&bytes);
-        Body::from(bytes)
+    let (fingerprint, body) = fingerprint_of(&state, &parts, body)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let claim = IdempotencyKey {
+        credential: scope(&api_key, parts.headers.get("x-workspace-id")),
+        key,
+        fingerprint,
     };
-    // Keys are scoped by credential and workspace: a platform key acting in
-    // two workspaces has two sets of keys.
+    if let Some(stored) = wait_for(&state, &claim).await? {
+        // The answer is only for a caller who may still make the request.
+        if let Access::User(user) = access {
+            crate::routes::may_replay(&state, user, &parts.method, parts.uri.path())
+                .await
+                .map_err(IntoResponse::into_response)?;
+        }
+        return Ok(replay(stored));
+    }
+    let response = next.run(Request::from_parts(parts, body)).await;
+    let response = keep(&state, &claim, response).await;
+    state.idempotency_done.notify_waiters();
+    Ok(response)
+}
+
+/// Keys are scoped by credential and workspace: a platform key acting in
+/// two workspaces has two sets of keys.
+pub fn scope(api_key: &ApiKey, workspace: Option<&HeaderValue>) -> Vec<u8> {
     let mut scope = Sha256::new();
     scope.update(api_key.hash());
     scope.update(b"\n");
     scope.update(
-        parts
-            .headers
-            .get("x-workspace-id")
+        workspace
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
             .unwrap_or_default()
             .to_ascii_lowercase(),
     );
-    let claim = IdempotencyKey {
-        credential: scope.finalize().to_vec(),
-        key,
-        fingerprint: hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-    };
+    scope.finalize().to_vec()
+}
 
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn fingerprint_start(method: &Method, path_and_query: &str) -> Sha256 {
+    let mut hasher = Sha256::new();
+    hasher.update(method.as_str());
+    hasher.update(b"\n");
+    hasher.update(path_and_query);
+    hasher.update(b"\n");
+    hasher
+}
+
+/// What makes two requests the same request: method, path, query and body.
+pub fn fingerprint(method: &Method, path_and_query: &str, body: &[u8]) -> String {
+    let mut hasher = fingerprint_start(method, path_and_query);
+    hasher.update(body);
+    hex(&hasher.finalize())
+}
+
+/// The request's fingerprint, and its body to pass on. A multipart body's
+/// boundary is random per request: it is left out, so that a retry of the
+/// same form matches; such a body is spooled to a file, not held in memory.
+async fn fingerprint_of(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    body: Body,
+) -> Result<(String, Body), ApiError> {
+    let path = parts.uri.path_and_query().map_or("", |p| p.as_str());
+    let boundary = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.trim().to_ascii_lowercase().starts_with("multipart/"))
+        .and_then(|v| multer::parse_boundary(v).ok());
+    if let Some(boundary) = boundary {
+        let mut hasher = fingerprint_start(&parts.method, path);
+        let mut free = BoundaryFree::new(&mut hasher, &boundary);
+        let body = spool(body, MAX_REQUEST_BYTES, &mut free).await?;
+        free.finish();
+        return Ok((hex(&hasher.finalize()), body));
+    }
+    let bytes = to_bytes(body, state.body_limit)
+        .await
+        .map_err(|_| too_large())?;
+    Ok((fingerprint(&parts.method, path, &bytes), Body::from(bytes)))
+}
+
+/// Claims the key, or waits for the request that holds it: `None` when
+/// this request is to run, the kept answer when one is there. A waiting
+/// duplicate looks again when a request of this process lets go of a key,
+/// and otherwise after a pause that doubles from 25 ms to a second (the
+/// claim may be held by another server).
+async fn wait_for(
+    state: &AppState,
+    claim: &IdempotencyKey,
+) -> Result<Option<StoredResponse>, Response> {
     let started = Instant::now();
+    let mut pause = Duration::from_millis(25);
     loop {
+        // Listen before looking, so that a release in between is not missed.
+        let released = state.idempotency_done.notified();
         let now = now_ms();
         let state_now = state
             .store
             .idempotency_begin(
-                &claim,
+                claim,
                 now,
                 now - KEEP.as_millis() as i64,
                 now - STALE.as_millis() as i64,
@@ -136,8 +187,8 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
             .await
             .map_err(|e| ApiError::from(e).into_response())?;
         match state_now {
-            IdempotencyState::Started => break,
-            IdempotencyState::Done(stored) => return Ok(replay(stored)),
+            IdempotencyState::Started => return Ok(None),
+            IdempotencyState::Done(stored) => return Ok(Some(stored)),
             IdempotencyState::Mismatch => {
                 return Err(ApiError::Conflict(
                     "This Idempotency-Key was used with a different request".into(),
@@ -145,7 +196,8 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
                 .into_response());
             }
             IdempotencyState::InProgress if started.elapsed() < WAIT => {
-                tokio::time::sleep(Duration::from_millis(25)).await;
+                let _ = tokio::time::timeout(pause, released).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
             }
             IdempotencyState::InProgress => {
                 return Err(ApiError::Conflict(
@@ -155,14 +207,18 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
             }
         }
     }
+}
 
-    let response = next.run(Request::from_parts(parts, body)).await;
+/// Keeps the answer for the key (or lets the key go), and returns the
+/// answer to send.
+async fn keep(state: &AppState, claim: &IdempotencyKey, response: Response) -> Response {
     let status = response.status();
     if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-        if let Err(e) = state.store.idempotency_release(&claim).await {
+        // Nothing was written: a retry should run again.
+        if let Err(e) = state.store.idempotency_release(claim).await {
             tracing::warn!(error = %e, "could not release an idempotency key");
         }
-        return Ok(response);
+        return response;
     }
     if is_secret(&response) {
         // An answer with a key is never stored: a retry learns the request
@@ -178,10 +234,10 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
             content_type: "application/json".into(),
             body: body.to_vec(),
         };
-        if let Err(e) = state.store.idempotency_finish(&claim, stored).await {
+        if let Err(e) = state.store.idempotency_finish(claim, stored).await {
             tracing::warn!(error = %e, "could not keep an idempotent answer");
         }
-        return Ok(response);
+        return response;
     }
     let (mut parts, body) = response.into_parts();
     let bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
@@ -195,12 +251,12 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
             .to_owned(),
         body: bytes.to_vec(),
     };
-    if let Err(e) = state.store.idempotency_finish(&claim, stored).await {
+    if let Err(e) = state.store.idempotency_finish(claim, stored).await {
         // The request ran; a retry would run it again. Say so in the log.
         tracing::warn!(error = %e, "could not keep an idempotent answer");
     }
     parts.headers.remove(header::CONTENT_LENGTH);
-    Ok(Response::from_parts(parts, Body::from(bytes)))
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// Whether an answer carries a secret (a key shown once): its handler

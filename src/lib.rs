@@ -1,6 +1,7 @@
 //! leadflow: a self-hosted server for leads and campaigns that speaks the
 //! SendKit v1 REST API.
 
+pub mod access;
 pub mod cli;
 pub mod client;
 pub mod config;

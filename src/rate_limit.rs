@@ -1,13 +1,16 @@
-//! Rate limits per workspace: a token bucket (governor's GCRA) per
-//! workspace, default 100 requests/s with bursts of 200.
+//! Rate limits: a token bucket (governor's GCRA) per workspace for the
+//! workspace routes and per user for the platform routes, default 100
+//! requests/s with bursts of 200.
 //!
-//! The bucket is checked once the workspace of a request is known (by the
-//! `Tenant` extractor, after authentication and membership), so nobody can
-//! spend another workspace's budget. Every answer of a workspace request
-//! carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`;
-//! a request over the limit gets 429 `RATE_LIMITED` with `Retry-After`.
-//! Buckets live in each process's memory: N processes behind one address
-//! allow up to N times the limit.
+//! The bucket is charged once the caller is known (by `access`, after
+//! authentication and membership, before the body is read), so nobody can
+//! spend another workspace's budget. Every answer of such a request carries
+//! `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`; a request
+//! over the limit gets 429 `RATE_LIMITED` with `Retry-After`. Buckets live
+//! in each process's memory (N processes behind one address allow up to N
+//! times the limit); a bucket that has filled up again is dropped every
+//! minute, so memory follows the callers of the last minute, not every
+//! workspace ever seen.
 
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
@@ -21,8 +24,18 @@ use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::{Quota, RateLimiter, state::keyed::DefaultKeyedStateStore};
 
+/// Whose budget a request spends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Bucket {
+    Workspace(i64),
+    User(i64),
+}
+
 type Limiter =
-    RateLimiter<i64, DefaultKeyedStateStore<i64>, DefaultClock, StateInformationMiddleware>;
+    RateLimiter<Bucket, DefaultKeyedStateStore<Bucket>, DefaultClock, StateInformationMiddleware>;
+
+/// How often idle buckets are dropped.
+pub const EVICT_EVERY: Duration = Duration::from_secs(60);
 
 /// The limiter of one process.
 pub struct Limits {
@@ -60,10 +73,26 @@ impl Limits {
         }
     }
 
-    /// Takes one request from the workspace's bucket, if it can.
-    pub fn check(&self, workspace: i64) -> Decision {
+    /// Drops the buckets that are full again (nobody spent from them for
+    /// as long as a refill takes): they hold nothing a new bucket would not.
+    pub fn evict_idle(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+
+    /// How many buckets are held.
+    pub fn len(&self) -> usize {
+        self.limiter.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.limiter.is_empty()
+    }
+
+    /// Takes one request from a bucket, if it can.
+    pub fn check(&self, bucket: Bucket) -> Decision {
         let refill = |missing: u32| (missing as f64 / self.per_sec as f64).ceil() as u64;
-        match self.limiter.check_key(&workspace) {
+        match self.limiter.check_key(&bucket) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
                 Decision {
@@ -120,4 +149,27 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_kept_apart_and_dropped_once_idle() {
+        let limits = Limits::new(NonZeroU32::new(1000).unwrap(), NonZeroU32::new(2).unwrap());
+        assert!(limits.check(Bucket::Workspace(1)).allowed);
+        assert!(limits.check(Bucket::Workspace(1)).allowed);
+        assert!(!limits.check(Bucket::Workspace(1)).allowed);
+        // A user and a workspace with the same number spend apart.
+        assert!(limits.check(Bucket::User(1)).allowed);
+        for n in 0..100 {
+            limits.check(Bucket::Workspace(1000 + n));
+        }
+        assert_eq!(limits.len(), 102);
+        // Two requests refill in 2 ms at 1,000 a second.
+        std::thread::sleep(Duration::from_millis(20));
+        limits.evict_idle();
+        assert_eq!(limits.len(), 0);
+    }
 }

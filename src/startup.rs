@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -16,17 +17,24 @@ use crate::store::{self, Store};
 use crate::{idempotency, request_id, routes};
 
 /// The router with every layer, outermost first: request IDs (so even a
-/// panic's answer carries one), idempotency keys (which see the final
-/// answer, panics and timeouts included), panic catching, the body limit,
-/// and the request timeout around the handler.
+/// panic's answer carries one), access (the caller authenticated, its
+/// workspace resolved and its rate limit charged before any body is read),
+/// idempotency keys (which see the final answer, panics and timeouts
+/// included), panic catching, the body limit, and the request timeout
+/// around the handler. Access and idempotency wrap the routes only: an
+/// unknown path is a plain 404.
 pub fn app(state: AppState) -> Router {
     crate::metrics::init();
     let router = with_timeout(routes_of(&state), state.request_timeout)
         .layer(DefaultBodyLimit::max(state.body_limit));
     catch_panics(router)
-        .layer(axum::middleware::from_fn_with_state(
+        .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             idempotency::middleware,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::access::middleware,
         ))
         .route("/metrics", axum::routing::get(crate::metrics::render))
         .with_state(state)
@@ -46,8 +54,8 @@ fn routes_of(state: &AppState) -> Router<AppState> {
 }
 
 /// Routes for the tests alone, mounted only when `Config::test_routes` is
-/// set (nothing in the command line sets it): a handler that panics and one
-/// that sleeps. They sit beside the API routes, inside every layer that
+/// set (nothing in the command line sets it): a handler that panics, one
+/// that sleeps and one that fails once. They sit beside the API routes, inside every layer that
 /// `app` puts around those, so that the tests of the panic (500) and timeout
 /// (503) answers go through the router that production serves: dropping a
 /// layer from `app` fails them. A flag rather than a cfg or a feature: the
@@ -60,9 +68,37 @@ fn test_routes() -> Router<AppState> {
         tokio::time::sleep(Duration::from_millis(ms)).await;
         "slept"
     }
+    /// A write that fails (500) the first time it is made under `name`, and
+    /// then answers how many times it ran: for the idempotency tests. Under
+    /// `/v1`, so that it is authenticated and rate limited like the API.
+    async fn fails_once(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+        static CALLS: std::sync::Mutex<Vec<(String, u32)>> = std::sync::Mutex::new(Vec::new());
+        let calls = {
+            let mut all = CALLS.lock().unwrap_or_else(|e| e.into_inner());
+            match all.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, c)) => {
+                    *c += 1;
+                    *c
+                }
+                None => {
+                    all.push((name, 1));
+                    1
+                }
+            }
+        };
+        if calls == 1 {
+            return ApiError::Internal(anyhow::anyhow!("failing once, as asked")).into_response();
+        }
+        axum::Json(serde_json::json!({ "success": true, "data": { "calls": calls } }))
+            .into_response()
+    }
     Router::new()
         .route("/__test/panic", axum::routing::get(panics))
         .route("/__test/sleep/{ms}", axum::routing::get(sleeps))
+        .route(
+            "/v1/__test/fails-once/{name}",
+            axum::routing::post(fails_once),
+        )
 }
 
 fn catch_panics<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
@@ -117,14 +153,30 @@ impl Application {
         let listener = TcpListener::bind(&config.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        let limits = config.rate_limit.map(|(per_sec, burst)| {
+            std::sync::Arc::new(crate::rate_limit::Limits::new(per_sec, burst))
+        });
+        if let Some(limits) = &limits {
+            let limits = std::sync::Arc::downgrade(limits);
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(crate::rate_limit::EVICT_EVERY);
+                every.tick().await;
+                loop {
+                    every.tick().await;
+                    let Some(limits) = limits.upgrade() else {
+                        break;
+                    };
+                    limits.evict_idle();
+                }
+            });
+        }
         let router = app(AppState {
             store: store.clone(),
             body_limit: config.body_limit,
             request_timeout: config.request_timeout,
-            limits: config.rate_limit.map(|(per_sec, burst)| {
-                std::sync::Arc::new(crate::rate_limit::Limits::new(per_sec, burst))
-            }),
+            limits,
             test_routes: config.test_routes,
+            idempotency_done: Default::default(),
         });
         Ok(Self {
             listener,

@@ -15,4 +15,7 @@ pub struct AppState {
     pub limits: Option<Arc<Limits>>,
     /// `Config::test_routes`: mounts the routes the tests of the layers use.
     pub test_routes: bool,
+    /// Woken whenever this process finishes or gives up an idempotency
+    /// claim, so that a duplicate waiting on it looks again at once.
+    pub idempotency_done: Arc<tokio::sync::Notify>,
 }

@@ -11,6 +11,8 @@ mod leads;
 pub mod schema;
 mod workspaces;
 
+pub(crate) use workspaces::may_replay;
+
 use axum::Json;
 use axum::Router;
 use axum::http::StatusCode;

@@ -3,6 +3,7 @@
 //! and rename a workspace; owners also manage members and keys, and delete.
 
 use axum::extract::{Path, State};
+use axum::http::Method;
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -59,6 +60,24 @@ async fn access(
         )),
         Access::Member(w, role) => Ok((w, role)),
     }
+}
+
+/// Whether `user` may still make a write to `path` whose kept answer is
+/// about to be replayed (`idempotency`): on a workspace's own routes, the
+/// membership and role the handlers below ask of [`access`] (an owner for
+/// everything but a rename).
+pub(crate) async fn may_replay(
+    state: &AppState,
+    user: i64,
+    method: &Method,
+    path: &str,
+) -> Result<(), ApiError> {
+    let Some(rest) = path.strip_prefix("/v1/workspaces/") else {
+        return Ok(());
+    };
+    let (id, rest) = rest.split_once('/').unwrap_or((rest, ""));
+    let owner = !(*method == Method::PATCH && rest.is_empty());
+    access(state, user, id, owner).await.map(|_| ())
 }
 
 #[utoipa::path(

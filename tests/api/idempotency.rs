@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, leads, spawn_app};
+use crate::helpers::{TestApp, leads, spawn_app, spawn_app_with};
 
 /// Sends `body` to `path` with an Idempotency-Key; returns status, the
 /// replay header and the raw body.
@@ -262,4 +262,257 @@ async fn an_answer_with_a_key_is_never_kept_and_a_retry_is_told_it_succeeded() {
         assert!(retry.2.contains("shown only once"), "{}", retry.2);
         assert!(!retry.2.contains(&key), "a retry got the key back");
     }
+}
+
+/// Sends with `key` (a platform key in `workspace` when given) and an
+/// Idempotency-Key; returns the status and the body.
+async fn send_as(
+    app: &TestApp,
+    key: &str,
+    workspace: Option<&str>,
+    method: Method,
+    path: &str,
+    idem: &str,
+    body: &Value,
+) -> (u16, Value) {
+    let mut req = app
+        .client
+        .request(method, format!("{}{path}", app.base))
+        .header("X-Api-Key", key)
+        .header("Idempotency-Key", idem)
+        .json(body);
+    if let Some(ws) = workspace {
+        req = req.header("X-Workspace-Id", ws);
+    }
+    let res = req.send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_server_error_is_not_kept_and_the_retry_runs() {
+    let app = spawn_app_with(|c| c.test_routes = true).await;
+    let path = "/v1/__test/fails-once/server-error";
+    let first = send_as(&app, &app.key, None, Method::POST, path, "k1", &json!({})).await;
+    assert_eq!(first.0, 500, "{first:?}");
+    // Not a replay of the 500: the request runs again, and that answer is kept.
+    let second = send_as(&app, &app.key, None, Method::POST, path, "k1", &json!({})).await;
+    assert_eq!(
+        second,
+        (200, json!({"success": true, "data": {"calls": 2}}))
+    );
+    let third = send(&app, &app.key, Method::POST, path, "k1", &json!({})).await;
+    assert_eq!(third.1.as_deref(), Some("true"));
+    assert!(third.2.contains("\"calls\":2"), "{}", third.2);
+}
+
+#[tokio::test]
+async fn a_rate_limited_request_is_not_kept_and_runs_once_allowed() {
+    let one = std::num::NonZeroU32::new(1).unwrap();
+    let app = spawn_app_with(|c| c.rate_limit = Some((one, one))).await;
+    app.get("/v1/leads").await.assert_ok(200);
+    let body = json!({"name": "Later"});
+    let first = send_as(
+        &app,
+        &app.key,
+        None,
+        Method::POST,
+        "/v1/campaigns",
+        "k",
+        &body,
+    )
+    .await;
+    assert_eq!(first.0, 429, "{first:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let second = send_as(
+        &app,
+        &app.key,
+        None,
+        Method::POST,
+        "/v1/campaigns",
+        "k",
+        &body,
+    )
+    .await;
+    assert_eq!(second.0, 201, "{second:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(app.all("/v1/campaigns").await.len(), 1);
+}
+
+/// An over-limit request is answered before its body is read: a client
+/// that announces 16 MB and sends none of it gets its 429 at once.
+#[tokio::test]
+async fn an_over_limit_request_is_refused_before_its_body_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let one = std::num::NonZeroU32::new(1).unwrap();
+    let app = spawn_app_with(|c| c.rate_limit = Some((one, one))).await;
+    app.get("/v1/leads").await.assert_ok(200);
+    let addr = app.base.trim_start_matches("http://");
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /v1/leads/bulk HTTP/1.1\r\nHost: {addr}\r\nX-Api-Key: {}\r\n\
+         Idempotency-Key: big\r\nContent-Type: application/json\r\n\
+         Content-Length: 16000000\r\n\r\n",
+        app.key
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), socket.read(&mut answer))
+        .await
+        .expect("the server waited for the body before refusing")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    assert!(answer.contains("RATE_LIMITED"), "{answer}");
+}
+
+/// A claim whose request never answered (its server died) is taken over
+/// once it is older than the stale limit: the retry runs.
+#[tokio::test]
+async fn an_abandoned_claim_is_taken_over() {
+    use leadflow::domain::key::ApiKey;
+    use leadflow::idempotency::{fingerprint, scope};
+    use leadflow::store::{IdempotencyKey, IdempotencyState};
+    let app = spawn_app().await;
+    let body = json!({"name": "Abandoned"});
+    let claim = IdempotencyKey {
+        credential: scope(&ApiKey::from_header(&app.key), None),
+        key: "abandoned".into(),
+        fingerprint: fingerprint(
+            &Method::POST,
+            "/v1/campaigns",
+            &serde_json::to_vec(&body).unwrap(),
+        ),
+    };
+    // Claimed ten minutes ago by a request that never finished.
+    let then = leadflow::domain::now_ms() - 10 * 60 * 1000;
+    let begun = app
+        .store
+        .idempotency_begin(&claim, then, then - 86_400_000, then - 300_000)
+        .await
+        .unwrap();
+    assert!(matches!(begun, IdempotencyState::Started));
+    let retry = send_as(
+        &app,
+        &app.key,
+        None,
+        Method::POST,
+        "/v1/campaigns",
+        "abandoned",
+        &body,
+    )
+    .await;
+    assert_eq!(retry.0, 201, "{retry:?}");
+    assert_eq!(app.all("/v1/campaigns").await.len(), 1);
+}
+
+/// A kept answer is replayed only to a caller who may still make the
+/// request: a member removed from the workspace gets 403, not the answer.
+#[tokio::test]
+async fn a_replay_needs_the_membership_and_role_the_request_needs() {
+    let app = spawn_app().await;
+    let email = leadflow::domain::email::Email::parse("second@example.com").unwrap();
+    let (_, second) = app.store.create_user(&email).await.unwrap();
+    let second = second.expose().to_owned();
+    let ws = app.workspace_id.clone();
+    let members = format!("/v1/workspaces/{ws}/members");
+    let add = json!({"email": "second@example.com", "role": "owner"});
+    app.call_as(&app.user_key, Method::POST, &members, Some(add))
+        .await
+        .assert_ok(200);
+
+    let campaign = json!({"name": "By the second owner"});
+    let made = send_as(
+        &app,
+        &second,
+        Some(&ws),
+        Method::POST,
+        "/v1/campaigns",
+        "c",
+        &campaign,
+    )
+    .await;
+    assert_eq!(made.0, 201, "{made:?}");
+    let rename = format!("/v1/workspaces/{ws}");
+    let renamed = send_as(
+        &app,
+        &second,
+        None,
+        Method::PATCH,
+        &rename,
+        "r",
+        &json!({"name": "N"}),
+    )
+    .await;
+    assert_eq!(renamed.0, 200, "{renamed:?}");
+    let key_path = format!("/v1/workspaces/{ws}/api-key");
+    let revoked = send_as(
+        &app,
+        &second,
+        None,
+        Method::DELETE,
+        &key_path,
+        "x",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(revoked.0, 200, "{revoked:?}");
+    // Still a member, no longer an owner: the rename replays (a member may
+    // rename), the key revocation (an owner's) does not.
+    let demote = json!({"email": "second@example.com", "role": "member"});
+    app.call_as(&app.user_key, Method::POST, &members, Some(demote))
+        .await
+        .assert_ok(200);
+    let again = send_as(
+        &app,
+        &second,
+        None,
+        Method::PATCH,
+        &rename,
+        "r",
+        &json!({"name": "N"}),
+    )
+    .await;
+    assert_eq!(again.0, 200, "{again:?}");
+    let again = send_as(
+        &app,
+        &second,
+        None,
+        Method::DELETE,
+        &key_path,
+        "x",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(again.0, 403, "{again:?}");
+    // Removed: neither answer is given back.
+    let remove = json!({"email": "second@example.com"});
+    app.call_as(&app.user_key, Method::DELETE, &members, Some(remove))
+        .await
+        .assert_ok(200);
+    let replay = send_as(
+        &app,
+        &second,
+        Some(&ws),
+        Method::POST,
+        "/v1/campaigns",
+        "c",
+        &campaign,
+    )
+    .await;
+    assert_eq!(replay.0, 403, "{replay:?}");
+    assert!(
+        !replay.1.to_string().contains("By the second owner"),
+        "{replay:?}"
+    );
+    let replay = send_as(
+        &app,
+        &second,
+        None,
+        Method::PATCH,
+        &rename,
+        "r",
+        &json!({"name": "N"}),
+    )
+    .await;
+    assert_eq!(replay.0, 403, "{replay:?}");
 }

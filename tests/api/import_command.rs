@@ -210,11 +210,13 @@ async fn maps_update_existing_and_a_refused_key_stops_before_sending_rows() {
 
 /// A proxy in front of the real server that answers the first `n` bulk
 /// requests with 503 and records every bulk request's Idempotency-Key, and
-/// every request's method and path.
+/// every request's method and path. With `lose_answers`, the failed bulk
+/// requests reach the server and run; only their answers are lost.
 #[derive(Clone)]
 struct Flaky {
     upstream: String,
     fail_first: usize,
+    lose_answers: bool,
     bulk_keys: Arc<Mutex<Vec<String>>>,
     requests: Arc<Mutex<Vec<String>>>,
 }
@@ -224,6 +226,7 @@ impl Flaky {
         Flaky {
             upstream: upstream.to_owned(),
             fail_first,
+            lose_answers: false,
             bulk_keys: Arc::default(),
             requests: Arc::default(),
         }
@@ -260,6 +263,7 @@ async fn flaky(
     body: Bytes,
 ) -> Response {
     f.requests.lock().unwrap().push(format!("{method} {uri}"));
+    let mut lose = false;
     if uri.path() == "/v1/leads/bulk" {
         let key = headers
             .get("idempotency-key")
@@ -271,7 +275,8 @@ async fn flaky(
             keys.push(key);
             keys.len()
         };
-        if seen <= f.fail_first {
+        lose = seen <= f.fail_first && f.lose_answers;
+        if seen <= f.fail_first && !lose {
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
                 [("retry-after", "0")],
@@ -281,14 +286,45 @@ async fn flaky(
         }
     }
     let mut req = leadflow::client::http_client().request(method, format!("{}{uri}", f.upstream));
-    for name in ["x-api-key", "content-type"] {
+    for name in ["x-api-key", "content-type", "idempotency-key"] {
         if let Some(v) = headers.get(name) {
             req = req.header(name, v);
         }
     }
     let res = req.body(body).send().await.unwrap();
     let status = res.status();
+    if lose {
+        // The server ran the request; its answer never reaches the client.
+        return (StatusCode::BAD_GATEWAY, "lost").into_response();
+    }
     (status, res.bytes().await.unwrap()).into_response()
+}
+
+/// A batch whose answer is lost on the way back ran on the server; its
+/// retry carries the same Idempotency-Key and is answered from what was
+/// kept, so every row is reported imported once (a second run would report
+/// the batch's rows as skipped duplicates).
+#[tokio::test]
+async fn a_batch_whose_answer_was_lost_is_not_run_twice() {
+    let app = spawn_app().await;
+    let mut proxy = Flaky::new(&app.base, 2);
+    proxy.lose_answers = true;
+    let keys = proxy.bulk_keys.clone();
+    let url = proxy.start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("email\n");
+    for i in 0..30 {
+        writeln!(csv, "lost{i}@example.com").unwrap();
+    }
+    let file = write_csv(dir.path(), "lost.csv", &csv);
+    let run = import(&url, &app.key, &[&file, "--batch-size", "10"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.summary["imported"], json!(30), "{}", run.summary);
+    assert_eq!(run.summary["skipped"], json!(0), "{}", run.summary);
+    assert_eq!(app.lead_total().await, 30);
+    let keys = keys.lock().unwrap().clone();
+    assert_eq!(keys.len(), 5, "{keys:?}");
+    assert_eq!(keys[0], keys[2]);
 }
 
 #[tokio::test]

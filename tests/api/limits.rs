@@ -1,9 +1,40 @@
-//! Rate limits per workspace and the request timeout.
+//! Rate limits per workspace and per user, and the request timeout.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use crate::helpers::spawn_app_with;
+
+/// Platform routes (workspaces, members, keys) spend the user's bucket,
+/// not a workspace's: a user creating workspaces in a loop is stopped, and
+/// a workspace's own requests are not.
+#[tokio::test]
+async fn platform_routes_are_limited_per_user() {
+    let app = spawn_app_with(|c| {
+        c.rate_limit = Some((NonZeroU32::new(1).unwrap(), NonZeroU32::new(2).unwrap()));
+    })
+    .await;
+    let create = || {
+        app.call_as(
+            &app.user_key,
+            reqwest::Method::POST,
+            "/v1/workspaces",
+            Some(serde_json::json!({"name": "Loop"})),
+        )
+    };
+    create().await.assert_ok(201);
+    let r = create().await;
+    r.assert_ok(201);
+    assert_eq!(r.headers["ratelimit-remaining"], "0");
+    let r = create().await;
+    r.assert_error(429, "RATE_LIMITED");
+    assert!(r.headers.contains_key("retry-after"));
+    app.get("/v1/leads").await.assert_ok(200);
+    let account = app
+        .call_as(&app.user_key, reqwest::Method::GET, "/v1/account", None)
+        .await;
+    account.assert_error(429, "RATE_LIMITED");
+}
 
 #[tokio::test]
 async fn a_workspace_over_its_limit_gets_429_with_retry_after_and_others_do_not() {
