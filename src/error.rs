@@ -29,6 +29,8 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("The path and query string are {0} bytes; at most 8 KiB (8192) are read")]
+    UriTooLong(usize),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("Database unavailable")]
@@ -71,6 +73,7 @@ impl ApiError {
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            Self::UriTooLong(_) => ErrorCode::UriTooLong,
             Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             Self::RateLimited(_) => ErrorCode::RateLimited,
             Self::Unavailable(_) | Self::TimedOut(_) => ErrorCode::Unavailable,
@@ -84,6 +87,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(m) => Self::NotFound(m.to_owned()),
             StoreError::Conflict(m) => Self::Conflict(m),
+            StoreError::Invalid(f) => Self::field(f),
             StoreError::Unavailable(e) => Self::Unavailable(e),
             StoreError::Internal(e) | StoreError::Duplicate(e) => Self::Internal(e),
         }
@@ -107,6 +111,7 @@ pub enum ErrorCode {
     MethodNotAllowed,
     Conflict,
     PayloadTooLarge,
+    UriTooLong,
     UnsupportedMediaType,
     RateLimited,
     InternalError,
@@ -114,7 +119,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         Self::ValidationError,
         Self::Unauthorized,
         Self::Forbidden,
@@ -122,6 +127,7 @@ impl ErrorCode {
         Self::MethodNotAllowed,
         Self::Conflict,
         Self::PayloadTooLarge,
+        Self::UriTooLong,
         Self::UnsupportedMediaType,
         Self::RateLimited,
         Self::InternalError,
@@ -137,6 +143,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UriTooLong => StatusCode::URI_TOO_LONG,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
@@ -164,6 +171,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => "the path exists, the method does not",
             Self::Conflict => "a taken email, an illegal status change, a key that exists",
             Self::PayloadTooLarge => "body over the limit",
+            Self::UriTooLong => "a path and query string over 8 KiB",
             Self::UnsupportedMediaType => "a body that is not JSON (multipart for the CSV import)",
             Self::RateLimited => "over the rate limit; see Retry-After",
             Self::InternalError => "a bug; nothing was written; the message carries the request ID",

@@ -102,8 +102,9 @@ fn read_file(file: &[u8], mapping: Option<&str>) {
     assert!(rows.count <= MAX_ROWS);
     assert_eq!(
         rows.count as u64,
-        rows.leads.len() as u64 + rows.repeats + rows.errors.len() as u64
+        rows.leads.len() as u64 + rows.repeats + rows.failed
     );
+    assert!(rows.errors.len() as u64 <= rows.failed);
     assert!(
         rows.errors.iter().all(|e| e.line >= 2),
         "{:?}",

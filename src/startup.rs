@@ -40,7 +40,22 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
         .layer(axum::middleware::from_fn(crate::rate_limit::middleware))
         .layer(axum::middleware::from_fn(crate::metrics::track))
+        .layer(axum::middleware::from_fn(refuse_long_uris))
         .layer(axum::middleware::from_fn(request_id::middleware))
+}
+
+/// Longest path and query string read. (Past 64 KiB the HTTP library
+/// refuses the request line itself, with a bare 414.)
+pub const MAX_URI: usize = 8 * 1024;
+
+/// A request whose path and query string pass [`MAX_URI`] gets 414 in the
+/// envelope, before anything reads it.
+async fn refuse_long_uris(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if len > MAX_URI {
+        return ApiError::UriTooLong(len).into_response();
+    }
+    next.run(req).await
 }
 
 /// The API's routes, and the test routes when `Config::test_routes` is set.

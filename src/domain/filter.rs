@@ -11,6 +11,8 @@ use super::lead::{FieldError, VERIFICATION_RESULTS, parse_tag};
 pub const MAX_LEAD_IDS: usize = 50_000;
 /// Longest `search` text, in characters.
 pub const MAX_SEARCH: usize = 256;
+/// Most values of one list criterion (`tags`, `emailStatus`, `country`).
+pub const MAX_VALUES: usize = 250;
 pub const CRITERIA: [&str; 8] = [
     "tags",
     "search",
@@ -185,6 +187,12 @@ fn string_list(v: &Value, field: &str) -> Result<Vec<String>, FieldError> {
     };
     if list.is_empty() {
         return Err(FieldError::new(field, "must not be empty"));
+    }
+    if list.len() > MAX_VALUES {
+        return Err(FieldError::new(
+            field,
+            format!("must hold at most {MAX_VALUES} values (got {})", list.len()),
+        ));
     }
     Ok(list)
 }

@@ -41,7 +41,7 @@ async fn list(
 ) -> ApiResult {
     let req = paging.page();
     let statuses = query.statuses()?;
-    let search = query.search();
+    let search = query.search()?;
     let result = state
         .store
         .list_campaigns(ws, &statuses, search, req)

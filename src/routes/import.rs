@@ -39,6 +39,13 @@ use crate::state::AppState;
 
 /// The longest header line read ahead for its separator.
 const MAX_HEADER_LINE: u64 = 1024 * 1024;
+/// Most columns a file may have.
+pub const MAX_COLUMNS: usize = 1_000;
+/// Most refused rows an answer lists (`failed` counts them all).
+pub const MAX_ROW_ERRORS: usize = 1_000;
+/// Most line starts [`Lines`] keeps ahead of the reader (a safeguard: it
+/// keeps only where records may start, a few per buffered kilobyte).
+const MAX_LINE_STARTS: usize = 1 << 16;
 /// The largest text part (`mapping`, `tag`, …).
 const MAX_TEXT_PART: usize = 256 * 1024;
 
@@ -76,7 +83,19 @@ pub(crate) struct Rows {
     pub count: usize,
     pub leads: Vec<(Email, LeadFields)>,
     pub repeats: u64,
+    /// Rows refused, all of them.
+    pub failed: u64,
+    /// The first [`MAX_ROW_ERRORS`] of them, with their lines.
     pub errors: Vec<schema::ImportRowError>,
+}
+
+impl Rows {
+    fn fail(&mut self, line: u64, email: Option<&str>, message: &str) {
+        self.failed += 1;
+        if self.errors.len() < MAX_ROW_ERRORS {
+            self.errors.push(row_error(line, email, message));
+        }
+    }
 }
 
 #[utoipa::path(
@@ -213,7 +232,7 @@ async fn import_csv(
         imported: bulk.imported.len() as u64,
         updated: bulk.updated,
         skipped: bulk.skipped + rows.repeats,
-        failed: rows.errors.len() as u64,
+        failed: rows.failed,
         imported_lead_ids: bulk.imported.iter().map(ObjectId::to_string).collect(),
         errors: rows.errors,
         delimiter: delimiter_name(rows.delimiter),
@@ -381,6 +400,8 @@ struct Lines<R> {
     line: u64,
     at_line_start: bool,
     prev: u8,
+    /// Inside a quoted cell: a line that starts there is not a record's.
+    quoted: bool,
     starts: std::collections::VecDeque<(u64, u64)>,
 }
 
@@ -392,6 +413,7 @@ impl<R> Lines<R> {
             line: 1,
             at_line_start: true,
             prev: 0,
+            quoted: false,
             starts: Default::default(),
         }
     }
@@ -417,8 +439,16 @@ impl<R: AsyncRead + Unpin> AsyncRead for Lines<R> {
         let this = &mut *self;
         for &b in &buf.filled()[before..] {
             let terminator = b == b'\n' || b == b'\r';
-            if this.at_line_start && !terminator {
+            if this.at_line_start
+                && !terminator
+                && !this.quoted
+                && this.starts.len() < MAX_LINE_STARTS
+            {
                 this.starts.push_back((this.offset, this.line));
+            }
+            // `""` inside a quoted cell toggles twice: the cell goes on.
+            if b == b'"' {
+                this.quoted = !this.quoted;
             }
             this.at_line_start = terminator;
             // A line ends at \r\n, \n or a lone \r, as csv reads them.
@@ -462,6 +492,12 @@ where
         .delimiter(delimiter)
         .create_reader(Lines::new(reader));
     let raw = reader.byte_headers().await.map_err(csv_error)?.clone();
+    if raw.len() > MAX_COLUMNS {
+        return Err(not_csv(&format!(
+            "its first line names {} columns; at most {MAX_COLUMNS} are read",
+            raw.len()
+        )));
+    }
     let mut header = Vec::with_capacity(raw.len());
     for (i, cell) in raw.iter().enumerate() {
         // Spreadsheet programs start UTF-8 files with a byte order mark.
@@ -496,23 +532,11 @@ where
     {
         let from = record.position().map_or(0, |p| p.byte());
         let line = reader.get_mut().line_from(from);
-        let Ok(cells) = record
-            .iter()
-            .map(std::str::from_utf8)
-            .collect::<Result<Vec<&str>, _>>()
-        else {
-            rows.count += 1;
-            rows.errors.push(row_error(
-                line,
-                None,
-                "Row is not valid UTF-8 text; save the file as UTF-8",
-            ));
-            continue;
-        };
         // Rows of empty cells are what spreadsheets leave below the data.
-        if cells.iter().all(|c| c.trim().is_empty()) {
+        if record.iter().all(|c| c.trim_ascii().is_empty()) {
             continue;
         }
+        // Every row counts toward the cap, good or bad.
         rows.count += 1;
         if rows.count > MAX_ROWS {
             return Err(ApiError::field(FieldError::new(
@@ -520,8 +544,20 @@ where
                 format!("has more than {MAX_ROWS} rows; split it into several files"),
             )));
         }
+        let Ok(cells) = record
+            .iter()
+            .map(std::str::from_utf8)
+            .collect::<Result<Vec<&str>, _>>()
+        else {
+            rows.fail(
+                line,
+                None,
+                "Row is not valid UTF-8 text; save the file as UTF-8",
+            );
+            continue;
+        };
         if cells.len() != header.len() {
-            rows.errors.push(row_error(
+            rows.fail(
                 line,
                 mapping.email(&cells),
                 &format!(
@@ -529,7 +565,7 @@ where
                     cells.len(),
                     header.len()
                 ),
-            ));
+            );
             continue;
         }
         match LeadFields::parse_new(&mapping.lead(&cells)) {
@@ -540,9 +576,7 @@ where
                     rows.repeats += 1;
                 }
             }
-            Err(e) => rows
-                .errors
-                .push(row_error(line, mapping.email(&cells), &entry_message(e))),
+            Err(e) => rows.fail(line, mapping.email(&cells), &entry_message(e)),
         }
     }
     Ok(rows)
@@ -553,5 +587,25 @@ fn row_error(line: u64, email: Option<&str>, message: &str) -> schema::ImportRow
         line,
         email: email.filter(|e| !e.is_empty()).map(str::to_owned),
         error: message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn lines_inside_a_quoted_cell_are_not_kept_as_record_starts() {
+        let text = format!(
+            "email,notes\na@x.co,\"{}\"\nb@x.co,y\n",
+            "l\n".repeat(10_000)
+        );
+        let mut lines = Lines::new(text.as_bytes());
+        let mut sink = Vec::new();
+        lines.read_to_end(&mut sink).await.unwrap();
+        // The header, the row with the long cell, the row after it.
+        let starts: Vec<u64> = lines.starts.iter().map(|(_, line)| *line).collect();
+        assert_eq!(starts, [1, 2, 10_003]);
     }
 }

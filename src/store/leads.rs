@@ -190,6 +190,7 @@ pub async fn update(
     let mut row = find(e, ws, id, true).await?;
     let now = now_ms();
     row.apply(fields);
+    row.check_limits()?;
     row.updated_at = now;
     e.update_leads(ws, std::slice::from_ref(&row), now).await?;
     Ok(row)
@@ -233,9 +234,9 @@ pub async fn bulk_upsert(
         .map(|(email, fields)| {
             let mut row = LeadRow::new(email, fields, now);
             row.add_tag(tag);
-            row
+            row.check_limits().map(|()| row)
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let created = e.insert_leads(ws, &new_rows, now).await?;
     let imported: Vec<ObjectId> = new_rows
         .iter()
@@ -273,6 +274,7 @@ pub async fn bulk_upsert(
         if let Some(mut row) = stored.remove(&email.key()) {
             row.apply(fields);
             row.add_tag(tag);
+            row.check_limits()?;
             updates.push(row);
         }
     }

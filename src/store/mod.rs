@@ -53,6 +53,10 @@ pub enum StoreError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    /// A rule on what a row may hold, broken only once it is merged with
+    /// what is stored (a 400 naming the field).
+    #[error("{}: {}", .0.field, .0.message)]
+    Invalid(crate::domain::lead::FieldError),
     /// A uniqueness rule of the schema was broken; the shared code turns
     /// the expected ones into conflicts with their own message.
     #[error("duplicate row")]
@@ -427,6 +431,33 @@ impl LeadRow {
         if let Some(evr) = &f.email_verification_result {
             self.email_verification_result = evr.clone();
         }
+    }
+
+    /// What a lead may hold once an update is merged into it (each request
+    /// is checked alone; merging can pass the limits).
+    pub fn check_limits(&self) -> Result<()> {
+        use crate::domain::lead::{FieldError, MAX_CUSTOM_FIELDS, MAX_TAGS};
+        let over = |field: &str, n: usize, max: usize, what: &str| {
+            StoreError::Invalid(FieldError::new(
+                field,
+                format!(
+                    "would leave {} with {n} {what}; a lead holds at most {max}",
+                    self.email
+                ),
+            ))
+        };
+        if self.tags.len() > MAX_TAGS {
+            return Err(over("tags", self.tags.len(), MAX_TAGS, "tags"));
+        }
+        if self.custom_fields.len() > MAX_CUSTOM_FIELDS {
+            return Err(over(
+                "customFields",
+                self.custom_fields.len(),
+                MAX_CUSTOM_FIELDS,
+                "custom fields",
+            ));
+        }
+        Ok(())
     }
 
     /// Adds a tag unless the lead has it already.

@@ -115,3 +115,71 @@ async fn a_request_over_the_timeout_gets_a_clean_503() {
     // The API's own routes are under the same timeout, and a quick one passes.
     app.get("/v1/leads").await.assert_ok(200);
 }
+
+/// Lists in filters, search texts and what a lead holds after a merge are
+/// bounded, each refusal naming its field; a long URI gets 414 in the
+/// envelope.
+#[tokio::test]
+async fn lists_searches_merges_and_uris_are_bounded() {
+    use serde_json::json;
+    let app = crate::helpers::spawn_app().await;
+    let campaign = app.create_campaign("Bounded").await;
+    let many: Vec<String> = (0..251).map(|i| format!("t{i}")).collect();
+    let r = app.add(&campaign, json!({"filters": {"tags": many}})).await;
+    r.assert_error(400, "VALIDATION_ERROR");
+    assert!(r.message().contains("filters.tags"), "{}", r.message());
+    assert!(r.message().contains("250"), "{}", r.message());
+    let r = app
+        .get(&format!("/v1/leads?country={}", vec!["US"; 251].join(",")))
+        .await;
+    r.assert_error(400, "VALIDATION_ERROR");
+    assert!(r.message().contains("country"), "{}", r.message());
+    let r = app
+        .get(&format!("/v1/campaigns?search={}", "n".repeat(257)))
+        .await;
+    r.assert_error(400, "VALIDATION_ERROR");
+    assert!(r.message().contains("search"), "{}", r.message());
+
+    // Fifty custom fields, then one more by another PATCH: refused, and
+    // the lead keeps its fifty.
+    let fields: serde_json::Map<String, serde_json::Value> =
+        (0..50).map(|i| (format!("f{i}"), json!(i))).collect();
+    let lead = app
+        .create_lead(json!({"email": "full@example.com", "customFields": fields}))
+        .await;
+    let id = lead["_id"].as_str().unwrap().to_owned();
+    let r = app
+        .patch(
+            &format!("/v1/leads/{id}"),
+            json!({"customFields": {"one_more": 1}}),
+        )
+        .await;
+    r.assert_error(400, "VALIDATION_ERROR");
+    assert!(r.message().starts_with("customFields"), "{}", r.message());
+    let got = app.get(&format!("/v1/leads/{id}")).await;
+    assert_eq!(got.data()["customFields"].as_object().unwrap().len(), 50);
+    // Fifty tags, and a bulk update that adds a fifty-first: refused whole.
+    let tags: Vec<String> = (0..50).map(|i| format!("tag{i}")).collect();
+    app.patch(&format!("/v1/leads/{id}"), json!({"tags": tags}))
+        .await
+        .assert_ok(200);
+    let r = app
+        .post(
+            "/v1/leads/bulk",
+            json!({"leads": [{"email": "full@example.com"}, {"email": "new@example.com"}],
+                   "skipDuplicates": false, "tag": "one-more"}),
+        )
+        .await;
+    r.assert_error(400, "VALIDATION_ERROR");
+    assert!(r.message().starts_with("tags"), "{}", r.message());
+    assert_eq!(
+        app.lead_total().await,
+        1,
+        "nothing of the refused bulk is kept"
+    );
+
+    let r = app
+        .get(&format!("/v1/leads?search={}", "x".repeat(9 * 1024)))
+        .await;
+    r.assert_error(414, "URI_TOO_LONG");
+}

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use super::super::campaign_leads::MAX_EXPLICIT;
 use super::ID_PATTERN;
 use crate::domain::country;
-use crate::domain::filter::{CRITERIA, MAX_LEAD_IDS, MAX_SEARCH};
+use crate::domain::filter::{CRITERIA, MAX_LEAD_IDS, MAX_SEARCH, MAX_VALUES};
 use crate::domain::import::MAX_ROWS;
 use crate::domain::lead::{
     MAX_CUSTOM_FIELDS, MAX_CUSTOM_KEY, MAX_CUSTOM_VALUE, MAX_TAG_LEN, TEXT_FIELDS,
@@ -45,7 +45,10 @@ fn tag() -> Value {
 
 /// One value, or a non-empty list of them (a filter criterion).
 fn one_or_list(item: Value) -> Value {
-    json!({ "oneOf": [item.clone(), { "type": "array", "items": item, "minItems": 1 }] })
+    json!({ "oneOf": [
+        item.clone(),
+        { "type": "array", "items": item, "minItems": 1, "maxItems": MAX_VALUES }
+    ] })
 }
 
 fn country_code() -> Value {
@@ -155,6 +158,17 @@ pub fn write(doc: &mut Value) {
     ]);
     schemas["DeleteLeadsRequest"]["oneOf"] = ids_or_all("leadIds", "deleteAll");
     schemas["LeadActionRequest"]["oneOf"] = ids_or_all("leadIds", "selectAll");
+    for path in ["/v1/leads", "/v1/campaigns"] {
+        for p in doc["paths"][path]["get"]["parameters"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            if p["name"] == "search" {
+                p["schema"]["maxLength"] = json!(MAX_SEARCH);
+            }
+        }
+    }
     for (path, method, body) in [
         ("/v1/leads", "post", "NewLead"),
         ("/v1/leads/{id}", "patch", "LeadUpdate"),

@@ -6,6 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::campaign::CampaignStatus;
 use crate::domain::campaign::check_content_size;
+use crate::domain::filter::MAX_SEARCH;
 use crate::domain::format_time;
 use crate::domain::id::ObjectId;
 use crate::domain::json::{JsonArray, JsonObject, Name, Raw, Text, given};
@@ -188,10 +189,18 @@ impl CampaignQuery {
     }
 
     /// The search text, trimmed; none when empty.
-    pub fn search(&self) -> Option<&str> {
-        self.search
+    pub fn search(&self) -> Result<Option<&str>, FieldError> {
+        let search = self
+            .search
             .as_ref()
             .map(|t| t.0.trim())
-            .filter(|s| !s.is_empty())
+            .filter(|s| !s.is_empty());
+        if search.is_some_and(|s| s.chars().count() > MAX_SEARCH) {
+            return Err(FieldError::new(
+                "search",
+                format!("must be at most {MAX_SEARCH} characters"),
+            ));
+        }
+        Ok(search)
     }
 }
