@@ -134,6 +134,17 @@ enum AdminCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Replace a user's platform key (for a lost or leaked key): the old
+    /// one stops working at once; the new one is printed, once.
+    RotateKey {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        db: DbArgs,
+        /// End with one JSON line: {"userId","email","apiKey"}.
+        #[arg(long)]
+        json: bool,
+    },
     /// List every user: ID, email.
     ListUsers {
         #[command(flatten)]
@@ -270,6 +281,29 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let id = crate::domain::id::ObjectId::new(user.key, user.created_at);
             println!("created user {} ({id})", user.email);
             println!("platform API key (shown once): {}", key.expose());
+            if json {
+                println!(
+                    "{}",
+                    json!({"userId": id, "email": user.email, "apiKey": key.expose()})
+                );
+            }
+            Ok(())
+        }
+        Command::Admin(AdminCommand::RotateKey { email, db, json }) => {
+            let parsed = Email::parse(&email)
+                .ok_or_else(|| anyhow::anyhow!("{email:?} is not a valid email address"))?;
+            let store = open(&db).await?;
+            let user = store
+                .find_user(&parsed)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no user with email {parsed}"))?;
+            let key = store.rotate_user_key(user.key).await?;
+            let id = crate::domain::id::ObjectId::new(user.key, user.created_at);
+            println!(
+                "new platform API key for {} (shown once; the old one no longer works): {}",
+                user.email,
+                key.expose()
+            );
             if json {
                 println!(
                     "{}",

@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(add_member, remove_member))
         .routes(routes!(create_key, revoke_key))
         .routes(routes!(rotate_key))
+        .routes(routes!(rotate_account_key))
 }
 
 fn view(w: &WorkspaceRow, role: Role) -> schema::Workspace {
@@ -302,6 +303,19 @@ async fn revoke_key(
         workspace_id: w.workspace.id().to_string(),
         revoked: true,
     })
+}
+
+#[utoipa::path(
+    post, path = "/account/api-key/rotate", tag = "Account and workspaces", operation_id = "rotateAccountKey", summary = "Replace your platform key; the old one stops working at once",
+    responses((status = 200, description = "The new platform key, shown once", body = schema::Envelope<schema::PlatformKey>))
+)]
+async fn rotate_account_key(State(state): State<AppState>, Platform(user): Platform) -> ApiResult {
+    let key = state.store.rotate_user_key(user).await?;
+    let u = state.store.get_user(user).await?;
+    secret(ok(schema::PlatformKey {
+        user_id: ObjectId::new(u.key, u.created_at).to_string(),
+        api_key: key.expose().to_owned(),
+    }))
 }
 
 #[utoipa::path(

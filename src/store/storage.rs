@@ -63,6 +63,8 @@ pub trait Storage: Send + Sync + 'static {
     async fn revoke_workspace_key(&self, ws: WorkspaceRef) -> Result<()>;
     /// Revokes the current key (if any) and makes a new one, atomically.
     async fn rotate_workspace_key(&self, ws: WorkspaceRef) -> Result<ApiKey>;
+    /// Revokes the user's platform keys and makes a new one.
+    async fn rotate_user_key(&self, user_key: i64) -> Result<ApiKey>;
 
     // Leads.
     async fn create_lead(
@@ -305,6 +307,10 @@ macro_rules! storage_impl {
 
         async fn revoke_workspace_key(&self, ws: WorkspaceRef) -> Result<()> {
             $run!(self, write(true), |e| workspaces::revoke_workspace_key(e, ws))
+        }
+
+        async fn rotate_user_key(&self, user_key: i64) -> Result<ApiKey> {
+            $run!(self, write(true), |e| workspaces::rotate_user_key(e, user_key))
         }
 
         async fn rotate_workspace_key(&self, ws: WorkspaceRef) -> Result<ApiKey> {

@@ -375,6 +375,35 @@ pub async fn rotate_workspace_key(e: &impl Exec, ws: WorkspaceRef) -> Result<Api
     insert_workspace_key(e, ws).await
 }
 
+/// Revokes the user's platform keys and makes a new one. The old key
+/// stops working at once on every server: keys are looked up on each
+/// request, never cached.
+pub async fn rotate_user_key(e: &impl Exec, user_key: i64) -> Result<ApiKey> {
+    let lock = e.dialect().for_update();
+    let found = e
+        .query_opt(&e.sql(
+            &format!("select id from users where id = ?1{lock}"),
+            vec![user_key.into()],
+        ))
+        .await?;
+    if found.is_none() {
+        return Err(StoreError::NotFound("User not found"));
+    }
+    let now = now_ms();
+    e.execute(&e.sql(
+        "update api_keys set revoked_at = ?2 where user_id = ?1 and revoked_at is null",
+        vec![user_key.into(), now.into()],
+    ))
+    .await?;
+    let api_key = ApiKey::generate(KeyKind::Platform);
+    e.execute(&e.sql(
+        "insert into api_keys (key_hash, user_id, created_at) values (?1, ?2, ?3)",
+        vec![api_key.hash().into(), user_key.into(), now.into()],
+    ))
+    .await?;
+    Ok(api_key)
+}
+
 pub async fn authenticate(e: &impl Exec, key: &ApiKey) -> Result<Option<Principal>> {
     let row = e
         .query_opt(&e.sql(

@@ -127,6 +127,41 @@ async fn admin_commands_print_keys_that_work_in_the_documented_json_shape() {
         .status(),
         200
     );
+    // A lost platform key: the administrator replaces it; the running
+    // server refuses the old one at once and takes the new one.
+    let rotated = last_json_line(&leadflow(
+        &[
+            "admin",
+            "rotate-key",
+            "--email",
+            "ops@example.com",
+            "--json",
+        ],
+        &db,
+    ));
+    assert_eq!(keys_of(&rotated), ["apiKey", "email", "userId"]);
+    assert_eq!(rotated["userId"], user["userId"]);
+    let new_key = rotated["apiKey"].as_str().unwrap();
+    assert!(new_key.starts_with("sk_user_") && new_key != user_key);
+    assert_eq!(
+        get(port, "/v1/account", &[("X-Api-Key", user_key)])
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        get(port, "/v1/account", &[("X-Api-Key", new_key)])
+            .await
+            .status(),
+        200
+    );
+    let nobody = leadflow(
+        &["admin", "rotate-key", "--email", "nobody@example.com"],
+        &db,
+    );
+    assert!(!nobody.status.success());
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("nobody@example.com"));
+
     let (status, out) = terminate(server);
     assert!(status.success(), "SIGTERM shuts down cleanly: {status:?}");
     assert!(

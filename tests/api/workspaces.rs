@@ -41,6 +41,7 @@ async fn a_workspace_key_is_refused_on_every_platform_endpoint() {
         (Method::POST, format!("/v1/workspaces/{ws}/api-key")),
         (Method::DELETE, format!("/v1/workspaces/{ws}/api-key")),
         (Method::POST, format!("/v1/workspaces/{ws}/api-key/rotate")),
+        (Method::POST, "/v1/account/api-key/rotate".to_string()),
     ];
     for (method, path) in routes {
         app.call(method.clone(), &path, Some(json!({"name": "x"})))
@@ -161,6 +162,30 @@ async fn rotating_or_revoking_a_key_stops_the_old_one_at_once() {
     app.call_as(&again, Method::GET, "/v1/leads", None)
         .await
         .assert_ok(200);
+}
+
+/// A user replaces their own platform key: the new one is shown once (and
+/// never kept for a replay), the old one fails at once, and the other
+/// users' keys are untouched.
+#[tokio::test]
+async fn a_platform_key_is_rotated_by_its_user() {
+    let app = spawn_app().await;
+    let other = new_user(&app, "other@example.com").await;
+    let old = app.user_key.clone();
+    let r = platform(&app, &old, Method::POST, "/v1/account/api-key/rotate", None).await;
+    assert_eq!(r.headers["cache-control"], "no-store");
+    let new = r.assert_ok(200)["apiKey"].as_str().unwrap().to_owned();
+    assert!(new.starts_with("sk_user_") && new != old);
+    let me = platform(&app, &new, Method::GET, "/v1/account", None).await;
+    assert_eq!(me.assert_ok(200)["_id"], r.data()["userId"]);
+    platform(&app, &old, Method::GET, "/v1/account", None)
+        .await
+        .assert_error(401, "UNAUTHORIZED");
+    platform(&app, &other, Method::GET, "/v1/account", None)
+        .await
+        .assert_ok(200);
+    // The workspace key is not the user's: it still works.
+    app.get("/v1/leads").await.assert_ok(200);
 }
 
 #[tokio::test]

@@ -62,6 +62,15 @@ pub struct WorkspaceKey {
     pub api_key: String,
 }
 
+/// A platform key, shown this once.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformKey {
+    pub user_id: String,
+    #[schema(example = "sk_user_...")]
+    pub api_key: String,
+}
+
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyRevoked {
