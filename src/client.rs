@@ -73,6 +73,10 @@ pub struct ImportArgs {
     /// End with one JSON line of the counts on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Overwrite NAME.failed.csv if it exists (by default a new name is
+    /// taken: NAME.failed-2.csv, …).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// What an import did, row by row.
@@ -86,13 +90,6 @@ struct Summary {
     campaign_added: u64,
     campaign_skipped: u64,
     campaign_blocked: u64,
-}
-
-/// A row that could not be imported, and why.
-struct Failed {
-    line: u64,
-    cells: Vec<String>,
-    reason: String,
 }
 
 /// A row on its way: its line, its cells and its lead object.
@@ -123,12 +120,128 @@ impl Refusal {
 }
 
 /// Records every row of a batch as failed, for one reason.
-fn fail_rows(failed: &mut Vec<Failed>, rows: Vec<Row>, reason: &str) {
-    failed.extend(rows.into_iter().map(|r| Failed {
-        line: r.line,
-        cells: r.cells,
-        reason: reason.to_owned(),
-    }));
+fn fail_rows(failed: &mut FailedRows, rows: Vec<Row>, reason: &str) {
+    for r in rows {
+        failed.push(r.line, r.cells, reason);
+    }
+}
+
+/// The failed rows, written to NAME.failed.csv as they fail (memory stays
+/// flat whatever the file's size): the original columns, then the line
+/// each row came from and the reason. The file is made at the first
+/// failure; an existing file is never overwritten without `--force` (a new
+/// name is taken instead) and a symbolic link there is never followed.
+struct FailedRows {
+    path: PathBuf,
+    force: bool,
+    header: Vec<String>,
+    out: Option<csv::Writer<std::fs::File>>,
+    count: u64,
+    error: Option<anyhow::Error>,
+}
+
+impl FailedRows {
+    fn new(input: &Path, header: &[String], force: bool) -> Self {
+        Self {
+            path: failed_rows_path(input),
+            force,
+            header: header.to_vec(),
+            out: None,
+            count: 0,
+            error: None,
+        }
+    }
+
+    fn push(&mut self, line: u64, mut cells: Vec<String>, reason: &str) {
+        self.count += 1;
+        if self.error.is_some() {
+            return;
+        }
+        cells.resize(self.header.len().max(cells.len()), String::new());
+        cells.push(line.to_string());
+        cells.push(reason.to_owned());
+        if let Err(e) = self.write(&cells) {
+            self.error = Some(e);
+        }
+    }
+
+    fn write(&mut self, cells: &[String]) -> anyhow::Result<()> {
+        if self.out.is_none() {
+            let (path, file) = create_new_file(&self.path, self.force)?;
+            self.path = path;
+            let mut out = csv::Writer::from_writer(file);
+            let mut head = self.header.clone();
+            head.extend(["line".to_owned(), "error".to_owned()]);
+            out.write_record(head.iter().map(|c| neutralized(c).into_owned()))?;
+            self.out = Some(out);
+        }
+        if let Some(out) = self.out.as_mut() {
+            out.write_record(cells.iter().map(|c| neutralized(c).into_owned()))?;
+        }
+        Ok(())
+    }
+
+    /// The file written, if any row failed.
+    fn finish(self) -> anyhow::Result<Option<PathBuf>> {
+        if let Some(e) = self.error {
+            return Err(e.context(format!("cannot write {}", self.path.display())));
+        }
+        match self.out {
+            Some(mut out) => {
+                out.flush()
+                    .with_context(|| format!("cannot write {}", self.path.display()))?;
+                Ok(Some(self.path))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// Creates `path`, or with an existing file there (and no `force`) the
+/// first free `NAME-2.csv`, `NAME-3.csv`, …; never through a symbolic link:
+/// creation fails on anything already there, a link included, and `force`
+/// removes the link itself, not what it points to.
+fn create_new_file(path: &Path, force: bool) -> anyhow::Result<(PathBuf, std::fs::File)> {
+    let create = |p: &Path| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(p)
+    };
+    if force && std::fs::symlink_metadata(path).is_ok() {
+        std::fs::remove_file(path).with_context(|| format!("cannot replace {}", path.display()))?;
+    }
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("import");
+    for n in 1..1000 {
+        let candidate = if n == 1 {
+            path.to_path_buf()
+        } else {
+            path.with_file_name(format!("{stem}-{n}.csv"))
+        };
+        match create(&candidate) {
+            Ok(file) => return Ok((candidate, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(anyhow::Error::new(e))
+                    .with_context(|| format!("cannot create {}", candidate.display()));
+            }
+        }
+    }
+    bail!("cannot find a free name beside {}", path.display())
+}
+
+/// A cell a spreadsheet would run as a formula (it starts with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return) gets a leading `'`, which keeps it
+/// text.
+fn neutralized(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
 }
 
 struct Api {
@@ -340,7 +453,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
 
     let progress = Progress::new(total);
     let mut summary = Summary::default();
-    let mut failed: Vec<Failed> = Vec::new();
+    let mut failed = FailedRows::new(&args.file, &header, args.force);
     let mut seen = HashSet::new();
     let mut stopped: Option<String> = None;
     let mut batch: Vec<Row> = Vec::with_capacity(args.batch_size);
@@ -356,22 +469,14 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
             }
             summary.rows += 1;
             if let Some(why) = &stopped {
-                failed.push(Failed {
-                    line,
-                    cells,
-                    reason: format!("not sent: {why}"),
-                });
+                failed.push(line, cells, &format!("not sent: {why}"));
             } else if cells.len() != header.len() {
                 let reason = format!(
                     "row has {} cells but the header has {} columns",
                     cells.len(),
                     header.len()
                 );
-                failed.push(Failed {
-                    line,
-                    cells,
-                    reason,
-                });
+                failed.push(line, cells, &reason);
             } else {
                 let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
                 let lead = mapping.lead(&refs);
@@ -393,26 +498,19 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
             if let Err(why) = send_batch(&api, &args, rows, &mut summary, &mut failed).await {
                 stopped = Some(why);
             }
-            progress.update(summary.rows, &summary, failed.len());
+            progress.update(summary.rows, &summary, failed.count as usize);
         }
         if done {
             break;
         }
     }
-    summary.failed = failed.len() as u64;
+    summary.failed = failed.count;
     progress.finish();
 
+    let failed_file = failed.finish()?;
+    report(&args, &summary, started.elapsed(), failed_file.as_ref());
     let failed_path = failed_rows_path(&args.file);
-    if !failed.is_empty() {
-        write_failed(&failed_path, &header, &mut failed)?;
-    }
-    report(
-        &args,
-        &summary,
-        started.elapsed(),
-        (!failed.is_empty()).then_some(&failed_path),
-    );
-    if failed.is_empty() && failed_path.exists() {
+    if failed_file.as_ref() != Some(&failed_path) && failed_path.exists() {
         eprintln!(
             "note: {} is from an earlier run (this one had no failed rows); it was left as it is",
             failed_path.display()
@@ -473,7 +571,7 @@ async fn send_batch(
     args: &ImportArgs,
     rows: Vec<Row>,
     summary: &mut Summary,
-    failed: &mut Vec<Failed>,
+    failed: &mut FailedRows,
 ) -> Result<(), String> {
     let leads: Vec<&Value> = rows.iter().map(|r| &r.lead).collect();
     let mut body = json!({"leads": leads, "skipDuplicates": !args.update_existing});
@@ -508,11 +606,7 @@ async fn send_batch(
     let mut good = Vec::with_capacity(rows.len());
     for (row, why) in rows.into_iter().zip(bad) {
         match why {
-            Some(reason) => failed.push(Failed {
-                line: row.line,
-                cells: row.cells,
-                reason,
-            }),
+            Some(reason) => failed.push(row.line, row.cells, &reason),
             None => good.push(row),
         }
     }
@@ -566,26 +660,6 @@ fn describe_mapping(header: &[String], mapping: &Mapping) {
             Field::Custom(ignored[0].to_owned()).name()
         );
     }
-}
-
-/// Writes the failed rows in file order: the original columns, then the
-/// line they came from and the reason.
-fn write_failed(path: &Path, header: &[String], failed: &mut [Failed]) -> anyhow::Result<()> {
-    failed.sort_by_key(|f| f.line);
-    let mut out =
-        csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
-    let mut head = header.to_vec();
-    head.extend(["line".to_owned(), "error".to_owned()]);
-    out.write_record(&head)?;
-    for f in failed.iter() {
-        let mut record = f.cells.clone();
-        record.resize(header.len().max(record.len()), String::new());
-        record.push(f.line.to_string());
-        record.push(f.reason.clone());
-        out.write_record(&record)?;
-    }
-    out.flush()?;
-    Ok(())
 }
 
 /// "1 row", "2 rows".

@@ -436,6 +436,68 @@ async fn a_clean_run_says_that_an_old_failed_rows_file_is_not_its_own() {
     );
 }
 
+/// The failed rows file is opened in a spreadsheet: a cell that would run
+/// as a formula is kept as text. An earlier file is never overwritten
+/// (nor a symbolic link followed) without --force.
+#[tokio::test]
+async fn the_failed_rows_file_is_safe_to_open_and_never_overwrites() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_csv(
+        dir.path(),
+        "people.csv",
+        "email,notes\n=HYPERLINK(\"http://x\"),+1\nok@example.com,fine\n@bad,-2\n",
+    );
+    let old = dir.path().join("people.failed.csv");
+    std::fs::write(&old, "precious\n").unwrap();
+    let target = dir.path().join("elsewhere.txt");
+    std::fs::write(&target, "not yours\n").unwrap();
+    std::os::unix::fs::symlink(&target, dir.path().join("people.failed-2.csv")).unwrap();
+
+    let run = import(&app.base, &app.key, &[&file]).await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let written = dir.path().join("people.failed-3.csv");
+    assert_eq!(
+        run.summary["failedRowsFile"],
+        json!(written.to_str().unwrap()),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&old).unwrap(), "precious\n");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "not yours\n");
+    let mut failed = csv::Reader::from_path(&written).unwrap();
+    let rows: Vec<Vec<String>> = failed
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0][0], "'=HYPERLINK(\"http://x\")");
+    assert_eq!(rows[0][1], "'+1");
+    assert_eq!(rows[0][2], "2");
+    assert_eq!(rows[1][0], "'@bad");
+    assert_eq!(rows[1][1], "'-2");
+
+    // --force replaces the file itself; a link there is replaced, never
+    // written through.
+    std::fs::remove_file(&old).unwrap();
+    std::os::unix::fs::symlink(&target, &old).unwrap();
+    let run = import(&app.base, &app.key, &[&file, "--force"]).await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert_eq!(run.summary["failedRowsFile"], json!(old.to_str().unwrap()));
+    assert!(
+        !std::fs::symlink_metadata(&old)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::read_to_string(&old)
+            .unwrap()
+            .contains("'=HYPERLINK")
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "not yours\n");
+}
+
 #[tokio::test]
 async fn the_command_reads_a_semicolon_file_by_its_header() {
     let app = spawn_app().await;
