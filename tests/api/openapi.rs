@@ -18,6 +18,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/v1/workspaces/{id}/api-key"),
     ("delete", "/v1/workspaces/{id}/api-key"),
     ("post", "/v1/workspaces/{id}/api-key/rotate"),
+    ("post", "/v1/account/api-key/rotate"),
     ("get", "/v1/leads"),
     ("post", "/v1/leads"),
     ("delete", "/v1/leads"),
