@@ -89,6 +89,13 @@ struct ServeArgs {
     /// Burst per workspace: requests allowed at once before the rate applies.
     #[arg(long, env = "LEADFLOW_RATE_BURST", default_value_t = Config::DEFAULT_RATE_BURST)]
     rate_burst: u32,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); re-read,
+    /// with the key, on SIGHUP.
+    #[arg(long, env = "LEADFLOW_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "LEADFLOW_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
     #[command(flatten)]
     db: DbArgs,
 }
@@ -438,7 +445,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let burst = std::num::NonZeroU32::new(args.rate_burst).unwrap_or(per_sec);
         (per_sec, burst)
     });
+    config.tls = args
+        .tls_cert
+        .zip(args.tls_key)
+        .map(|(cert, key)| crate::config::Tls { cert, key });
     let app = Application::build(&config).await?;
+    let scheme = if app.is_tls() { "https" } else { "http" };
     let bootstrapped = store::bootstrap(&app.store()).await?;
     if bootstrapped.is_none() {
         tracing::info!(
@@ -460,12 +472,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             b.workspace_key.expose()
         );
         println!(
-            "Try: curl -s -H 'X-Api-Key: {}' http://{}/v1/campaigns",
+            "Try: curl -s -H 'X-Api-Key: {}' {scheme}://{}/v1/campaigns",
             b.workspace_key.expose(),
             display_addr(&config.listen, app.port())
         );
     }
-    tracing::info!(database = %config.database_url, "leadflow listening on http://{}", display_addr(&config.listen, app.port()));
+    tracing::info!(database = %config.database_url, "leadflow listening on {scheme}://{}", display_addr(&config.listen, app.port()));
     app.run_until(shutdown_signal()).await?;
     Ok(())
 }

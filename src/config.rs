@@ -57,11 +57,23 @@ pub struct Config {
     pub shutdown_grace: std::time::Duration,
     /// Requests per second and burst per workspace; `None` is no limit.
     pub rate_limit: Option<(std::num::NonZeroU32, std::num::NonZeroU32)>,
+    /// Serve HTTPS with this certificate chain and key (PEM files), re-read
+    /// on SIGHUP; `None` serves plain HTTP.
+    pub tls: Option<Tls>,
     /// Tests only (no flag sets it): mounts `/__test/panic` and
     /// `/__test/sleep/{ms}` inside the real router's layers; see
     /// `startup::test_routes`.
     #[doc(hidden)]
     pub test_routes: bool,
+}
+
+/// The files HTTPS is served with.
+#[derive(Clone, Debug)]
+pub struct Tls {
+    /// The certificate chain, leaf first (PEM).
+    pub cert: std::path::PathBuf,
+    /// Its private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key: std::path::PathBuf,
 }
 
 impl Config {
@@ -81,6 +93,7 @@ impl Config {
             request_timeout: std::time::Duration::from_secs(Self::DEFAULT_REQUEST_TIMEOUT_SECS),
             shutdown_grace: std::time::Duration::from_secs(Self::DEFAULT_SHUTDOWN_GRACE_SECS),
             rate_limit: None,
+            tls: None,
             test_routes: false,
         }
     }

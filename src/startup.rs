@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
+use axum_server::tls_rustls::RustlsConfig;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -155,6 +156,7 @@ pub struct Application {
     router: Router,
     store: Store,
     shutdown_grace: Duration,
+    tls: Option<(crate::config::Tls, RustlsConfig)>,
 }
 
 impl Application {
@@ -165,6 +167,10 @@ impl Application {
     }
 
     pub async fn with_store(config: &Config, store: Store) -> anyhow::Result<Self> {
+        let tls = match &config.tls {
+            Some(files) => Some((files.clone(), load_tls(files).await?)),
+            None => None,
+        };
         let listener = TcpListener::bind(&config.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
@@ -198,7 +204,13 @@ impl Application {
             router,
             store,
             shutdown_grace: config.shutdown_grace,
+            tls,
         })
+    }
+
+    /// Whether the server speaks HTTPS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     pub fn port(&self) -> u16 {
@@ -218,6 +230,17 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        if let Some((files, config)) = self.tls {
+            return serve_tls(
+                self.listener,
+                self.router,
+                files,
+                config,
+                shutdown,
+                self.shutdown_grace,
+            )
+            .await;
+        }
         let (stopping, mut stopped) = tokio::sync::watch::channel(false);
         let serve = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(async move {
@@ -237,6 +260,60 @@ impl Application {
             }
         }
     }
+}
+
+async fn load_tls(files: &crate::config::Tls) -> anyhow::Result<RustlsConfig> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    RustlsConfig::from_pem_file(&files.cert, &files.key)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot use {} and {} for HTTPS: {e}",
+                files.cert.display(),
+                files.key.display()
+            )
+        })
+}
+
+/// Serves HTTPS (rustls) until `shutdown`, then drains as the plain server
+/// does. On SIGHUP the certificate and key are read again: new connections
+/// get the new ones, and a file that does not load leaves the old ones in
+/// place (and says why in the log).
+async fn serve_tls(
+    listener: TcpListener,
+    router: Router,
+    files: crate::config::Tls,
+    config: RustlsConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(grace));
+    });
+    #[cfg(unix)]
+    {
+        let config = config.clone();
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                match config.reload_from_pem_file(&files.cert, &files.key).await {
+                    Ok(()) => {
+                        tracing::info!(cert = %files.cert.display(), "SIGHUP: certificate reloaded")
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "SIGHUP: certificate not reloaded; the old one stays")
+                    }
+                }
+            }
+        });
+    }
+    axum_server::from_tcp_rustls(listener.into_std()?, config)?
+        .handle(handle)
+        .serve(router.into_make_service())
+        .await
 }
 
 /// Resolves on SIGINT or SIGTERM.

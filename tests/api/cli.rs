@@ -473,3 +473,69 @@ async fn serve_says_why_it_prints_no_keys_for_a_database_with_users() {
     assert!(!out.contains("sk_"), "{out}");
     assert!(err.contains("no keys were made"), "{err}");
 }
+
+/// `serve --tls-cert --tls-key` speaks HTTPS, and SIGHUP makes it read the
+/// files again: after the certificate is replaced by one from another CA,
+/// new connections get the new one (clients trusting only the new CA get
+/// in, those trusting only the old one do not), with no restart.
+#[tokio::test]
+async fn serve_speaks_https_and_reloads_its_certificate_on_sighup() {
+    use crate::helpers::{client_trusting, make_certs};
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("tls.db").display());
+    let old = make_certs(dir.path(), "old");
+    let new = make_certs(dir.path(), "new");
+    let (cert, key) = (dir.path().join("server.pem"), dir.path().join("server.key"));
+    std::fs::copy(&old.cert, &cert).unwrap();
+    std::fs::copy(&old.key, &key).unwrap();
+    let server = Server::start(
+        &db,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        Stdio::null(),
+        Stdio::null(),
+    );
+    let url = format!("https://127.0.0.1:{}/v1/health", server.port);
+    let trusts_old = client_trusting(&old.ca);
+    let trusts_new = client_trusting(&new.ca);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while trusts_old.get(&url).send().await.is_err() {
+        assert!(Instant::now() < deadline, "the HTTPS server did not answer");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(trusts_old.get(&url).send().await.unwrap().status(), 200);
+    assert!(trusts_new.get(&url).send().await.is_err());
+
+    std::fs::copy(&new.cert, &cert).unwrap();
+    std::fs::copy(&new.key, &key).unwrap();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        // A fresh client each time: a kept connection would still use the
+        // old certificate.
+        if let Ok(r) = client_trusting(&new.ca).get(&url).send().await {
+            assert_eq!(r.status(), 200);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "SIGHUP did not reload the certificate"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(client_trusting(&old.ca).get(&url).send().await.is_err());
+    let mut server = server;
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the same process serves on"
+    );
+    assert!(server.stop().success());
+}
