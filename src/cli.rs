@@ -80,6 +80,10 @@ struct ServeArgs {
     /// Seconds a request may run before it is answered 503.
     #[arg(long, env = "LEADFLOW_REQUEST_TIMEOUT_SECS", default_value_t = Config::DEFAULT_REQUEST_TIMEOUT_SECS)]
     request_timeout_secs: u64,
+    /// Seconds a database statement may run before it is stopped (503;
+    /// its transaction writes nothing).
+    #[arg(long, env = "LEADFLOW_STATEMENT_TIMEOUT_SECS", default_value_t = crate::store::DEFAULT_STATEMENT_TIMEOUT.as_secs())]
+    statement_timeout_secs: u64,
     /// After SIGTERM, seconds in-flight requests may take before the server exits.
     #[arg(long, env = "LEADFLOW_SHUTDOWN_GRACE_SECS", default_value_t = Config::DEFAULT_SHUTDOWN_GRACE_SECS)]
     shutdown_grace_secs: u64,
@@ -440,6 +444,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = Config::new(args.listen, args.db.database_url);
     config.db_max_connections = args.db.db_max_connections;
     config.request_timeout = std::time::Duration::from_secs(args.request_timeout_secs.max(1));
+    config.statement_timeout = std::time::Duration::from_secs(args.statement_timeout_secs.max(1));
     config.shutdown_grace = std::time::Duration::from_secs(args.shutdown_grace_secs);
     config.rate_limit = std::num::NonZeroU32::new(args.rate_limit).map(|per_sec| {
         let burst = std::num::NonZeroU32::new(args.rate_burst).unwrap_or(per_sec);

@@ -53,6 +53,9 @@ pub struct Config {
     pub db_max_connections: usize,
     /// A request running longer is answered 503.
     pub request_timeout: std::time::Duration,
+    /// A database statement running longer is stopped (503; its
+    /// transaction writes nothing).
+    pub statement_timeout: std::time::Duration,
     /// After SIGTERM, how long in-flight requests may take before exit.
     pub shutdown_grace: std::time::Duration,
     /// Requests per second and burst per workspace; `None` is no limit.
@@ -91,6 +94,7 @@ impl Config {
             body_limit: Self::DEFAULT_BODY_LIMIT,
             db_max_connections: Self::DEFAULT_DB_MAX_CONNECTIONS,
             request_timeout: std::time::Duration::from_secs(Self::DEFAULT_REQUEST_TIMEOUT_SECS),
+            statement_timeout: crate::store::DEFAULT_STATEMENT_TIMEOUT,
             shutdown_grace: std::time::Duration::from_secs(Self::DEFAULT_SHUTDOWN_GRACE_SECS),
             rate_limit: None,
             tls: None,

@@ -37,6 +37,10 @@ pub enum ApiError {
     Unavailable(#[source] anyhow::Error),
     #[error("Too many requests for this workspace; retry after {0} s")]
     RateLimited(u64),
+    #[error(
+        "A database statement of this request ran past the server's time limit and was stopped; nothing was written"
+    )]
+    StatementTimeout,
     #[error("The request did not finish within {} s and was stopped; it may or may not have taken effect", .0.as_secs())]
     TimedOut(std::time::Duration),
     #[error("Internal server error")]
@@ -76,7 +80,9 @@ impl ApiError {
             Self::UriTooLong(_) => ErrorCode::UriTooLong,
             Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             Self::RateLimited(_) => ErrorCode::RateLimited,
-            Self::Unavailable(_) | Self::TimedOut(_) => ErrorCode::Unavailable,
+            Self::Unavailable(_) | Self::TimedOut(_) | Self::StatementTimeout => {
+                ErrorCode::Unavailable
+            }
             Self::Internal(_) => ErrorCode::InternalError,
         }
     }
@@ -89,6 +95,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(m) => Self::Conflict(m),
             StoreError::Invalid(f) => Self::field(f),
             StoreError::Unavailable(e) => Self::Unavailable(e),
+            StoreError::StatementTimeout => Self::StatementTimeout,
             StoreError::Internal(e) | StoreError::Duplicate(e) => Self::Internal(e),
         }
     }

@@ -108,7 +108,18 @@ fn test_routes() -> Router<AppState> {
         axum::Json(serde_json::json!({ "success": true, "data": { "calls": calls } }))
             .into_response()
     }
+    /// A write that creates a lead and then runs past the statement time
+    /// limit.
+    async fn overruns(
+        axum::extract::State(state): axum::extract::State<AppState>,
+        crate::extract::Tenant(ws): crate::extract::Tenant,
+    ) -> Result<&'static str, ApiError> {
+        let email = crate::domain::email::Email::parse("overrun@example.com").expect("an email");
+        state.store.create_then_overrun(ws, &email).await?;
+        Ok("finished")
+    }
     Router::new()
+        .route("/v1/__test/overrun", axum::routing::post(overruns))
         .route("/__test/panic", axum::routing::get(panics))
         .route("/__test/sleep/{ms}", axum::routing::get(sleeps))
         .route(
@@ -162,7 +173,12 @@ pub struct Application {
 impl Application {
     /// Opens (and migrates) the database and binds the listener.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let store = store::connect(config.database_url.expose(), config.db_max_connections).await?;
+        let store = store::connect_with(
+            config.database_url.expose(),
+            config.db_max_connections,
+            config.statement_timeout,
+        )
+        .await?;
         Self::with_store(config, store).await
     }
 

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::exec::{self, Exec, Row};
-use super::sql::Param;
+use super::sql::{Dialect, Param};
 use super::{BulkOutcome, LeadRow, Page, PageRequest, Result, Selection, StoreError, WorkspaceRef};
 use crate::domain::email::Email;
 use crate::domain::filter::LeadFilter;
@@ -140,6 +140,21 @@ pub async fn create(
         .get(&row.email_key())
         .ok_or_else(|| StoreError::Conflict(format!("A lead with email {email} already exists")))?;
     Ok(row)
+}
+
+/// For the tests of the statement time limit: creates a lead, then runs a
+/// statement that takes far longer than any limit. Nothing may remain.
+pub async fn create_then_overrun(e: &impl Exec, ws: WorkspaceRef, email: &Email) -> Result<()> {
+    create(e, ws, email, &LeadFields::default()).await?;
+    let endless = match e.dialect() {
+        Dialect::Sqlite => {
+            r"with recursive n(x) as (select 1 union all select x + 1 from n where x < 1000000000000)
+             select count(*) from n"
+        }
+        Dialect::Postgres => "select count(*) from pg_sleep(3600)",
+    };
+    e.query_i64(&e.sql(endless, vec![])).await?;
+    Ok(())
 }
 
 pub async fn list(

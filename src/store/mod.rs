@@ -33,15 +33,29 @@ pub type Store = Arc<dyn Storage>;
 /// `max_connections` bounds the PostgreSQL pool, and SQLite's pool of read
 /// connections.
 pub async fn connect(url: &str, max_connections: usize) -> anyhow::Result<Store> {
+    connect_with(url, max_connections, DEFAULT_STATEMENT_TIMEOUT).await
+}
+
+/// Longest a statement may run by default (`--statement-timeout-secs`).
+pub const DEFAULT_STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// [`connect`], with statements stopped once they run past
+/// `statement_timeout` (their transaction then writes nothing).
+pub async fn connect_with(
+    url: &str,
+    max_connections: usize,
+    statement_timeout: std::time::Duration,
+) -> anyhow::Result<Store> {
     if let Some(path) = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
     {
-        let store = sqlite::SqliteStore::open(path, max_connections.max(1)).await?;
+        let store =
+            sqlite::SqliteStore::open(path, max_connections.max(1), statement_timeout).await?;
         return Ok(Arc::new(store));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = postgres::PgStore::open(url, max_connections.max(1)).await?;
+        let store = postgres::PgStore::open(url, max_connections.max(1), statement_timeout).await?;
         return Ok(Arc::new(store));
     }
     anyhow::bail!("unsupported database URL: use sqlite://PATH or postgres://USER:PASSWORD@HOST/DB")
@@ -63,6 +77,10 @@ pub enum StoreError {
     Duplicate(#[source] anyhow::Error),
     #[error("database unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// A statement ran past the time limit and was stopped; its
+    /// transaction wrote nothing.
+    #[error("a statement ran past the time limit")]
+    StatementTimeout,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }

@@ -25,6 +25,9 @@ pub trait Storage: Send + Sync + 'static {
     fn pool_status(&self) -> PoolStatus;
     /// How many migrations opening the store applied (0: none was pending).
     fn migrations_applied(&self) -> u64;
+    /// Tests only: creates a lead, then overruns the statement time limit.
+    #[doc(hidden)]
+    async fn create_then_overrun(&self, ws: WorkspaceRef, email: &Email) -> Result<()>;
 
     // Users, workspaces and keys.
     async fn has_users(&self) -> Result<bool>;
@@ -222,6 +225,11 @@ macro_rules! storage_impl {
         #[async_trait::async_trait]
         impl Storage for $store {
         $($own)*
+
+        async fn create_then_overrun(&self, ws: WorkspaceRef, email: &Email) -> Result<()> {
+            let email = email.clone();
+            $run!(self, write(true), |e| leads::create_then_overrun(e, ws, &email))
+        }
 
         async fn has_users(&self) -> Result<bool> {
             $run!(self, one, |e| workspaces::has_users(e))

@@ -183,3 +183,26 @@ async fn lists_searches_merges_and_uris_are_bounded() {
         .await;
     r.assert_error(414, "URI_TOO_LONG");
 }
+
+/// A statement past the time limit is stopped: the request gets 503, its
+/// transaction writes nothing (the lead it created first is gone), and the
+/// connection serves the next request as if nothing happened.
+#[tokio::test]
+async fn a_statement_past_the_time_limit_is_stopped_and_writes_nothing() {
+    let app = spawn_app_with(|c| {
+        c.test_routes = true;
+        c.statement_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let r = app.post("/v1/__test/overrun", serde_json::json!({})).await;
+    r.assert_error(503, "UNAVAILABLE");
+    // The statement's limit, not the request's (which says "did not finish").
+    assert!(r.message().contains("statement"), "{}", r.message());
+    assert_eq!(app.lead_total().await, 0);
+    for i in 0..3 {
+        app.create_lead(serde_json::json!({"email": format!("after{i}@example.com")}))
+            .await;
+    }
+    assert_eq!(app.lead_total().await, 3);
+    app.get("/v1/leads?search=after").await.assert_ok(200);
+}

@@ -53,6 +53,8 @@ impl From<tokio_postgres::Error> for StoreError {
             StoreError::Unavailable(e.into())
         } else if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
             StoreError::Duplicate(e.into())
+        } else if e.code() == Some(&SqlState::QUERY_CANCELED) {
+            StoreError::StatementTimeout
         } else {
             StoreError::Internal(e.into())
         }
@@ -67,13 +69,26 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 
 impl PgStore {
     /// Connects, checks the database answers, and migrates it.
-    pub async fn open(url: &str, max_connections: usize) -> anyhow::Result<Self> {
+    pub async fn open(
+        url: &str,
+        max_connections: usize,
+        statement_timeout: Duration,
+    ) -> anyhow::Result<Self> {
         let tls_url = tls::split(url);
         let mut config = tokio_postgres::Config::from_str(&tls_url.url)
             .map_err(|e| anyhow::anyhow!("invalid PostgreSQL URL: {e}"))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(5));
         }
+        // Every statement of every connection is stopped past the limit
+        // (the server cancels it: SQLSTATE 57014, and its transaction is
+        // rolled back). A URL's own `options` come first.
+        let options = format!(
+            "{} -c statement_timeout={}",
+            config.get_options().unwrap_or_default(),
+            statement_timeout.as_millis()
+        );
+        config.options(options.trim());
         let manager = Manager::from_config(
             config,
             tls::connector(&tls_url)?,
@@ -98,6 +113,9 @@ impl PgStore {
         // the migrations applied.
         tx.execute("select pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await?;
+        // A migration (an index on a large table) may take longer than a
+        // request's statement.
+        tx.execute("set local statement_timeout = 0", &[]).await?;
         let migrations_applied = exec::migrate(&Conn(&tx), MIGRATIONS).await?;
         tx.commit().await?;
         Ok(Self {

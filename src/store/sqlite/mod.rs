@@ -42,6 +42,25 @@ pub struct SqliteStore {
     writer: std::sync::mpsc::Sender<Job>,
     readers: r2d2::Pool<SqliteConnectionManager>,
     migrations_applied: u64,
+    statement_timeout: std::time::Duration,
+}
+
+/// Virtual machine steps between two looks at the clock.
+const PROGRESS_STEPS: std::ffi::c_int = 10_000;
+
+/// Stops the statements `conn` runs from now on once `limit` has passed
+/// (SQLite's progress handler: the statement fails with `SQLITE_INTERRUPT`).
+fn limit_statements(conn: &Connection, limit: std::time::Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    let _ = conn.progress_handler(
+        PROGRESS_STEPS,
+        Some(move || std::time::Instant::now() >= deadline),
+    );
+}
+
+/// Lifts [`limit_statements`].
+fn unlimit_statements(conn: &Connection) {
+    let _ = conn.progress_handler(0, None::<fn() -> bool>);
 }
 
 /// What the writer thread does for one request: run it inside the open
@@ -64,8 +83,27 @@ fn writer_loop(conn: Connection, jobs: std::sync::mpsc::Receiver<Job>) {
         // Without an outer transaction (BEGIN failed: another process holds
         // the lock past the busy timeout) each savepoint is its own
         // transaction, which is still correct, only slower.
-        let grouped = conn.execute_batch("begin immediate").is_ok();
-        let answers: Vec<Answer> = group.into_iter().map(|job| job(&conn)).collect();
+        let begin = || conn.execute_batch("begin immediate").is_ok();
+        let mut grouped = begin();
+        let mut answers: Vec<Answer> = Vec::with_capacity(group.len());
+        for job in group {
+            let answer = job(&conn);
+            if grouped && conn.is_autocommit() {
+                // A write stopped by the statement time limit rolls back the
+                // whole transaction, the group's earlier requests with it:
+                // they are told their write did not happen (503, retry), and
+                // the rest of the group gets a new transaction.
+                for earlier in answers.drain(..) {
+                    earlier(Err(
+                        "rolled back with another request's stopped statement".into()
+                    ));
+                }
+                answer(Ok(()));
+                grouped = begin();
+                continue;
+            }
+            answers.push(answer);
+        }
         let committed = if grouped {
             conn.execute_batch("commit").map_err(|e| {
                 let _ = conn.execute_batch("rollback");
@@ -95,7 +133,11 @@ fn in_savepoint<T>(
             Ok(v)
         }
         out => {
-            conn.execute_batch("rollback to request; release request")?;
+            // A statement stopped by the time limit may have rolled back
+            // the whole transaction already, savepoint included.
+            if !conn.is_autocommit() {
+                conn.execute_batch("rollback to request; release request")?;
+            }
             out
         }
     }
@@ -127,6 +169,11 @@ impl From<rusqlite::Error> for StoreError {
             {
                 StoreError::Duplicate(e.into())
             }
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::OperationInterrupted =>
+            {
+                StoreError::StatementTimeout
+            }
             e => StoreError::Internal(e.into()),
         }
     }
@@ -141,7 +188,11 @@ impl From<r2d2::Error> for StoreError {
 impl SqliteStore {
     /// Opens (creating if needed) the database file and migrates it; at
     /// most `readers` read connections are open at once.
-    pub async fn open(path: &str, readers: usize) -> anyhow::Result<Self> {
+    pub async fn open(
+        path: &str,
+        readers: usize,
+        statement_timeout: std::time::Duration,
+    ) -> anyhow::Result<Self> {
         let path = path.split('?').next().unwrap_or_default().to_owned();
         anyhow::ensure!(!path.is_empty(), "the SQLite URL names no file");
         tokio::task::spawn_blocking(move || {
@@ -164,6 +215,7 @@ impl SqliteStore {
                 writer,
                 readers,
                 migrations_applied,
+                statement_timeout,
             })
         })
         .await?
@@ -177,13 +229,17 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let limit = self.statement_timeout;
         let job: Job = Box::new(move |conn: &Connection| {
+            limit_statements(conn, limit);
             let out = in_savepoint(conn, keep, f);
+            unlimit_statements(conn);
             Box::new(move |committed: std::result::Result<(), String>| {
                 let out = match (out, committed) {
-                    (Ok(_), Err(e)) => {
-                        Err(StoreError::Internal(anyhow::anyhow!("commit failed: {e}")))
-                    }
+                    // Nothing of it was written: a retry may succeed.
+                    (Ok(_), Err(e)) => Err(StoreError::Unavailable(anyhow::anyhow!(
+                        "the write was not committed: {e}"
+                    ))),
                     (out, _) => out,
                 };
                 let _ = tx.send(out);
@@ -205,14 +261,18 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let pool = self.readers.clone();
+        let limit = self.statement_timeout;
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
-            if snapshot {
+            limit_statements(&conn, limit);
+            let out = if snapshot {
                 let tx = conn.transaction()?;
                 f(&tx)
             } else {
                 f(&conn)
-            }
+            };
+            unlimit_statements(&conn);
+            out
         })
         .await
         .map_err(|e| StoreError::Internal(e.into()))?
