@@ -56,6 +56,9 @@ pub struct Config {
     /// A database statement running longer is stopped (503; its
     /// transaction writes nothing).
     pub statement_timeout: std::time::Duration,
+    /// SQLite: most writes waiting for the writer; past it, 503 with
+    /// `Retry-After`.
+    pub write_queue: usize,
     /// After SIGTERM, how long in-flight requests may take before exit.
     pub shutdown_grace: std::time::Duration,
     /// Requests per second and burst per workspace; `None` is no limit.
@@ -95,6 +98,7 @@ impl Config {
             db_max_connections: Self::DEFAULT_DB_MAX_CONNECTIONS,
             request_timeout: std::time::Duration::from_secs(Self::DEFAULT_REQUEST_TIMEOUT_SECS),
             statement_timeout: crate::store::DEFAULT_STATEMENT_TIMEOUT,
+            write_queue: crate::store::sqlite::WRITE_QUEUE,
             shutdown_grace: std::time::Duration::from_secs(Self::DEFAULT_SHUTDOWN_GRACE_SECS),
             rate_limit: None,
             tls: None,

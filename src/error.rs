@@ -41,6 +41,8 @@ pub enum ApiError {
         "A database statement of this request ran past the server's time limit and was stopped; nothing was written"
     )]
     StatementTimeout,
+    #[error("The server has too many writes waiting; retry in a second")]
+    Busy,
     #[error("The request did not finish within {} s and was stopped; it may or may not have taken effect", .0.as_secs())]
     TimedOut(std::time::Duration),
     #[error("Internal server error")]
@@ -80,7 +82,7 @@ impl ApiError {
             Self::UriTooLong(_) => ErrorCode::UriTooLong,
             Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             Self::RateLimited(_) => ErrorCode::RateLimited,
-            Self::Unavailable(_) | Self::TimedOut(_) | Self::StatementTimeout => {
+            Self::Unavailable(_) | Self::TimedOut(_) | Self::StatementTimeout | Self::Busy => {
                 ErrorCode::Unavailable
             }
             Self::Internal(_) => ErrorCode::InternalError,
@@ -96,6 +98,7 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(f) => Self::field(f),
             StoreError::Unavailable(e) => Self::Unavailable(e),
             StoreError::StatementTimeout => Self::StatementTimeout,
+            StoreError::Busy => Self::Busy,
             StoreError::Internal(e) | StoreError::Duplicate(e) => Self::Internal(e),
         }
     }
@@ -254,7 +257,14 @@ impl IntoResponse for ApiError {
             ),
             _ => None,
         };
-        envelope(code, &self.to_string(), details)
+        let mut response = envelope(code, &self.to_string(), details);
+        if matches!(self, Self::Busy) {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }
 

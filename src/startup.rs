@@ -177,6 +177,7 @@ impl Application {
             config.database_url.expose(),
             config.db_max_connections,
             config.statement_timeout,
+            config.write_queue,
         )
         .await?;
         Self::with_store(config, store).await

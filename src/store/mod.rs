@@ -33,25 +33,34 @@ pub type Store = Arc<dyn Storage>;
 /// `max_connections` bounds the PostgreSQL pool, and SQLite's pool of read
 /// connections.
 pub async fn connect(url: &str, max_connections: usize) -> anyhow::Result<Store> {
-    connect_with(url, max_connections, DEFAULT_STATEMENT_TIMEOUT).await
+    connect_with(
+        url,
+        max_connections,
+        DEFAULT_STATEMENT_TIMEOUT,
+        sqlite::WRITE_QUEUE,
+    )
+    .await
 }
 
 /// Longest a statement may run by default (`--statement-timeout-secs`).
 pub const DEFAULT_STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// [`connect`], with statements stopped once they run past
-/// `statement_timeout` (their transaction then writes nothing).
+/// `statement_timeout` (their transaction then writes nothing) and, on
+/// SQLite, at most `write_queue` writes waiting for the writer.
 pub async fn connect_with(
     url: &str,
     max_connections: usize,
     statement_timeout: std::time::Duration,
+    write_queue: usize,
 ) -> anyhow::Result<Store> {
     if let Some(path) = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
     {
         let store =
-            sqlite::SqliteStore::open(path, max_connections.max(1), statement_timeout).await?;
+            sqlite::SqliteStore::open(path, max_connections.max(1), statement_timeout, write_queue)
+                .await?;
         return Ok(Arc::new(store));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -77,6 +86,9 @@ pub enum StoreError {
     Duplicate(#[source] anyhow::Error),
     #[error("database unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// Too many writes are waiting; this one was not queued (retry soon).
+    #[error("too many writes are waiting")]
+    Busy,
     /// A statement ran past the time limit and was stopped; its
     /// transaction wrote nothing.
     #[error("a statement ran past the time limit")]

@@ -340,9 +340,9 @@ impl TestApp {
 
     /// Number of leads in the workspace.
     pub async fn lead_total(&self) -> i64 {
-        self.get("/v1/leads?limit=1").await.body["pagination"]["total"]
-            .as_i64()
-            .unwrap()
+        let r = self.get("/v1/leads?limit=1").await;
+        r.assert_ok(200);
+        r.body["pagination"]["total"].as_i64().unwrap()
     }
 
     pub async fn campaign_lead_total(&self, campaign: &str) -> i64 {

@@ -206,3 +206,96 @@ async fn a_statement_past_the_time_limit_is_stopped_and_writes_nothing() {
     assert_eq!(app.lead_total().await, 3);
     app.get("/v1/leads?search=after").await.assert_ok(200);
 }
+
+/// While the database is busy with a long write, writes beyond what may
+/// wait are refused at once: 503 with `Retry-After`, nothing written. Every
+/// write is either created (201) or refused that way, and the leads are
+/// exactly the created ones. (SQLite queues writes for its one writer and
+/// refuses past `write_queue`; PostgreSQL's pool takes these ten.)
+#[tokio::test]
+async fn writes_beyond_the_queue_are_refused_at_once_with_retry_after() {
+    let app = std::sync::Arc::new(
+        spawn_app_with(|c| {
+            c.test_routes = true;
+            c.statement_timeout = Duration::from_millis(1500);
+            c.write_queue = 2;
+        })
+        .await,
+    );
+    let busy = {
+        let app = app.clone();
+        tokio::spawn(async move { app.post("/v1/__test/overrun", serde_json::json!({})).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let writes: Vec<_> = (0..10)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                app.post(
+                    "/v1/leads",
+                    serde_json::json!({"email": format!("q{i}@example.com")}),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut created = 0;
+    let mut refused = 0;
+    for w in writes {
+        let r = w.await.unwrap();
+        match r.status.as_u16() {
+            201 => created += 1,
+            503 => {
+                assert!(r.message().contains("too many writes"), "{}", r.message());
+                assert_eq!(r.headers["retry-after"], "1");
+                refused += 1;
+            }
+            other => panic!("{other}: {}", r.body),
+        }
+    }
+    busy.await.unwrap().assert_error(503, "UNAVAILABLE");
+    assert_eq!(created + refused, 10);
+    if !app.database_url.starts_with("postgres") {
+        assert!(refused >= 1, "a queue of 2 took 10 writes");
+    }
+    assert_eq!(app.lead_total().await, created);
+}
+
+/// A write whose request timed out while it waited is not made later: the
+/// 503 ("may or may not have taken effect") resolves to "did not".
+#[tokio::test]
+async fn a_write_whose_request_timed_out_while_waiting_is_not_made() {
+    let app = std::sync::Arc::new(
+        spawn_app_with(|c| {
+            c.test_routes = true;
+            c.statement_timeout = Duration::from_millis(2000);
+            c.request_timeout = Duration::from_millis(500);
+        })
+        .await,
+    );
+    let busy = {
+        let app = app.clone();
+        tokio::spawn(async move { app.post("/v1/__test/overrun", serde_json::json!({})).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let late = app
+        .post(
+            "/v1/leads",
+            serde_json::json!({"email": "late@example.com"}),
+        )
+        .await;
+    let _ = busy.await.unwrap();
+    if late.status.as_u16() == 503 {
+        // Wait until the writer is past where the job was queued.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert_eq!(
+            app.lead_total().await,
+            0,
+            "a timed-out write was made after its 503"
+        );
+    } else {
+        // PostgreSQL's pool ran it beside the long write.
+        late.assert_ok(201);
+        assert_eq!(app.lead_total().await, 1);
+    }
+}

@@ -22,6 +22,7 @@ use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMe
 use serde_json::Value;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::exec::{self, Cell, Enrollment, Exec, Migration, Row, selection_sql};
 use super::sql::{Dialect, Param, Sql};
@@ -43,6 +44,51 @@ const MIGRATION_LOCK: i64 = 0x6c65_6164_666c_6f77; // "leadflow"
 pub struct PgStore {
     pool: Pool,
     migrations_applied: u64,
+    tls: MakeRustlsConnect,
+}
+
+/// A pooled connection lent to one request. When the request is dropped
+/// before its work ends (a request timeout, a client that left), the
+/// statement still running is cancelled and the connection leaves the pool
+/// rather than going back busy: the next request never waits behind it, and
+/// the late cancel can never reach another request's statement.
+struct Lease {
+    client: Option<deadpool_postgres::Object>,
+    tls: MakeRustlsConnect,
+}
+
+impl Lease {
+    async fn get(store: &PgStore) -> Result<Self> {
+        Ok(Self {
+            client: Some(store.pool.get().await?),
+            tls: store.tls.clone(),
+        })
+    }
+
+    fn client(&mut self) -> &mut deadpool_postgres::Object {
+        self.client
+            .as_mut()
+            .expect("a lease holds its connection until done")
+    }
+
+    /// The work ended (well or not): the connection goes back to the pool.
+    fn done(mut self) {
+        drop(self.client.take());
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(object) = self.client.take() {
+            let token = object.cancel_token();
+            let client = deadpool_postgres::Object::take(object);
+            let tls = self.tls.clone();
+            tokio::spawn(async move {
+                let _ = token.cancel_query(tls).await;
+                drop(client);
+            });
+        }
+    }
 }
 
 impl From<tokio_postgres::Error> for StoreError {
@@ -89,9 +135,10 @@ impl PgStore {
             statement_timeout.as_millis()
         );
         config.options(options.trim());
+        let connector = tls::connector(&tls_url)?;
         let manager = Manager::from_config(
             config,
-            tls::connector(&tls_url)?,
+            connector.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -121,6 +168,7 @@ impl PgStore {
         Ok(Self {
             pool,
             migrations_applied,
+            tls: connector,
         })
     }
 }
@@ -147,34 +195,49 @@ fn error_chain(e: &dyn StdError) -> String {
 /// transaction committed when `keep` and rolled back otherwise.
 macro_rules! run {
     ($s:expr, one, |$e:ident| $work:expr) => {{
-        let client = $s.pool.get().await?;
-        let $e = &Conn(&client);
-        $work.await
+        let mut lease = Lease::get($s).await?;
+        let out = {
+            let $e = &Conn(&*lease.client());
+            $work.await
+        };
+        lease.done();
+        out
     }};
     ($s:expr, read, |$e:ident| $work:expr) => {{
-        let mut client = $s.pool.get().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
-        let $e = &Conn(&tx);
-        let out = $work.await?;
-        tx.commit().await?;
-        Ok(out)
+        let mut lease = Lease::get($s).await?;
+        let out: Result<_> = async {
+            let tx = lease
+                .client()
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await?;
+            let $e = &Conn(&tx);
+            let out = $work.await?;
+            tx.commit().await?;
+            Ok(out)
+        }
+        .await;
+        lease.done();
+        out
     }};
     ($s:expr, write($keep:expr), |$e:ident| $work:expr) => {{
-        let mut client = $s.pool.get().await?;
-        let tx = client.transaction().await?;
-        let $e = &Conn(&tx);
-        let out = $work.await?;
-        if $keep {
-            tx.commit().await?;
-        } else {
-            tx.rollback().await?;
+        let mut lease = Lease::get($s).await?;
+        let out: Result<_> = async {
+            let tx = lease.client().transaction().await?;
+            let $e = &Conn(&tx);
+            let out = $work.await?;
+            if $keep {
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
+            Ok(out)
         }
-        Ok(out)
+        .await;
+        lease.done();
+        out
     }};
 }
 

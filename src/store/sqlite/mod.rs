@@ -39,7 +39,7 @@ const PRAGMAS: &str = r"pragma journal_mode = wal; pragma synchronous = normal;
     pragma temp_store = memory;";
 
 pub struct SqliteStore {
-    writer: std::sync::mpsc::Sender<Job>,
+    writer: std::sync::mpsc::SyncSender<Job>,
     readers: r2d2::Pool<SqliteConnectionManager>,
     migrations_applied: u64,
     statement_timeout: std::time::Duration,
@@ -70,6 +70,10 @@ type Answer = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
 
 /// Most requests committed together.
 const GROUP: usize = 128;
+
+/// Most writes waiting for the writer. Past it a write is refused at once
+/// (503 with `Retry-After`) rather than queued behind minutes of work.
+pub const WRITE_QUEUE: usize = 1024;
 
 fn writer_loop(conn: Connection, jobs: std::sync::mpsc::Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
@@ -192,6 +196,7 @@ impl SqliteStore {
         path: &str,
         readers: usize,
         statement_timeout: std::time::Duration,
+        write_queue: usize,
     ) -> anyhow::Result<Self> {
         let path = path.split('?').next().unwrap_or_default().to_owned();
         anyhow::ensure!(!path.is_empty(), "the SQLite URL names no file");
@@ -207,7 +212,7 @@ impl SqliteStore {
                 .max_size(u32::try_from(readers).unwrap_or(u32::MAX))
                 .min_idle(Some(2.min(readers as u32)))
                 .build(manager)?;
-            let (writer, jobs) = std::sync::mpsc::channel();
+            let (writer, jobs) = std::sync::mpsc::sync_channel(write_queue.max(1));
             std::thread::Builder::new()
                 .name("sqlite-writer".into())
                 .spawn(move || writer_loop(conn, jobs))?;
@@ -231,6 +236,12 @@ impl SqliteStore {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let limit = self.statement_timeout;
         let job: Job = Box::new(move |conn: &Connection| {
+            if tx.is_closed() {
+                // Its request is gone (timed out, or the client left): the
+                // write is not made, so its 503 ("may or may not have taken
+                // effect") resolves to "did not".
+                return Box::new(|_| {});
+            }
             limit_statements(conn, limit);
             let out = in_savepoint(conn, keep, f);
             unlimit_statements(conn);
@@ -245,8 +256,11 @@ impl SqliteStore {
                 let _ = tx.send(out);
             })
         });
-        self.writer.send(job).map_err(|_| {
-            StoreError::Unavailable(anyhow::anyhow!("the SQLite writer has stopped"))
+        self.writer.try_send(job).map_err(|e| match e {
+            std::sync::mpsc::TrySendError::Full(_) => StoreError::Busy,
+            std::sync::mpsc::TrySendError::Disconnected(_) => {
+                StoreError::Unavailable(anyhow::anyhow!("the SQLite writer has stopped"))
+            }
         })?;
         rx.await.map_err(|_| {
             StoreError::Internal(anyhow::anyhow!("the SQLite writer dropped a request"))
