@@ -84,6 +84,10 @@ struct ServeArgs {
     /// its transaction writes nothing).
     #[arg(long, env = "LEADFLOW_STATEMENT_TIMEOUT_SECS", default_value_t = crate::store::DEFAULT_STATEMENT_TIMEOUT.as_secs())]
     statement_timeout_secs: u64,
+    /// SQLite: most writes waiting for the writer; past it a write is
+    /// answered 503 with Retry-After at once.
+    #[arg(long, env = "LEADFLOW_WRITE_QUEUE", default_value_t = crate::store::sqlite::WRITE_QUEUE)]
+    write_queue: usize,
     /// After SIGTERM, seconds in-flight requests may take before the server exits.
     #[arg(long, env = "LEADFLOW_SHUTDOWN_GRACE_SECS", default_value_t = Config::DEFAULT_SHUTDOWN_GRACE_SECS)]
     shutdown_grace_secs: u64,
@@ -445,6 +449,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.db_max_connections = args.db.db_max_connections;
     config.request_timeout = std::time::Duration::from_secs(args.request_timeout_secs.max(1));
     config.statement_timeout = std::time::Duration::from_secs(args.statement_timeout_secs.max(1));
+    config.write_queue = args.write_queue.max(1);
     config.shutdown_grace = std::time::Duration::from_secs(args.shutdown_grace_secs);
     config.rate_limit = std::num::NonZeroU32::new(args.rate_limit).map(|per_sec| {
         let burst = std::num::NonZeroU32::new(args.rate_burst).unwrap_or(per_sec);
