@@ -88,6 +88,11 @@ struct ServeArgs {
     /// answered 503 with Retry-After at once.
     #[arg(long, env = "LEADFLOW_WRITE_QUEUE", default_value_t = crate::store::sqlite::WRITE_QUEUE)]
     write_queue: usize,
+    /// Seconds an Idempotency-Key stays claimed by a request that never
+    /// answered (its server died): then a retry runs, or hears that the
+    /// request committed and its answer was lost.
+    #[arg(long, env = "LEADFLOW_IDEMPOTENCY_CLAIM_SECS", default_value_t = crate::idempotency::STALE.as_secs())]
+    idempotency_claim_secs: u64,
     /// After SIGTERM, seconds in-flight requests may take before the server exits.
     #[arg(long, env = "LEADFLOW_SHUTDOWN_GRACE_SECS", default_value_t = Config::DEFAULT_SHUTDOWN_GRACE_SECS)]
     shutdown_grace_secs: u64,
@@ -450,6 +455,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.request_timeout = std::time::Duration::from_secs(args.request_timeout_secs.max(1));
     config.statement_timeout = std::time::Duration::from_secs(args.statement_timeout_secs.max(1));
     config.write_queue = args.write_queue.max(1);
+    config.idempotency_stale = std::time::Duration::from_secs(args.idempotency_claim_secs.max(1));
     config.shutdown_grace = std::time::Duration::from_secs(args.shutdown_grace_secs);
     config.rate_limit = std::num::NonZeroU32::new(args.rate_limit).map(|per_sec| {
         let burst = std::num::NonZeroU32::new(args.rate_burst).unwrap_or(per_sec);

@@ -59,6 +59,10 @@ pub struct Config {
     /// SQLite: most writes waiting for the writer; past it, 503 with
     /// `Retry-After`.
     pub write_queue: usize,
+    /// How long the Idempotency-Key claim of a request that never answered
+    /// (its server died) holds: then a retry runs it, or is told its answer
+    /// was lost if it committed.
+    pub idempotency_stale: std::time::Duration,
     /// After SIGTERM, how long in-flight requests may take before exit.
     pub shutdown_grace: std::time::Duration,
     /// Requests per second and burst per workspace; `None` is no limit.
@@ -99,6 +103,7 @@ impl Config {
             request_timeout: std::time::Duration::from_secs(Self::DEFAULT_REQUEST_TIMEOUT_SECS),
             statement_timeout: crate::store::DEFAULT_STATEMENT_TIMEOUT,
             write_queue: crate::store::sqlite::WRITE_QUEUE,
+            idempotency_stale: crate::idempotency::STALE,
             shutdown_grace: std::time::Duration::from_secs(Self::DEFAULT_SHUTDOWN_GRACE_SECS),
             rate_limit: None,
             tls: None,

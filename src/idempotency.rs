@@ -36,8 +36,9 @@ use crate::store::{IdempotencyKey, IdempotencyState, StoredResponse};
 /// How long an answer is kept.
 pub const KEEP: Duration = Duration::from_secs(24 * 60 * 60);
 /// A claim older than this whose request never answered (its process died)
-/// is taken over.
-const STALE: Duration = Duration::from_secs(5 * 60);
+/// is taken over, or, if the request committed, answered as lost
+/// (`--idempotency-claim-secs`).
+pub const STALE: Duration = Duration::from_secs(5 * 60);
 /// How long a request waits for a concurrent one with the same key.
 const WAIT: Duration = Duration::from_secs(60);
 const MAX_KEY_LEN: usize = 255;
@@ -91,7 +92,9 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, Resp
         }
         return Ok(replay(stored));
     }
-    let response = next.run(Request::from_parts(parts, body)).await;
+    let response = crate::store::idempotency::CURRENT
+        .scope(claim.clone(), next.run(Request::from_parts(parts, body)))
+        .await;
     let response = keep(&state, &claim, response).await;
     state.idempotency_done.notify_waiters();
     Ok(response)
@@ -182,12 +185,20 @@ async fn wait_for(
                 claim,
                 now,
                 now - KEEP.as_millis() as i64,
-                now - STALE.as_millis() as i64,
+                now - state.idempotency_stale.as_millis() as i64,
             )
             .await
             .map_err(|e| ApiError::from(e).into_response())?;
         match state_now {
             IdempotencyState::Started => return Ok(None),
+            IdempotencyState::Lost => {
+                return Err(ApiError::Conflict(
+                    "This request was carried out, but its answer was lost (the server \
+                     stopped before sending it); it will not run again"
+                        .into(),
+                )
+                .into_response());
+            }
             IdempotencyState::Done(stored) => return Ok(Some(stored)),
             IdempotencyState::Mismatch => {
                 return Err(ApiError::Conflict(
@@ -213,6 +224,25 @@ async fn wait_for(
 /// answer to send.
 async fn keep(state: &AppState, claim: &IdempotencyKey, response: Response) -> Response {
     let status = response.status();
+    if response.extensions().get::<TimedOut>().is_some() {
+        // The request's write may still commit after its 503: the key is
+        // settled once it no longer can (a running write stops at the
+        // statement limit; a queued one is skipped).
+        let (state, claim) = (state.clone(), claim.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(state.statement_timeout + Duration::from_secs(1)).await;
+            let lost = conflict_answer(
+                "This request was carried out after it had been answered 503 (it ran past \
+                 the request time limit); it will not run again",
+            )
+            .await;
+            if let Err(e) = state.store.idempotency_settle(&claim, lost).await {
+                tracing::warn!(error = %e, "could not settle a timed-out idempotency key");
+            }
+            state.idempotency_done.notify_waiters();
+        });
+        return response;
+    }
     if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
         // Nothing was written: a retry should run again.
         if let Err(e) = state.store.idempotency_release(claim).await {
@@ -223,17 +253,9 @@ async fn keep(state: &AppState, claim: &IdempotencyKey, response: Response) -> R
     if is_secret(&response) {
         // An answer with a key is never stored: a retry learns the request
         // succeeded, and the key stays shown once.
-        let refusal = ApiError::Conflict(
-            "This request already succeeded; the key it made is shown only once".into(),
-        )
-        .into_response();
-        let (refusal, body) = refusal.into_parts();
-        let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
-        let stored = StoredResponse {
-            status: refusal.status.as_u16(),
-            content_type: "application/json".into(),
-            body: body.to_vec(),
-        };
+        let stored =
+            conflict_answer("This request already succeeded; the key it made is shown only once")
+                .await;
         if let Err(e) = state.store.idempotency_finish(claim, stored).await {
             tracing::warn!(error = %e, "could not keep an idempotent answer");
         }
@@ -258,6 +280,26 @@ async fn keep(state: &AppState, claim: &IdempotencyKey, response: Response) -> R
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(bytes))
 }
+
+/// A 409 to keep in place of an answer that cannot be replayed.
+async fn conflict_answer(message: &str) -> StoredResponse {
+    let (parts, body) = ApiError::Conflict(message.into())
+        .into_response()
+        .into_parts();
+    StoredResponse {
+        status: parts.status.as_u16(),
+        content_type: "application/json".into(),
+        body: to_bytes(body, usize::MAX)
+            .await
+            .unwrap_or_default()
+            .to_vec(),
+    }
+}
+
+/// Put on the 503 of a request stopped by the request time limit: its
+/// write may still be running.
+#[derive(Clone, Copy, Debug)]
+pub struct TimedOut;
 
 /// Whether an answer carries a secret (a key shown once): its handler
 /// marks it `Cache-Control: no-store`.

@@ -157,7 +157,10 @@ async fn timeout(
         Ok(response) => response,
         Err(_) => {
             tracing::warn!(request_id = %request_id::current(), "request timed out");
-            axum::response::IntoResponse::into_response(ApiError::TimedOut(limit))
+            let mut response =
+                axum::response::IntoResponse::into_response(ApiError::TimedOut(limit));
+            response.extensions_mut().insert(idempotency::TimedOut);
+            response
         }
     }
 }
@@ -215,6 +218,8 @@ impl Application {
             limits,
             test_routes: config.test_routes,
             idempotency_done: Default::default(),
+            statement_timeout: config.statement_timeout,
+            idempotency_stale: config.idempotency_stale,
         });
         Ok(Self {
             listener,

@@ -18,4 +18,8 @@ pub struct AppState {
     /// Woken whenever this process finishes or gives up an idempotency
     /// claim, so that a duplicate waiting on it looks again at once.
     pub idempotency_done: Arc<tokio::sync::Notify>,
+    /// The longest a statement runs (`Config::statement_timeout`).
+    pub statement_timeout: Duration,
+    /// How long a claim whose request died blocks its key.
+    pub idempotency_stale: Duration,
 }

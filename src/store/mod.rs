@@ -6,7 +6,7 @@
 mod campaigns;
 mod dnc;
 mod exec;
-mod idempotency;
+pub mod idempotency;
 mod leads;
 pub mod postgres;
 mod sql;
@@ -358,6 +358,9 @@ pub enum IdempotencyState {
     Mismatch,
     /// The key's answer, to replay.
     Done(StoredResponse),
+    /// The key's request committed, but its answer was lost (the process
+    /// died before keeping it): it must not run again.
+    Lost,
 }
 
 /// A stored key: fingerprint, status, content type, body.

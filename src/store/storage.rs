@@ -201,8 +201,12 @@ pub trait Storage: Send + Sync + 'static {
         key: &IdempotencyKey,
         response: StoredResponse,
     ) -> Result<()>;
-    /// Releases a claimed key whose request failed, so a retry runs again.
+    /// Releases a claimed key whose request failed, so a retry runs again
+    /// (unless a write of it committed).
     async fn idempotency_release(&self, key: &IdempotencyKey) -> Result<()>;
+    /// After a timed-out request's write can no longer run: keeps `lost`
+    /// if it committed, releases the key otherwise.
+    async fn idempotency_settle(&self, key: &IdempotencyKey, lost: StoredResponse) -> Result<()>;
 
     // Do-not-contact list.
     async fn list_dnc(&self, ws: WorkspaceRef, page: PageRequest) -> Result<Page<DncRow>>;
@@ -539,6 +543,15 @@ macro_rules! storage_impl {
         async fn idempotency_release(&self, key: &IdempotencyKey) -> Result<()> {
             let key = key.clone();
             $run!(self, write(true), |e| idempotency::release(e, &key))
+        }
+
+        async fn idempotency_settle(
+            &self,
+            key: &IdempotencyKey,
+            lost: StoredResponse,
+        ) -> Result<()> {
+            let key = key.clone();
+            $run!(self, write(true), |e| idempotency::settle(e, &key, &lost))
         }
 
         async fn list_dnc(&self, ws: WorkspaceRef, page: PageRequest) -> Result<Page<DncRow>> {

@@ -516,3 +516,146 @@ async fn a_replay_needs_the_membership_and_role_the_request_needs() {
     .await;
     assert_eq!(replay.0, 403, "{replay:?}");
 }
+
+/// The claim a request with `idem` and `body` on POST /v1/campaigns makes
+/// with the workspace key.
+fn campaign_claim(app: &TestApp, idem: &str, body: &Value) -> leadflow::store::IdempotencyKey {
+    use leadflow::domain::key::ApiKey;
+    use leadflow::idempotency::{fingerprint, scope};
+    leadflow::store::IdempotencyKey {
+        credential: scope(&ApiKey::from_header(&app.key), None),
+        key: idem.into(),
+        fingerprint: fingerprint(
+            &Method::POST,
+            "/v1/campaigns",
+            &serde_json::to_vec(body).unwrap(),
+        ),
+    }
+}
+
+/// The kept answer is written with the request's writes: a request whose
+/// write committed but whose server died before keeping the answer is
+/// never run again. Its retry, once the claim has lapsed, is told the
+/// request was carried out and its answer lost.
+#[tokio::test]
+async fn a_request_that_committed_is_never_run_again_even_when_its_answer_was_lost() {
+    use leadflow::store::idempotency::CURRENT;
+    use leadflow::store::{CampaignFields, IdempotencyState};
+    let app = spawn_app_with(|c| c.idempotency_stale = std::time::Duration::from_millis(200)).await;
+    let body = json!({"name": "Committed"});
+    let claim = campaign_claim(&app, "lost", &body);
+    let now = leadflow::domain::now_ms();
+    let begun = app
+        .store
+        .idempotency_begin(&claim, now, now - 86_400_000, now - 300_000)
+        .await
+        .unwrap();
+    assert!(matches!(begun, IdempotencyState::Started));
+    // The request's write, under its claim: it commits, and then the server
+    // "dies" (no answer is kept).
+    let ws = app
+        .store
+        .authenticate(&leadflow::domain::key::ApiKey::from_header(&app.key))
+        .await;
+    let Ok(Some(leadflow::store::Principal::Workspace(ws))) = ws else {
+        panic!("{ws:?}")
+    };
+    let fields = CampaignFields {
+        name: Some("Committed".into()),
+        ..CampaignFields::default()
+    };
+    CURRENT
+        .scope(claim.clone(), app.store.create_campaign(ws, fields))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let retry = send_as(
+        &app,
+        &app.key,
+        None,
+        Method::POST,
+        "/v1/campaigns",
+        "lost",
+        &body,
+    )
+    .await;
+    assert_eq!(retry.0, 409, "{retry:?}");
+    assert!(retry.1.to_string().contains("answer was lost"), "{retry:?}");
+    assert_eq!(app.all("/v1/campaigns").await.len(), 1, "it ran again");
+
+    // A claim whose request never committed lapses, and the retry runs.
+    let body = json!({"name": "Never committed"});
+    let claim = campaign_claim(&app, "uncommitted", &body);
+    let now = leadflow::domain::now_ms();
+    app.store
+        .idempotency_begin(&claim, now, now - 86_400_000, now - 300_000)
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let retry = send_as(
+        &app,
+        &app.key,
+        None,
+        Method::POST,
+        "/v1/campaigns",
+        "uncommitted",
+        &body,
+    )
+    .await;
+    assert_eq!(retry.0, 201, "{retry:?}");
+    assert_eq!(app.all("/v1/campaigns").await.len(), 2);
+}
+
+/// After a request timed out, its key is settled once its write can no
+/// longer run: kept as "carried out" if the write committed, released for
+/// the retry to run if it did not. Either way the request runs once.
+#[tokio::test]
+async fn a_timed_out_request_is_settled_by_what_its_write_did() {
+    use leadflow::store::CampaignFields;
+    use leadflow::store::idempotency::CURRENT;
+    let app = spawn_app().await;
+    let ws = app
+        .store
+        .authenticate(&leadflow::domain::key::ApiKey::from_header(&app.key))
+        .await;
+    let Ok(Some(leadflow::store::Principal::Workspace(ws))) = ws else {
+        panic!("{ws:?}")
+    };
+    let lost = leadflow::store::StoredResponse {
+        status: 409,
+        content_type: "application/json".into(),
+        body: br#"{"success":false,"error":{"code":"CONFLICT","message":"carried out"}}"#.to_vec(),
+    };
+    for (idem, commits) in [("committed", true), ("rolled-back", false)] {
+        let body = json!({"name": idem});
+        let claim = campaign_claim(&app, idem, &body);
+        let now = leadflow::domain::now_ms();
+        app.store
+            .idempotency_begin(&claim, now, now - 86_400_000, now - 300_000)
+            .await
+            .unwrap();
+        if commits {
+            let fields = CampaignFields {
+                name: Some(idem.into()),
+                ..CampaignFields::default()
+            };
+            CURRENT
+                .scope(claim.clone(), app.store.create_campaign(ws, fields))
+                .await
+                .unwrap();
+        }
+        app.store
+            .idempotency_settle(&claim, lost.clone())
+            .await
+            .unwrap();
+        let retry = send(&app, &app.key, Method::POST, "/v1/campaigns", idem, &body).await;
+        if commits {
+            assert_eq!(retry.0, 409, "{retry:?}");
+            assert_eq!(retry.1.as_deref(), Some("true"));
+            assert!(retry.2.contains("carried out"), "{retry:?}");
+        } else {
+            assert_eq!(retry.0, 201, "{retry:?}");
+        }
+    }
+    assert_eq!(app.all("/v1/campaigns").await.len(), 2, "each ran once");
+}

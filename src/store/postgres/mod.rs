@@ -229,6 +229,9 @@ macro_rules! run {
             let $e = &Conn(&tx);
             let out = $work.await?;
             if $keep {
+                if let Some(claim) = super::idempotency::current_claim() {
+                    super::idempotency::mark_committed($e, &claim).await?;
+                }
                 tx.commit().await?;
             } else {
                 tx.rollback().await?;

@@ -235,6 +235,16 @@ impl SqliteStore {
     {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let limit = self.statement_timeout;
+        // The request's Idempotency-Key claim is marked in the same savepoint
+        // as its writes, so that they commit together.
+        let claim = super::idempotency::current_claim().filter(|_| keep);
+        let f = move |c: &Connection| {
+            let out = f(c)?;
+            if let Some(claim) = &claim {
+                ready(super::idempotency::mark_committed(&Conn(c), claim))?;
+            }
+            Ok(out)
+        };
         let job: Job = Box::new(move |conn: &Connection| {
             if tx.is_closed() {
                 // Its request is gone (timed out, or the client left): the
