@@ -5,7 +5,11 @@
 //! it, and measures over HTTP: P1 explicit mode with 5,000 new emails, P2
 //! explicit mode with 5,000 existing leads by ID, P3 filters matching about
 //! 10% of N, P4 select-all into an empty campaign, and P5 many small requests
-//! from 32 connections beside `/v1/health` on the same server. The raw engine
+//! from 32 connections beside `/v1/health` on the same server; N1, the noisy
+//! neighbour: a second, small workspace's 10-lead adds (2 connections),
+//! alone and while the big workspace sends select-all dry runs and searches
+//! (4 connections), reported as the small one's p50/p99 in both and how many
+//! of its requests were refused. The raw engine
 //! does the same work (same rows, same uniqueness rules, straight SQL through
 //! the driver, one transaction) in the same run, and each P is printed as a
 //! ratio to it. Times are medians of `--runs` runs; request bodies are encoded
@@ -126,6 +130,10 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
     let (ws, key) = store.create_workspace("Bench", Some(user.key)).await?;
     let ws = ws.workspace;
     let key = key.expose().to_owned();
+    let (_, quiet_key) = store
+        .create_workspace("Quiet neighbour", Some(user.key))
+        .await?;
+    let quiet_key = quiet_key.expose().to_owned();
 
     let rate = generate(&store, ws, args.leads).await?;
     println!(
@@ -298,6 +306,33 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
             health.rps,
             share * 100.0,
             if share >= 0.25 { "met" } else { "missed" }
+        );
+    }
+    if wanted(args, "N1") {
+        let load = Duration::from_secs_f64(args.load_seconds);
+        let mine = server.campaign(&http, &quiet_key).await?;
+        let big = server.campaign(&http, &key).await?;
+        let alone = neighbour(&server, &quiet_key, &mine, None, load).await?;
+        let noisy = Noise {
+            key: &key,
+            campaign: &big,
+        };
+        let loaded = neighbour(&server, &quiet_key, &mine, Some(noisy), load).await?;
+        let ratio = loaded.p99 / alone.p99;
+        println!(
+            "| N1 | 10-lead adds of a small workspace, 2 connections | alone p50 {:.1} ms, p99 {:.1} ms | beside {} select-all dry runs and searches of N leads: p50 {:.1} ms, p99 {:.1} ms, {} refused | p99 {:.1}x | ≤ 3x and none refused: {} |",
+            alone.p50,
+            alone.p99,
+            loaded.noise,
+            loaded.p50,
+            loaded.p99,
+            loaded.refused,
+            ratio,
+            if ratio <= 3.0 && loaded.refused == 0 {
+                "met"
+            } else {
+                "missed"
+            }
         );
     }
     let peak = server.peak_memory_kib();
@@ -703,5 +738,111 @@ async fn load_test(
         rps: all.len() as f64 / elapsed,
         p50: pick(0.5),
         p99: pick(0.99),
+    })
+}
+
+/// The big workspace's load in N1.
+#[derive(Clone, Copy)]
+struct Noise<'a> {
+    key: &'a str,
+    campaign: &'a str,
+}
+
+struct Neighbour {
+    p50: f64,
+    p99: f64,
+    /// Requests of the small workspace answered other than 200.
+    refused: usize,
+    /// Requests the big workspace made meanwhile.
+    noise: usize,
+}
+
+/// N1: 2 connections of small adds to `campaign` for `duration`, with 4
+/// connections of the big workspace's select-all dry runs and searches
+/// beside them when `noise` is given.
+async fn neighbour(
+    server: &Server,
+    key: &str,
+    campaign: &str,
+    noise: Option<Noise<'_>>,
+    duration: Duration,
+) -> anyhow::Result<Neighbour> {
+    let started = Instant::now();
+    let mut noisy = Vec::new();
+    if let Some(n) = noise {
+        for worker in 0..4 {
+            let http = leadflow::client::http_client();
+            let base = server.base.clone();
+            let (key, campaign) = (n.key.to_owned(), n.campaign.to_owned());
+            noisy.push(tokio::spawn(async move {
+                let mut sent = 0usize;
+                while started.elapsed() < duration {
+                    let req = if (worker + sent).is_multiple_of(2) {
+                        http.post(format!("{base}/v1/campaigns/{campaign}/leads"))
+                            .header("X-Api-Key", &key)
+                            .json(&json!({"selectAll": true, "dryRun": true}))
+                    } else {
+                        http.get(format!(
+                            "{base}/v1/leads?search=first{}7&limit=25",
+                            sent % 10
+                        ))
+                        .header("X-Api-Key", &key)
+                    };
+                    let _ = req.send().await?.bytes().await?;
+                    sent += 1;
+                }
+                Ok::<_, anyhow::Error>(sent)
+            }));
+        }
+    }
+    let mut quiet = Vec::new();
+    for worker in 0..2 {
+        let http = leadflow::client::http_client();
+        let base = server.base.clone();
+        let (key, campaign) = (key.to_owned(), campaign.to_owned());
+        let tag = if noise.is_some() { "loaded" } else { "alone" };
+        quiet.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut refused = 0usize;
+            let mut n = 0usize;
+            while started.elapsed() < duration {
+                let body =
+                    explicit_body((0..10).map(
+                        |i| json!({"email": format!("n1-{tag}-{worker}-{n}-{i}@quiet.example")}),
+                    ));
+                let t = Instant::now();
+                let res = http
+                    .post(format!("{base}/v1/campaigns/{campaign}/leads"))
+                    .header("X-Api-Key", &key)
+                    .header("Content-Type", "application/json")
+                    .body(body)
+                    .send()
+                    .await?;
+                let ok = res.status() == 200;
+                res.bytes().await?;
+                latencies.push(t.elapsed());
+                refused += usize::from(!ok);
+                n += 1;
+            }
+            Ok::<_, anyhow::Error>((latencies, refused))
+        }));
+    }
+    let (mut all, mut refused) = (Vec::new(), 0);
+    for t in quiet {
+        let (l, r) = t.await??;
+        all.extend(l);
+        refused += r;
+    }
+    let mut noise_sent = 0;
+    for t in noisy {
+        noise_sent += t.await??;
+    }
+    all.sort();
+    let pick = |q: f64| ms(all[((all.len() as f64 * q) as usize).min(all.len() - 1)]);
+    Ok(Neighbour {
+        p50: pick(0.5),
+        p99: pick(0.99),
+        refused,
+        noise: noise_sent,
     })
 }

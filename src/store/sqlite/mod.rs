@@ -39,7 +39,7 @@ const PRAGMAS: &str = r"pragma journal_mode = wal; pragma synchronous = normal;
     pragma temp_store = memory;";
 
 pub struct SqliteStore {
-    writer: std::sync::mpsc::SyncSender<Job>,
+    writer: std::sync::mpsc::SyncSender<Queued>,
     readers: r2d2::Pool<SqliteConnectionManager>,
     migrations_applied: u64,
     statement_timeout: std::time::Duration,
@@ -75,15 +75,69 @@ const GROUP: usize = 128;
 /// (503 with `Retry-After`) rather than queued behind minutes of work.
 pub const WRITE_QUEUE: usize = 1024;
 
-fn writer_loop(conn: Connection, jobs: std::sync::mpsc::Receiver<Job>) {
-    while let Ok(first) = jobs.recv() {
-        let mut group = vec![first];
-        while group.len() < GROUP {
+/// A job and whether it is a dry run (it writes nothing, and may read a
+/// whole workspace: a select-all dry run over a million leads).
+struct Queued {
+    dry_run: bool,
+    job: Job,
+}
+
+/// What the writer runs next, from the jobs waiting in order: a dry run on
+/// its own, or the writes up to the next dry run, together. Right after a
+/// dry run, the writes waiting go first (passing the dry runs queued before
+/// them), so that one workspace's dry runs delay other requests' writes by
+/// one dry run at most.
+fn next_group(
+    waiting: &mut std::collections::VecDeque<Queued>,
+    after_dry_run: bool,
+) -> (Vec<Job>, bool) {
+    let writes_waiting = waiting.iter().any(|q| !q.dry_run);
+    if after_dry_run && writes_waiting {
+        let mut group = Vec::new();
+        let mut left = std::collections::VecDeque::with_capacity(waiting.len());
+        for q in waiting.drain(..) {
+            if !q.dry_run && group.len() < GROUP {
+                group.push(q.job);
+            } else {
+                left.push_back(q);
+            }
+        }
+        *waiting = left;
+        return (group, false);
+    }
+    match waiting.pop_front() {
+        Some(q) if q.dry_run => (vec![q.job], true),
+        Some(q) => {
+            let mut group = vec![q.job];
+            while group.len() < GROUP && waiting.front().is_some_and(|q| !q.dry_run) {
+                group.extend(waiting.pop_front().map(|q| q.job));
+            }
+            (group, false)
+        }
+        None => (Vec::new(), false),
+    }
+}
+
+fn writer_loop(conn: Connection, jobs: std::sync::mpsc::Receiver<Queued>) {
+    let mut waiting = std::collections::VecDeque::new();
+    let mut after_dry_run = false;
+    loop {
+        if waiting.is_empty() {
+            match jobs.recv() {
+                Ok(q) => waiting.push_back(q),
+                Err(_) => return,
+            }
+        }
+        // Take what else waits, a group's worth at a time: the channel stays
+        // the bound on waiting writes.
+        while waiting.len() < 2 * GROUP {
             match jobs.try_recv() {
-                Ok(job) => group.push(job),
+                Ok(q) => waiting.push_back(q),
                 Err(_) => break,
             }
         }
+        let (group, dry) = next_group(&mut waiting, after_dry_run);
+        after_dry_run = dry;
         // Without an outer transaction (BEGIN failed: another process holds
         // the lock past the busy timeout) each savepoint is its own
         // transaction, which is still correct, only slower.
@@ -266,7 +320,11 @@ impl SqliteStore {
                 let _ = tx.send(out);
             })
         });
-        self.writer.try_send(job).map_err(|e| match e {
+        let queued = Queued {
+            dry_run: !keep,
+            job,
+        };
+        self.writer.try_send(queued).map_err(|e| match e {
             std::sync::mpsc::TrySendError::Full(_) => StoreError::Busy,
             std::sync::mpsc::TrySendError::Disconnected(_) => {
                 StoreError::Unavailable(anyhow::anyhow!("the SQLite writer has stopped"))
