@@ -652,3 +652,55 @@ impl Exec for Conn<'_> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+    use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn a_dry_run_goes_alone_and_the_writes_waiting_pass_the_dry_runs_after_it() {
+        let conn = Connection::open_in_memory().unwrap();
+        let ran = Arc::new(Mutex::new(Vec::new()));
+        let queued = |name: &'static str, dry_run: bool| {
+            let ran = ran.clone();
+            let job: Job = Box::new(move |_: &Connection| {
+                ran.lock().unwrap().push(name);
+                Box::new(|_| {})
+            });
+            Queued { dry_run, job }
+        };
+        let mut waiting: VecDeque<Queued> = [
+            queued("w1", false),
+            queued("w2", false),
+            queued("d1", true),
+            queued("d2", true),
+            queued("w3", false),
+            queued("d3", true),
+            queued("w4", false),
+        ]
+        .into();
+        let mut groups = Vec::new();
+        let mut after_dry_run = false;
+        while !waiting.is_empty() {
+            let (group, dry) = next_group(&mut waiting, after_dry_run);
+            after_dry_run = dry;
+            ran.lock().unwrap().clear();
+            for job in group {
+                job(&conn);
+            }
+            groups.push(ran.lock().unwrap().clone());
+        }
+        assert_eq!(
+            groups,
+            [
+                vec!["w1", "w2"],
+                vec!["d1"],
+                vec!["w3", "w4"],
+                vec!["d2"],
+                vec!["d3"]
+            ]
+        );
+    }
+}
