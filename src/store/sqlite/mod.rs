@@ -688,7 +688,7 @@ mod tests {
             after_dry_run = dry;
             ran.lock().unwrap().clear();
             for job in group {
-                job(&conn);
+                job(&conn)(Ok(()));
             }
             groups.push(ran.lock().unwrap().clone());
         }
