@@ -4,7 +4,7 @@ configuration that draws path IDs from what it made, so that operations on
 one resource are exercised past their 404 (a share of the cases still use
 generated IDs and get 404).
 
-Usage: contract-seed.py BASE USER_KEY WORKSPACE_ID OUT.toml MEMBER_EMAIL SPARES DELETER_KEY
+Usage: contract-seed.py BASE USER_KEY WORKSPACE_ID OUT.toml MEMBER_EMAIL SPARES DELETER_KEY ROTATOR_KEY
 
 SPARES objects are made for each kind of deletion (more than the cases
 schemathesis runs for one operation, its coverage phase included): an ID
@@ -27,6 +27,9 @@ import urllib.request
 base, user_key, workspace, out, member = sys.argv[1:6]
 spares = int(sys.argv[6])
 deleter_key = sys.argv[7]
+# POST /v1/account/api-key/rotate replaces the key it is sent with: it gets
+# a user of its own.
+rotator_key = sys.argv[8]
 
 
 def call(method, path, body=None, workspace_id=workspace, key=user_key):
@@ -133,6 +136,7 @@ operations = [
     ("/v1/leads/{id}", "DELETE", None, {"path.id": binding("spare_leads")}, None),
     ("/v1/leads/{id}", None, "DELETE", {"path.id": binding("leads")}, None),
     ("/v1/leads", "DELETE", None, {}, headers(sink)),
+    ("/v1/account/api-key/rotate", "POST", None, {}, headers(workspace, rotator_key)),
     ("/v1/leads/import/csv", "POST", None,
      {"body.file": binding("csv_files"), "body.mapping": binding("csv_mappings", 0.5),
       "body.campaignId": binding("campaigns", 0.5)}, None),
