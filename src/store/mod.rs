@@ -12,6 +12,7 @@ pub mod postgres;
 mod sql;
 pub mod sqlite;
 mod storage;
+mod storage_impl;
 mod workspaces;
 
 pub use storage::Storage;

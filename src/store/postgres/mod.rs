@@ -26,8 +26,12 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::exec::{self, Cell, Enrollment, Exec, Migration, Row, selection_sql};
 use super::sql::{Dialect, Param, Sql};
-use super::storage::storage_impl;
+use super::storage_impl::storage_impl;
 use super::*;
+
+mod lease;
+
+use lease::Lease;
 
 const MIGRATIONS: &[Migration] = &[
     (1, "init", include_str!("migrations/0001_init.sql")),
@@ -45,50 +49,6 @@ pub struct PgStore {
     pool: Pool,
     migrations_applied: u64,
     tls: MakeRustlsConnect,
-}
-
-/// A pooled connection lent to one request. When the request is dropped
-/// before its work ends (a request timeout, a client that left), the
-/// statement still running is cancelled and the connection leaves the pool
-/// rather than going back busy: the next request never waits behind it, and
-/// the late cancel can never reach another request's statement.
-struct Lease {
-    client: Option<deadpool_postgres::Object>,
-    tls: MakeRustlsConnect,
-}
-
-impl Lease {
-    async fn get(store: &PgStore) -> Result<Self> {
-        Ok(Self {
-            client: Some(store.pool.get().await?),
-            tls: store.tls.clone(),
-        })
-    }
-
-    fn client(&mut self) -> &mut deadpool_postgres::Object {
-        self.client
-            .as_mut()
-            .expect("a lease holds its connection until done")
-    }
-
-    /// The work ended (well or not): the connection goes back to the pool.
-    fn done(mut self) {
-        drop(self.client.take());
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        if let Some(object) = self.client.take() {
-            let token = object.cancel_token();
-            let client = deadpool_postgres::Object::take(object);
-            let tls = self.tls.clone();
-            tokio::spawn(async move {
-                let _ = token.cancel_query(tls).await;
-                drop(client);
-            });
-        }
-    }
 }
 
 impl From<tokio_postgres::Error> for StoreError {

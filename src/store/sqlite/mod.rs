@@ -22,8 +22,13 @@ use serde_json::Value;
 
 use super::exec::{self, Cell, Enrollment, Exec, Migration, Row, selection_sql};
 use super::sql::{Dialect, Param, Sql};
-use super::storage::storage_impl;
+use super::storage_impl::storage_impl;
 use super::*;
+
+mod writer;
+
+pub use writer::WRITE_QUEUE;
+use writer::{Job, Queued, in_savepoint, limit_statements, unlimit_statements, writer_loop};
 
 const MIGRATIONS: &[Migration] = &[
     (1, "init", include_str!("migrations/0001_init.sql")),
@@ -43,162 +48,6 @@ pub struct SqliteStore {
     readers: r2d2::Pool<SqliteConnectionManager>,
     migrations_applied: u64,
     statement_timeout: std::time::Duration,
-}
-
-/// Virtual machine steps between two looks at the clock.
-const PROGRESS_STEPS: std::ffi::c_int = 10_000;
-
-/// Stops the statements `conn` runs from now on once `limit` has passed
-/// (SQLite's progress handler: the statement fails with `SQLITE_INTERRUPT`).
-fn limit_statements(conn: &Connection, limit: std::time::Duration) {
-    let deadline = std::time::Instant::now() + limit;
-    let _ = conn.progress_handler(
-        PROGRESS_STEPS,
-        Some(move || std::time::Instant::now() >= deadline),
-    );
-}
-
-/// Lifts [`limit_statements`].
-fn unlimit_statements(conn: &Connection) {
-    let _ = conn.progress_handler(0, None::<fn() -> bool>);
-}
-
-/// What the writer thread does for one request: run it inside the open
-/// transaction, then, once the group's commit is known, answer it.
-type Job = Box<dyn FnOnce(&Connection) -> Answer + Send>;
-type Answer = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
-
-/// Most requests committed together.
-const GROUP: usize = 128;
-
-/// Most writes waiting for the writer. Past it a write is refused at once
-/// (503 with `Retry-After`) rather than queued behind minutes of work.
-pub const WRITE_QUEUE: usize = 1024;
-
-/// A job and whether it is a dry run (it writes nothing, and may read a
-/// whole workspace: a select-all dry run over a million leads).
-struct Queued {
-    dry_run: bool,
-    job: Job,
-}
-
-/// What the writer runs next, from the jobs waiting in order: a dry run on
-/// its own, or the writes up to the next dry run, together. Right after a
-/// dry run, the writes waiting go first (passing the dry runs queued before
-/// them), so that one workspace's dry runs delay other requests' writes by
-/// one dry run at most.
-fn next_group(
-    waiting: &mut std::collections::VecDeque<Queued>,
-    after_dry_run: bool,
-) -> (Vec<Job>, bool) {
-    let writes_waiting = waiting.iter().any(|q| !q.dry_run);
-    if after_dry_run && writes_waiting {
-        let mut group = Vec::new();
-        let mut left = std::collections::VecDeque::with_capacity(waiting.len());
-        for q in waiting.drain(..) {
-            if !q.dry_run && group.len() < GROUP {
-                group.push(q.job);
-            } else {
-                left.push_back(q);
-            }
-        }
-        *waiting = left;
-        return (group, false);
-    }
-    match waiting.pop_front() {
-        Some(q) if q.dry_run => (vec![q.job], true),
-        Some(q) => {
-            let mut group = vec![q.job];
-            while group.len() < GROUP && waiting.front().is_some_and(|q| !q.dry_run) {
-                group.extend(waiting.pop_front().map(|q| q.job));
-            }
-            (group, false)
-        }
-        None => (Vec::new(), false),
-    }
-}
-
-fn writer_loop(conn: Connection, jobs: std::sync::mpsc::Receiver<Queued>) {
-    let mut waiting = std::collections::VecDeque::new();
-    let mut after_dry_run = false;
-    loop {
-        if waiting.is_empty() {
-            match jobs.recv() {
-                Ok(q) => waiting.push_back(q),
-                Err(_) => return,
-            }
-        }
-        // Take what else waits, a group's worth at a time: the channel stays
-        // the bound on waiting writes.
-        while waiting.len() < 2 * GROUP {
-            match jobs.try_recv() {
-                Ok(q) => waiting.push_back(q),
-                Err(_) => break,
-            }
-        }
-        let (group, dry) = next_group(&mut waiting, after_dry_run);
-        after_dry_run = dry;
-        // Without an outer transaction (BEGIN failed: another process holds
-        // the lock past the busy timeout) each savepoint is its own
-        // transaction, which is still correct, only slower.
-        let begin = || conn.execute_batch("begin immediate").is_ok();
-        let mut grouped = begin();
-        let mut answers: Vec<Answer> = Vec::with_capacity(group.len());
-        for job in group {
-            let answer = job(&conn);
-            if grouped && conn.is_autocommit() {
-                // A write stopped by the statement time limit rolls back the
-                // whole transaction, the group's earlier requests with it:
-                // they are told their write did not happen (503, retry), and
-                // the rest of the group gets a new transaction.
-                for earlier in answers.drain(..) {
-                    earlier(Err(
-                        "rolled back with another request's stopped statement".into()
-                    ));
-                }
-                answer(Ok(()));
-                grouped = begin();
-                continue;
-            }
-            answers.push(answer);
-        }
-        let committed = if grouped {
-            conn.execute_batch("commit").map_err(|e| {
-                let _ = conn.execute_batch("rollback");
-                e.to_string()
-            })
-        } else {
-            Ok(())
-        };
-        for answer in answers {
-            answer(committed.clone());
-        }
-    }
-}
-
-/// Runs `f` in a savepoint; keeps its writes when `keep` and it succeeded.
-fn in_savepoint<T>(
-    conn: &Connection,
-    keep: bool,
-    f: impl FnOnce(&Connection) -> Result<T>,
-) -> Result<T> {
-    conn.execute_batch("savepoint request")?;
-    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
-        .unwrap_or_else(|_| Err(StoreError::Internal(anyhow::anyhow!("a write panicked"))));
-    match out {
-        Ok(v) if keep => {
-            conn.execute_batch("release request")?;
-            Ok(v)
-        }
-        out => {
-            // A statement stopped by the time limit may have rolled back
-            // the whole transaction already, savepoint included.
-            if !conn.is_autocommit() {
-                conn.execute_batch("rollback to request; release request")?;
-            }
-            out
-        }
-    }
 }
 
 /// The result of a shared store function run on a SQLite connection. Its
@@ -650,57 +499,5 @@ impl Exec for Conn<'_> {
             "delete from leads where id in (select id from temp.lf_selected)",
             vec![],
         ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::VecDeque;
-    use std::sync::{Arc, Mutex};
-
-    #[test]
-    fn a_dry_run_goes_alone_and_the_writes_waiting_pass_the_dry_runs_after_it() {
-        let conn = Connection::open_in_memory().unwrap();
-        let ran = Arc::new(Mutex::new(Vec::new()));
-        let queued = |name: &'static str, dry_run: bool| {
-            let ran = ran.clone();
-            let job: Job = Box::new(move |_: &Connection| {
-                ran.lock().unwrap().push(name);
-                Box::new(|_| {})
-            });
-            Queued { dry_run, job }
-        };
-        let mut waiting: VecDeque<Queued> = [
-            queued("w1", false),
-            queued("w2", false),
-            queued("d1", true),
-            queued("d2", true),
-            queued("w3", false),
-            queued("d3", true),
-            queued("w4", false),
-        ]
-        .into();
-        let mut groups = Vec::new();
-        let mut after_dry_run = false;
-        while !waiting.is_empty() {
-            let (group, dry) = next_group(&mut waiting, after_dry_run);
-            after_dry_run = dry;
-            ran.lock().unwrap().clear();
-            for job in group {
-                job(&conn)(Ok(()));
-            }
-            groups.push(ran.lock().unwrap().clone());
-        }
-        assert_eq!(
-            groups,
-            [
-                vec!["w1", "w2"],
-                vec!["d1"],
-                vec!["w3", "w4"],
-                vec!["d2"],
-                vec!["d3"]
-            ]
-        );
     }
 }

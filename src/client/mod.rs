@@ -10,7 +10,6 @@
 //! `NAME.failed.csv`, with the reason, ready to fix and import again.
 
 use std::collections::HashSet;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -18,11 +17,16 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Args;
 use clap::builder::TypedValueParser;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
 use crate::domain::email::Email;
 use crate::domain::import::{Field, Mapping, delimiter_name, detect_delimiter};
+
+mod failed;
+mod report;
+
+use failed::FailedRows;
+use report::{Progress, plural, report};
 
 /// The largest batch the bulk endpoint takes.
 pub const MAX_BATCH: usize = 5_000;
@@ -123,124 +127,6 @@ impl Refusal {
 fn fail_rows(failed: &mut FailedRows, rows: Vec<Row>, reason: &str) {
     for r in rows {
         failed.push(r.line, r.cells, reason);
-    }
-}
-
-/// The failed rows, written to NAME.failed.csv as they fail (memory stays
-/// flat whatever the file's size): the original columns, then the line
-/// each row came from and the reason. The file is made at the first
-/// failure; an existing file is never overwritten without `--force` (a new
-/// name is taken instead) and a symbolic link there is never followed.
-struct FailedRows {
-    path: PathBuf,
-    force: bool,
-    header: Vec<String>,
-    out: Option<csv::Writer<std::fs::File>>,
-    count: u64,
-    error: Option<anyhow::Error>,
-}
-
-impl FailedRows {
-    fn new(input: &Path, header: &[String], force: bool) -> Self {
-        Self {
-            path: failed_rows_path(input),
-            force,
-            header: header.to_vec(),
-            out: None,
-            count: 0,
-            error: None,
-        }
-    }
-
-    fn push(&mut self, line: u64, mut cells: Vec<String>, reason: &str) {
-        self.count += 1;
-        if self.error.is_some() {
-            return;
-        }
-        cells.resize(self.header.len().max(cells.len()), String::new());
-        cells.push(line.to_string());
-        cells.push(reason.to_owned());
-        if let Err(e) = self.write(&cells) {
-            self.error = Some(e);
-        }
-    }
-
-    fn write(&mut self, cells: &[String]) -> anyhow::Result<()> {
-        if self.out.is_none() {
-            let (path, file) = create_new_file(&self.path, self.force)?;
-            self.path = path;
-            let mut out = csv::Writer::from_writer(file);
-            let mut head = self.header.clone();
-            head.extend(["line".to_owned(), "error".to_owned()]);
-            out.write_record(head.iter().map(|c| neutralized(c).into_owned()))?;
-            self.out = Some(out);
-        }
-        if let Some(out) = self.out.as_mut() {
-            out.write_record(cells.iter().map(|c| neutralized(c).into_owned()))?;
-        }
-        Ok(())
-    }
-
-    /// The file written, if any row failed.
-    fn finish(self) -> anyhow::Result<Option<PathBuf>> {
-        if let Some(e) = self.error {
-            return Err(e.context(format!("cannot write {}", self.path.display())));
-        }
-        match self.out {
-            Some(mut out) => {
-                out.flush()
-                    .with_context(|| format!("cannot write {}", self.path.display()))?;
-                Ok(Some(self.path))
-            }
-            None => Ok(None),
-        }
-    }
-}
-
-/// Creates `path`, or with an existing file there (and no `force`) the
-/// first free `NAME-2.csv`, `NAME-3.csv`, …; never through a symbolic link:
-/// creation fails on anything already there, a link included, and `force`
-/// removes the link itself, not what it points to.
-fn create_new_file(path: &Path, force: bool) -> anyhow::Result<(PathBuf, std::fs::File)> {
-    let create = |p: &Path| {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(p)
-    };
-    if force && std::fs::symlink_metadata(path).is_ok() {
-        std::fs::remove_file(path).with_context(|| format!("cannot replace {}", path.display()))?;
-    }
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("import");
-    for n in 1..1000 {
-        let candidate = if n == 1 {
-            path.to_path_buf()
-        } else {
-            path.with_file_name(format!("{stem}-{n}.csv"))
-        };
-        match create(&candidate) {
-            Ok(file) => return Ok((candidate, file)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => {
-                return Err(anyhow::Error::new(e))
-                    .with_context(|| format!("cannot create {}", candidate.display()));
-            }
-        }
-    }
-    bail!("cannot find a free name beside {}", path.display())
-}
-
-/// A cell a spreadsheet would run as a formula (it starts with `=`, `+`,
-/// `-`, `@`, a tab or a carriage return) gets a leading `'`, which keeps it
-/// text.
-fn neutralized(cell: &str) -> std::borrow::Cow<'_, str> {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{cell}").into()
-    } else {
-        cell.into()
     }
 }
 
@@ -659,102 +545,6 @@ fn describe_mapping(header: &[String], mapping: &Mapping) {
             ignored[0],
             Field::Custom(ignored[0].to_owned()).name()
         );
-    }
-}
-
-/// "1 row", "2 rows".
-fn plural(n: u64, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
-}
-
-fn report(args: &ImportArgs, s: &Summary, elapsed: Duration, failed_file: Option<&PathBuf>) {
-    eprintln!(
-        "{} in {:.1} s: {} imported, {} updated, {} skipped, {} failed",
-        plural(s.rows, "row"),
-        elapsed.as_secs_f64(),
-        s.imported,
-        s.updated,
-        s.skipped,
-        s.failed
-    );
-    if args.campaign.is_some() {
-        eprintln!(
-            "campaign: {} added, {} skipped (already in it or blocked), {} blocked by the do-not-contact list",
-            s.campaign_added, s.campaign_skipped, s.campaign_blocked
-        );
-    }
-    if let Some(path) = failed_file {
-        eprintln!("failed rows, with the reason: {}", path.display());
-    }
-    if args.json {
-        let mut out = json!({
-            "rows": s.rows, "imported": s.imported, "updated": s.updated,
-            "skipped": s.skipped, "failed": s.failed,
-            "failedRowsFile": failed_file.map(|p| p.display().to_string()),
-        });
-        if args.campaign.is_some() {
-            out["campaign"] = json!({
-                "added": s.campaign_added, "skipped": s.campaign_skipped, "blocked": s.campaign_blocked,
-            });
-        }
-        println!("{out}");
-    }
-}
-
-/// A progress bar on a terminal, a line per batch otherwise.
-struct Progress {
-    bar: Option<ProgressBar>,
-    total: u64,
-    started: Instant,
-}
-
-impl Progress {
-    fn new(total: u64) -> Self {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::new(total);
-            bar.set_style(
-                ProgressStyle::with_template("{bar:40} {pos}/{len} rows · {msg} · ETA {eta}")
-                    .expect("a valid template"),
-            );
-            bar
-        });
-        Self {
-            bar,
-            total,
-            started: Instant::now(),
-        }
-    }
-
-    /// `done` rows of the file have been read and sent (or failed).
-    fn update(&self, done: u64, s: &Summary, failed: usize) {
-        let status = format!(
-            "{} imported, {} updated, {} skipped, {} failed",
-            s.imported, s.updated, s.skipped, failed
-        );
-        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(0.001);
-        match &self.bar {
-            Some(bar) => {
-                bar.set_position(done);
-                bar.set_message(format!("{rate:.0} rows/s · {status}"));
-            }
-            None => {
-                let eta = self.total.saturating_sub(done) as f64 / rate.max(0.001);
-                eprintln!(
-                    "{done}/{} rows ({rate:.0} rows/s, ETA {eta:.0} s): {status}",
-                    self.total
-                );
-            }
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
     }
 }
 

@@ -1,0 +1,359 @@
+//! [`Storage`]'s methods, written once for both engines: `storage_impl!`
+//! generates an engine's whole `impl Storage`, each method running a shared
+//! store function through the engine's own `run!`.
+
+/// Implements [`Storage`] for an engine: its own items (`ping`,
+/// `pool_status`) and every other method through its `run!` macro.
+/// Arguments the engine may need to move to another thread are made owned
+/// first. (The whole impl is generated here so that `async_trait` sees
+/// every method.)
+macro_rules! storage_impl {
+    ($store:ty, $run:ident, { $($own:tt)* }) => {
+        #[async_trait::async_trait]
+        impl Storage for $store {
+        $($own)*
+
+        async fn create_then_overrun(&self, ws: WorkspaceRef, email: &Email) -> Result<()> {
+            let email = email.clone();
+            $run!(self, write(true), |e| leads::create_then_overrun(e, ws, &email))
+        }
+
+        async fn has_users(&self) -> Result<bool> {
+            $run!(self, one, |e| workspaces::has_users(e))
+        }
+
+        async fn list_users(&self) -> Result<Vec<UserRow>> {
+            $run!(self, read, |e| workspaces::list_users(e))
+        }
+
+        async fn list_all_workspaces(&self) -> Result<Vec<(WorkspaceRow, Vec<String>)>> {
+            $run!(self, read, |e| workspaces::list_all_workspaces(e))
+        }
+
+        async fn create_user(&self, email: &Email) -> Result<(UserRow, ApiKey)> {
+            let email = email.clone();
+            $run!(self, write(true), |e| workspaces::create_user(e, &email))
+        }
+
+        async fn find_user(&self, email: &Email) -> Result<Option<UserRow>> {
+            let email = email.clone();
+            $run!(self, one, |e| workspaces::find_user(e, &email))
+        }
+
+        async fn create_workspace(
+            &self,
+            name: &str,
+            owner: Option<i64>,
+        ) -> Result<(WorkspaceRow, ApiKey)> {
+            let name = name.to_owned();
+            $run!(self, write(true), |e| workspaces::create_workspace(e, &name, owner))
+        }
+
+        async fn authenticate(&self, key: &ApiKey) -> Result<Option<Principal>> {
+            let key = key.clone();
+            $run!(self, one, |e| workspaces::authenticate(e, &key))
+        }
+
+        async fn member_workspace(
+            &self,
+            user_key: i64,
+            id: ObjectId,
+        ) -> Result<Option<WorkspaceRef>> {
+            $run!(self, one, |e| workspaces::member_workspace(e, user_key, id))
+        }
+
+        async fn get_user(&self, user_key: i64) -> Result<UserRow> {
+            $run!(self, one, |e| workspaces::get_user(e, user_key))
+        }
+
+        async fn user_workspaces(&self, user_key: i64) -> Result<Vec<(WorkspaceRow, Role)>> {
+            $run!(self, one, |e| workspaces::user_workspaces(e, user_key))
+        }
+
+        async fn workspace_access(&self, user_key: i64, id: ObjectId) -> Result<Access> {
+            $run!(self, one, |e| workspaces::workspace_access(e, user_key, id))
+        }
+
+        async fn add_workspace(&self, name: &str, owner: i64) -> Result<WorkspaceRow> {
+            let name = name.to_owned();
+            $run!(self, write(true), |e| workspaces::insert_workspace(e, &name, Some(owner)))
+        }
+
+        async fn rename_workspace(&self, ws: WorkspaceRef, name: &str) -> Result<WorkspaceRow> {
+            let name = name.to_owned();
+            $run!(self, write(true), |e| workspaces::rename_workspace(e, ws, &name))
+        }
+
+        async fn delete_workspace(&self, ws: WorkspaceRef) -> Result<()> {
+            $run!(self, write(true), |e| workspaces::delete_workspace(e, ws))
+        }
+
+        async fn set_member(&self, ws: WorkspaceRef, user_key: i64, role: Role) -> Result<()> {
+            $run!(self, write(true), |e| workspaces::set_member(e, ws, user_key, role))
+        }
+
+        async fn remove_member(&self, ws: WorkspaceRef, user_key: i64) -> Result<()> {
+            $run!(self, write(true), |e| workspaces::remove_member(e, ws, user_key))
+        }
+
+        async fn create_workspace_key(&self, ws: WorkspaceRef) -> Result<ApiKey> {
+            $run!(self, write(true), |e| workspaces::create_workspace_key(e, ws))
+        }
+
+        async fn revoke_workspace_key(&self, ws: WorkspaceRef) -> Result<()> {
+            $run!(self, write(true), |e| workspaces::revoke_workspace_key(e, ws))
+        }
+
+        async fn rotate_user_key(&self, user_key: i64) -> Result<ApiKey> {
+            $run!(self, write(true), |e| workspaces::rotate_user_key(e, user_key))
+        }
+
+        async fn rotate_workspace_key(&self, ws: WorkspaceRef) -> Result<ApiKey> {
+            $run!(self, write(true), |e| workspaces::rotate_workspace_key(e, ws))
+        }
+
+        async fn create_lead(
+            &self,
+            ws: WorkspaceRef,
+            email: &Email,
+            fields: &LeadFields,
+        ) -> Result<LeadRow> {
+            let (email, fields) = (email.clone(), fields.clone());
+            $run!(self, write(true), |e| leads::create(e, ws, &email, &fields))
+        }
+
+        async fn list_leads(
+            &self,
+            ws: WorkspaceRef,
+            filter: &LeadFilter,
+            page: PageRequest,
+        ) -> Result<Page<LeadRow>> {
+            let filter = filter.clone();
+            $run!(self, read, |e| leads::list(e, ws, &filter, page))
+        }
+
+        async fn get_lead(&self, ws: WorkspaceRef, id: ObjectId) -> Result<LeadRow> {
+            $run!(self, one, |e| leads::get(e, ws, id))
+        }
+
+        async fn update_lead(
+            &self,
+            ws: WorkspaceRef,
+            id: ObjectId,
+            fields: &LeadFields,
+        ) -> Result<LeadRow> {
+            let fields = fields.clone();
+            $run!(self, write(true), |e| leads::update(e, ws, id, &fields))
+        }
+
+        async fn delete_lead(&self, ws: WorkspaceRef, id: ObjectId) -> Result<()> {
+            $run!(self, write(true), |e| leads::delete(e, ws, id))
+        }
+
+        async fn delete_leads(&self, ws: WorkspaceRef, selection: Selection) -> Result<u64> {
+            $run!(self, write(true), |e| leads::delete_many(e, ws, &selection))
+        }
+
+        async fn bulk_upsert(
+            &self,
+            ws: WorkspaceRef,
+            leads: Vec<(Email, LeadFields)>,
+            skip_duplicates: bool,
+            tag: Option<String>,
+        ) -> Result<BulkOutcome> {
+            $run!(self, write(true), |e| leads::bulk_upsert(
+                e,
+                ws,
+                leads,
+                skip_duplicates,
+                tag.as_deref()
+            ))
+        }
+
+        async fn import_leads(
+            &self,
+            ws: WorkspaceRef,
+            leads: Vec<(Email, LeadFields)>,
+            skip_duplicates: bool,
+            tag: Option<String>,
+            campaign: Option<ObjectId>,
+        ) -> Result<ImportOutcome> {
+            $run!(self, write(true), |e| campaigns::import(
+                e,
+                ws,
+                leads,
+                skip_duplicates,
+                tag.as_deref(),
+                campaign
+            ))
+        }
+
+        async fn create_campaign(
+            &self,
+            ws: WorkspaceRef,
+            fields: CampaignFields,
+        ) -> Result<CampaignRow> {
+            $run!(self, write(true), |e| campaigns::create(e, ws, fields))
+        }
+
+        async fn list_campaigns(
+            &self,
+            ws: WorkspaceRef,
+            statuses: &[CampaignStatus],
+            search: Option<&str>,
+            page: PageRequest,
+        ) -> Result<Page<CampaignRow>> {
+            let (statuses, search) = (statuses.to_vec(), search.map(str::to_owned));
+            $run!(self, read, |e| campaigns::list(
+                e,
+                ws,
+                &statuses,
+                search.as_deref(),
+                page
+            ))
+        }
+
+        async fn get_campaign(&self, ws: WorkspaceRef, id: ObjectId) -> Result<CampaignRow> {
+            $run!(self, read, |e| campaigns::get(e, ws, id))
+        }
+
+        async fn update_campaign(
+            &self,
+            ws: WorkspaceRef,
+            id: ObjectId,
+            fields: CampaignFields,
+        ) -> Result<CampaignRow> {
+            $run!(self, write(true), |e| campaigns::update(e, ws, id, fields))
+        }
+
+        async fn delete_campaign(&self, ws: WorkspaceRef, id: ObjectId) -> Result<()> {
+            $run!(self, write(true), |e| campaigns::delete(e, ws, id))
+        }
+
+        async fn transition_campaign(
+            &self,
+            ws: WorkspaceRef,
+            id: ObjectId,
+            t: Transition,
+        ) -> Result<CampaignRow> {
+            $run!(self, write(true), |e| campaigns::transition(e, ws, id, t))
+        }
+
+        async fn list_campaign_leads(
+            &self,
+            ws: WorkspaceRef,
+            campaign: ObjectId,
+            status: Option<CampaignLeadStatus>,
+            page: PageRequest,
+        ) -> Result<Page<CampaignLeadRow>> {
+            $run!(self, read, |e| campaigns::list_leads(e, ws, campaign, status, page))
+        }
+
+        async fn add_leads_explicit(
+            &self,
+            ws: WorkspaceRef,
+            campaign: ObjectId,
+            entries: Vec<AddEntry>,
+            dry_run: bool,
+        ) -> Result<ExplicitOutcome> {
+            $run!(self, write(!dry_run), |e| campaigns::add_explicit(
+                e, ws, campaign, entries
+            ))
+        }
+
+        async fn add_leads_selection(
+            &self,
+            ws: WorkspaceRef,
+            campaign: ObjectId,
+            selection: Selection,
+            dry_run: bool,
+        ) -> Result<SelectionOutcome> {
+            $run!(self, write(!dry_run), |e| campaigns::add_selection(
+                e, ws, campaign, &selection
+            ))
+        }
+
+        async fn set_campaign_lead_status(
+            &self,
+            ws: WorkspaceRef,
+            campaign: ObjectId,
+            id: ObjectId,
+            status: CampaignLeadStatus,
+        ) -> Result<CampaignLeadRow> {
+            $run!(self, write(true), |e| campaigns::set_lead_status(
+                e, ws, campaign, id, status
+            ))
+        }
+
+        async fn campaign_lead_action(
+            &self,
+            ws: WorkspaceRef,
+            campaign: ObjectId,
+            action: LeadAction,
+            selection: MemberSelection,
+        ) -> Result<u64> {
+            $run!(self, write(true), |e| campaigns::lead_action(
+                e, ws, campaign, action, &selection
+            ))
+        }
+
+        async fn idempotency_begin(
+            &self,
+            key: &IdempotencyKey,
+            now: i64,
+            expired_before: i64,
+            stale_before: i64,
+        ) -> Result<IdempotencyState> {
+            let key = key.clone();
+            $run!(self, write(true), |e| idempotency::begin(
+                e,
+                &key,
+                now,
+                expired_before,
+                stale_before
+            ))
+        }
+
+        async fn idempotency_finish(
+            &self,
+            key: &IdempotencyKey,
+            response: StoredResponse,
+        ) -> Result<()> {
+            let key = key.clone();
+            $run!(self, write(true), |e| idempotency::finish(e, &key, &response))
+        }
+
+        async fn idempotency_release(&self, key: &IdempotencyKey) -> Result<()> {
+            let key = key.clone();
+            $run!(self, write(true), |e| idempotency::release(e, &key))
+        }
+
+        async fn idempotency_settle(
+            &self,
+            key: &IdempotencyKey,
+            lost: StoredResponse,
+        ) -> Result<()> {
+            let key = key.clone();
+            $run!(self, write(true), |e| idempotency::settle(e, &key, &lost))
+        }
+
+        async fn list_dnc(&self, ws: WorkspaceRef, page: PageRequest) -> Result<Page<DncRow>> {
+            $run!(self, read, |e| dnc::list(e, ws, page))
+        }
+
+        async fn add_dnc(
+            &self,
+            ws: WorkspaceRef,
+            entries: Vec<(DncKind, String)>,
+        ) -> Result<(u64, u64)> {
+            $run!(self, write(true), |e| dnc::add(e, ws, &entries))
+        }
+
+        async fn delete_dnc(&self, ws: WorkspaceRef, ids: Vec<ObjectId>) -> Result<u64> {
+            $run!(self, write(true), |e| dnc::delete(e, ws, &ids))
+        }
+        }
+    };
+}
+
+pub(crate) use storage_impl;
