@@ -57,6 +57,18 @@ enum Command {
     Openapi,
 }
 
+/// A user by email, and how to print the key made for it.
+#[derive(Args)]
+struct UserKeyArgs {
+    #[arg(long)]
+    email: String,
+    #[command(flatten)]
+    db: DbArgs,
+    /// End with one JSON line: {"userId","email","apiKey"}.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Args)]
 struct DbArgs {
     /// sqlite://PATH (the default, created if missing).
@@ -116,15 +128,7 @@ struct ServeArgs {
 #[derive(Subcommand)]
 enum AdminCommand {
     /// Create a user and print its platform API key (sk_user_…), once.
-    CreateUser {
-        #[arg(long)]
-        email: String,
-        #[command(flatten)]
-        db: DbArgs,
-        /// End with one JSON line: {"userId","email","apiKey"}.
-        #[arg(long)]
-        json: bool,
-    },
+    CreateUser(UserKeyArgs),
     /// Create a workspace and print its workspace API key (sk_…), once.
     CreateWorkspace {
         #[arg(long)]
@@ -156,15 +160,7 @@ enum AdminCommand {
     },
     /// Replace a user's platform key (for a lost or leaked key): the old
     /// one stops working at once; the new one is printed, once.
-    RotateKey {
-        #[arg(long)]
-        email: String,
-        #[command(flatten)]
-        db: DbArgs,
-        /// End with one JSON line: {"userId","email","apiKey"}.
-        #[arg(long)]
-        json: bool,
-    },
+    RotateKey(UserKeyArgs),
     /// List every user: ID, email.
     ListUsers {
         #[command(flatten)]
@@ -293,7 +289,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(())
         }
-        Command::Admin(AdminCommand::CreateUser { email, db, json }) => {
+        Command::Admin(AdminCommand::CreateUser(UserKeyArgs { email, db, json })) => {
             let email = Email::parse(&email)
                 .ok_or_else(|| anyhow::anyhow!("{email:?} is not a valid email address"))?;
             let store = open(&db).await?;
@@ -309,7 +305,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(())
         }
-        Command::Admin(AdminCommand::RotateKey { email, db, json }) => {
+        Command::Admin(AdminCommand::RotateKey(UserKeyArgs { email, db, json })) => {
             let parsed = Email::parse(&email)
                 .ok_or_else(|| anyhow::anyhow!("{email:?} is not a valid email address"))?;
             let store = open(&db).await?;

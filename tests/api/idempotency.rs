@@ -369,38 +369,12 @@ async fn an_over_limit_request_is_refused_before_its_body_is_read() {
 /// once it is older than the stale limit: the retry runs.
 #[tokio::test]
 async fn an_abandoned_claim_is_taken_over() {
-    use leadflow::domain::key::ApiKey;
-    use leadflow::idempotency::{fingerprint, scope};
-    use leadflow::store::{IdempotencyKey, IdempotencyState};
     let app = spawn_app().await;
     let body = json!({"name": "Abandoned"});
-    let claim = IdempotencyKey {
-        credential: scope(&ApiKey::from_header(&app.key), None),
-        key: "abandoned".into(),
-        fingerprint: fingerprint(
-            &Method::POST,
-            "/v1/campaigns",
-            &serde_json::to_vec(&body).unwrap(),
-        ),
-    };
     // Claimed ten minutes ago by a request that never finished.
-    let then = leadflow::domain::now_ms() - 10 * 60 * 1000;
-    let begun = app
-        .store
-        .idempotency_begin(&claim, then, then - 86_400_000, then - 300_000)
-        .await
-        .unwrap();
-    assert!(matches!(begun, IdempotencyState::Started));
-    let retry = send_as(
-        &app,
-        &app.key,
-        None,
-        Method::POST,
-        "/v1/campaigns",
-        "abandoned",
-        &body,
-    )
-    .await;
+    let claim = campaign_claim(&app, "abandoned", &body);
+    claim_at(&app, &claim, leadflow::domain::now_ms() - 10 * 60 * 1000).await;
+    let retry = retry_campaign(&app, "abandoned", &body).await;
     assert_eq!(retry.0, 201, "{retry:?}");
     assert_eq!(app.all("/v1/campaigns").await.len(), 1);
 }
@@ -533,52 +507,68 @@ fn campaign_claim(app: &TestApp, idem: &str, body: &Value) -> leadflow::store::I
     }
 }
 
+/// Claims `claim` as a request arriving at `at` (milliseconds) would.
+async fn claim_at(app: &TestApp, claim: &leadflow::store::IdempotencyKey, at: i64) {
+    let begun = app
+        .store
+        .idempotency_begin(claim, at, at - 86_400_000, at - 300_000)
+        .await
+        .unwrap();
+    assert!(matches!(begun, leadflow::store::IdempotencyState::Started));
+}
+
+/// POST /v1/campaigns again with the workspace key and `idem`.
+async fn retry_campaign(app: &TestApp, idem: &str, body: &Value) -> (u16, Value) {
+    send_as(
+        app,
+        &app.key,
+        None,
+        Method::POST,
+        "/v1/campaigns",
+        idem,
+        body,
+    )
+    .await
+}
+
+/// The workspace of the test app's workspace key.
+async fn workspace_of(app: &TestApp) -> leadflow::store::WorkspaceRef {
+    let key = leadflow::domain::key::ApiKey::from_header(&app.key);
+    match app.store.authenticate(&key).await {
+        Ok(Some(leadflow::store::Principal::Workspace(ws))) => ws,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Creates a campaign through the store under `claim`, as the request
+/// holding it would: the write marks the claim committed.
+async fn write_under(app: &TestApp, claim: &leadflow::store::IdempotencyKey, name: &str) {
+    let fields = leadflow::store::CampaignFields {
+        name: Some(name.into()),
+        ..Default::default()
+    };
+    let ws = workspace_of(app).await;
+    leadflow::store::idempotency::CURRENT
+        .scope(claim.clone(), app.store.create_campaign(ws, fields))
+        .await
+        .unwrap();
+}
+
 /// The kept answer is written with the request's writes: a request whose
 /// write committed but whose server died before keeping the answer is
 /// never run again. Its retry, once the claim has lapsed, is told the
 /// request was carried out and its answer lost.
 #[tokio::test]
 async fn a_request_that_committed_is_never_run_again_even_when_its_answer_was_lost() {
-    use leadflow::store::idempotency::CURRENT;
-    use leadflow::store::{CampaignFields, IdempotencyState};
     let app = spawn_app_with(|c| c.idempotency_stale = std::time::Duration::from_millis(200)).await;
     let body = json!({"name": "Committed"});
     let claim = campaign_claim(&app, "lost", &body);
-    let now = leadflow::domain::now_ms();
-    let begun = app
-        .store
-        .idempotency_begin(&claim, now, now - 86_400_000, now - 300_000)
-        .await
-        .unwrap();
-    assert!(matches!(begun, IdempotencyState::Started));
+    claim_at(&app, &claim, leadflow::domain::now_ms()).await;
     // The request's write, under its claim: it commits, and then the server
     // "dies" (no answer is kept).
-    let ws = app
-        .store
-        .authenticate(&leadflow::domain::key::ApiKey::from_header(&app.key))
-        .await;
-    let Ok(Some(leadflow::store::Principal::Workspace(ws))) = ws else {
-        panic!("{ws:?}")
-    };
-    let fields = CampaignFields {
-        name: Some("Committed".into()),
-        ..CampaignFields::default()
-    };
-    CURRENT
-        .scope(claim.clone(), app.store.create_campaign(ws, fields))
-        .await
-        .unwrap();
+    write_under(&app, &claim, "Committed").await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let retry = send_as(
-        &app,
-        &app.key,
-        None,
-        Method::POST,
-        "/v1/campaigns",
-        "lost",
-        &body,
-    )
-    .await;
+    let retry = retry_campaign(&app, "lost", &body).await;
     assert_eq!(retry.0, 409, "{retry:?}");
     assert!(retry.1.to_string().contains("answer was lost"), "{retry:?}");
     assert_eq!(app.all("/v1/campaigns").await.len(), 1, "it ran again");
@@ -586,22 +576,9 @@ async fn a_request_that_committed_is_never_run_again_even_when_its_answer_was_lo
     // A claim whose request never committed lapses, and the retry runs.
     let body = json!({"name": "Never committed"});
     let claim = campaign_claim(&app, "uncommitted", &body);
-    let now = leadflow::domain::now_ms();
-    app.store
-        .idempotency_begin(&claim, now, now - 86_400_000, now - 300_000)
-        .await
-        .unwrap();
+    claim_at(&app, &claim, leadflow::domain::now_ms()).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let retry = send_as(
-        &app,
-        &app.key,
-        None,
-        Method::POST,
-        "/v1/campaigns",
-        "uncommitted",
-        &body,
-    )
-    .await;
+    let retry = retry_campaign(&app, "uncommitted", &body).await;
     assert_eq!(retry.0, 201, "{retry:?}");
     assert_eq!(app.all("/v1/campaigns").await.len(), 2);
 }
@@ -611,16 +588,7 @@ async fn a_request_that_committed_is_never_run_again_even_when_its_answer_was_lo
 /// the retry to run if it did not. Either way the request runs once.
 #[tokio::test]
 async fn a_timed_out_request_is_settled_by_what_its_write_did() {
-    use leadflow::store::CampaignFields;
-    use leadflow::store::idempotency::CURRENT;
     let app = spawn_app().await;
-    let ws = app
-        .store
-        .authenticate(&leadflow::domain::key::ApiKey::from_header(&app.key))
-        .await;
-    let Ok(Some(leadflow::store::Principal::Workspace(ws))) = ws else {
-        panic!("{ws:?}")
-    };
     let lost = leadflow::store::StoredResponse {
         status: 409,
         content_type: "application/json".into(),
@@ -629,20 +597,9 @@ async fn a_timed_out_request_is_settled_by_what_its_write_did() {
     for (idem, commits) in [("committed", true), ("rolled-back", false)] {
         let body = json!({"name": idem});
         let claim = campaign_claim(&app, idem, &body);
-        let now = leadflow::domain::now_ms();
-        app.store
-            .idempotency_begin(&claim, now, now - 86_400_000, now - 300_000)
-            .await
-            .unwrap();
+        claim_at(&app, &claim, leadflow::domain::now_ms()).await;
         if commits {
-            let fields = CampaignFields {
-                name: Some(idem.into()),
-                ..CampaignFields::default()
-            };
-            CURRENT
-                .scope(claim.clone(), app.store.create_campaign(ws, fields))
-                .await
-                .unwrap();
+            write_under(&app, &claim, idem).await;
         }
         app.store
             .idempotency_settle(&claim, lost.clone())
