@@ -29,7 +29,7 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     PayloadTooLarge(String),
-    #[error("The path and query string are {0} bytes; at most 8 KiB (8192) are read")]
+    #[error("The path and query string are {0} bytes; at most {max} are read", max = crate::startup::MAX_URI)]
     UriTooLong(usize),
     #[error("{0}")]
     UnsupportedMediaType(String),

@@ -189,45 +189,61 @@ async fn a_csv_import_with_a_key_is_replayed_and_another_file_is_a_conflict() {
     assert_eq!(app.lead_total().await, 2);
 }
 
-/// Sends with the platform key, in a workspace, with an Idempotency-Key.
-async fn send_in(app: &TestApp, workspace: &str, idem: &str, body: &Value) -> (u16, Value) {
-    let res = app
-        .client
-        .post(format!("{}/v1/campaigns", app.base))
-        .header("X-Api-Key", &app.user_key)
-        .header("X-Workspace-Id", workspace)
-        .header("Idempotency-Key", idem)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.json().await.unwrap())
+/// A workspace made by the test user through the API; its ID.
+async fn new_workspace(app: &TestApp, name: &str) -> String {
+    app.call_as(
+        &app.user_key,
+        Method::POST,
+        "/v1/workspaces",
+        Some(json!({ "name": name })),
+    )
+    .await
+    .assert_ok(201)["_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 #[tokio::test]
 async fn one_key_in_two_workspaces_runs_in_each() {
     let app = spawn_app().await;
-    let other = app
-        .call_as(
-            &app.user_key,
-            Method::POST,
-            "/v1/workspaces",
-            Some(json!({"name": "Second"})),
-        )
-        .await
-        .assert_ok(201)["_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let other = new_workspace(&app, "Second").await;
     let body = json!({"name": "Same request"});
-    let (a, in_a) = send_in(&app, &app.workspace_id, "scoped-1", &body).await;
-    let (b, in_b) = send_in(&app, &other, "scoped-1", &body).await;
+    let (a, in_a) = send_as(
+        &app,
+        &app.user_key,
+        Some(&app.workspace_id),
+        Method::POST,
+        "/v1/campaigns",
+        "scoped-1",
+        &body,
+    )
+    .await;
+    let (b, in_b) = send_as(
+        &app,
+        &app.user_key,
+        Some(&other),
+        Method::POST,
+        "/v1/campaigns",
+        "scoped-1",
+        &body,
+    )
+    .await;
     assert_eq!((a, b), (201, 201));
     assert_eq!(in_a["data"]["workspaceId"], json!(app.workspace_id));
     assert_eq!(in_b["data"]["workspaceId"], json!(other));
     assert_ne!(in_a["data"]["_id"], in_b["data"]["_id"]);
     // Within one workspace the key still replays.
-    let (again, replay) = send_in(&app, &other, "scoped-1", &body).await;
+    let (again, replay) = send_as(
+        &app,
+        &app.user_key,
+        Some(&other),
+        Method::POST,
+        "/v1/campaigns",
+        "scoped-1",
+        &body,
+    )
+    .await;
     assert_eq!(again, 201);
     assert_eq!(replay["data"]["_id"], in_b["data"]["_id"]);
 }
@@ -235,18 +251,7 @@ async fn one_key_in_two_workspaces_runs_in_each() {
 #[tokio::test]
 async fn an_answer_with_a_key_is_never_kept_and_a_retry_is_told_it_succeeded() {
     let app = spawn_app().await;
-    let ws = app
-        .call_as(
-            &app.user_key,
-            Method::POST,
-            "/v1/workspaces",
-            Some(json!({"name": "Keys"})),
-        )
-        .await
-        .assert_ok(201)["_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ws = new_workspace(&app, "Keys").await;
     for path in [
         format!("/v1/workspaces/{ws}/api-key"),
         format!("/v1/workspaces/{ws}/api-key/rotate"),
