@@ -100,6 +100,11 @@ struct ServeArgs {
     /// answered 503 with Retry-After at once.
     #[arg(long, env = "LEADFLOW_WRITE_QUEUE", default_value_t = crate::store::sqlite::WRITE_QUEUE)]
     write_queue: usize,
+    /// Most heavy requests of one workspace (list and search pages, filter
+    /// and select-all adds and dry runs, bulk deletes and actions) that run
+    /// at once; the others wait their turn. Default: half the cores.
+    #[arg(long, env = "LEADFLOW_HEAVY_PER_WORKSPACE", default_value_t = crate::turns::default_per_workspace())]
+    heavy_per_workspace: usize,
     /// Seconds an Idempotency-Key stays claimed by a request that never
     /// answered (its server died): then a retry runs, or hears that the
     /// request committed and its answer was lost.
@@ -451,6 +456,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.request_timeout = std::time::Duration::from_secs(args.request_timeout_secs.max(1));
     config.statement_timeout = std::time::Duration::from_secs(args.statement_timeout_secs.max(1));
     config.write_queue = args.write_queue.max(1);
+    config.heavy_per_workspace = args.heavy_per_workspace.max(1);
     config.idempotency_stale = std::time::Duration::from_secs(args.idempotency_claim_secs.max(1));
     config.shutdown_grace = std::time::Duration::from_secs(args.shutdown_grace_secs);
     config.rate_limit = std::num::NonZeroU32::new(args.rate_limit).map(|per_sec| {

@@ -59,6 +59,9 @@ pub struct Config {
     /// SQLite: most writes waiting for the writer; past it, 503 with
     /// `Retry-After`.
     pub write_queue: usize,
+    /// Most heavy requests (lists, searches, selections) of one workspace
+    /// that run at once; the others wait their turn.
+    pub heavy_per_workspace: usize,
     /// How long the Idempotency-Key claim of a request that never answered
     /// (its server died) holds: then a retry runs it, or is told its answer
     /// was lost if it committed.
@@ -103,6 +106,7 @@ impl Config {
             request_timeout: std::time::Duration::from_secs(Self::DEFAULT_REQUEST_TIMEOUT_SECS),
             statement_timeout: crate::store::DEFAULT_STATEMENT_TIMEOUT,
             write_queue: crate::store::sqlite::WRITE_QUEUE,
+            heavy_per_workspace: crate::turns::default_per_workspace(),
             idempotency_stale: crate::idempotency::STALE,
             shutdown_grace: std::time::Duration::from_secs(Self::DEFAULT_SHUTDOWN_GRACE_SECS),
             rate_limit: None,

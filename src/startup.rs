@@ -220,6 +220,7 @@ impl Application {
             idempotency_done: Default::default(),
             statement_timeout: config.statement_timeout,
             idempotency_stale: config.idempotency_stale,
+            turns: crate::turns::Turns::new(config.heavy_per_workspace),
         });
         Ok(Self {
             listener,

@@ -22,4 +22,6 @@ pub struct AppState {
     pub statement_timeout: Duration,
     /// How long a claim whose request died blocks its key.
     pub idempotency_stale: Duration,
+    /// Heavy work runs a few requests at a time per workspace.
+    pub turns: Arc<crate::turns::Turns>,
 }

@@ -44,6 +44,7 @@ async fn list(
     let campaign = path_id(&id, "Campaign")?;
     let req = paging.page();
     let status = query.status.and_then(|s| s.0);
+    let _turn = state.turns.take(ws).await;
     let result = state
         .store
         .list_campaign_leads(ws, campaign, status, req)
@@ -300,6 +301,7 @@ async fn add(
             })
         }
         Mode::Selection(selection) => {
+            let _turn = state.turns.take(ws).await;
             let outcome = state
                 .store
                 .add_leads_selection(ws, campaign, selection, dry_run)
@@ -367,9 +369,12 @@ async fn action(
         filters: input.filters,
         exclude: input.exclude_ids,
     };
-    let selection = match target.target()? {
-        Target::Ids(ids) => MemberSelection::Ids(ids),
-        Target::All { filter, exclude } => MemberSelection::All { filter, exclude },
+    let (selection, _turn) = match target.target()? {
+        Target::Ids(ids) => (MemberSelection::Ids(ids), None),
+        Target::All { filter, exclude } => (
+            MemberSelection::All { filter, exclude },
+            Some(state.turns.take(ws).await),
+        ),
     };
     let modified = state
         .store

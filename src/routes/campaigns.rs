@@ -42,6 +42,7 @@ async fn list(
     let req = paging.page();
     let statuses = query.statuses()?;
     let search = query.search()?;
+    let _turn = state.turns.take(ws).await;
     let result = state
         .store
         .list_campaigns(ws, &statuses, search, req)

@@ -31,6 +31,7 @@ async fn list(
     Query(paging): Query<schema::PageQuery>,
 ) -> ApiResult {
     let req = paging.page();
+    let _turn = state.turns.take(ws).await;
     let result = state.store.list_dnc(ws, req).await?;
     page(
         result,

@@ -45,6 +45,7 @@ async fn list(
 ) -> ApiResult {
     let req = paging.page();
     let filter = query.filter()?;
+    let _turn = state.turns.take(ws).await;
     let result = state.store.list_leads(ws, &filter, req).await?;
     page(result, req.limit, LeadRow::id, |l| render(ws, l))
 }
@@ -212,15 +213,21 @@ async fn delete_many(
         filters: input.filters,
         exclude: input.exclude_ids,
     };
-    let selection = match target.target()? {
-        Target::Ids(ids) => Selection {
-            filter: Some(LeadFilter {
-                lead_ids: Some(ids),
-                ..Default::default()
-            }),
-            exclude: Vec::new(),
-        },
-        Target::All { filter, exclude } => Selection { filter, exclude },
+    let (selection, _turn) = match target.target()? {
+        Target::Ids(ids) => (
+            Selection {
+                filter: Some(LeadFilter {
+                    lead_ids: Some(ids),
+                    ..Default::default()
+                }),
+                exclude: Vec::new(),
+            },
+            None,
+        ),
+        Target::All { filter, exclude } => (
+            Selection { filter, exclude },
+            Some(state.turns.take(ws).await),
+        ),
     };
     let deleted = state.store.delete_leads(ws, selection).await?;
     ok(schema::DeletedCount {

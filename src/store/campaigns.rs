@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use super::exec::{self, Enrollment, Exec, Row};
+use super::exec::{self, Enrollment, Exec, Row, selection_sql};
 use super::sql::Dialect;
 use super::{
     AddEntry, CampaignFields, CampaignLeadRow, CampaignRow, ExplicitOutcome, ImportOutcome,
@@ -541,6 +541,41 @@ pub async fn add_selection(
     let to = open_campaign(e, ws, campaign).await?;
     let dnc = dnc::any(e, ws).await?;
     e.enroll_selection(ws, to, selection, dnc).await
+}
+
+/// What adding a selection would do, counted without writing: the dry run
+/// of [`add_selection`]. Its one statement reads what the insert would
+/// (the selection, its memberships, the do-not-contact list), so an engine
+/// may run it on a read connection: on SQLite it then never waits for, or
+/// holds up, the one writer.
+pub async fn preview_selection(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    campaign: ObjectId,
+    selection: &Selection,
+) -> Result<SelectionOutcome> {
+    let to = open_campaign(e, ws, campaign).await?;
+    let on_dnc = if dnc::any(e, ws).await? {
+        e.dialect().on_dnc()
+    } else {
+        "false".into()
+    };
+    let mut sql = selection_sql(e.dialect(), ws, selection);
+    let ck = sql.param(to.campaign_key);
+    sql.text = format!(
+        r"select count(*), count(*) filter (where not member and not blocked),
+           count(*) filter (where not member and blocked)
+         from (select {on_dnc} as blocked, exists (select 1 from campaign_leads cl
+           where cl.workspace_id = l.workspace_id and cl.campaign_id = {ck} and cl.lead_id = l.id) as member
+           from leads l where {where_}) s",
+        where_ = sql.text
+    );
+    let mut row = e.query_one(&sql).await?;
+    Ok(SelectionOutcome {
+        matched: row.i64(0)? as u64,
+        added: row.i64(1)? as u64,
+        blocked: row.i64(2)? as u64,
+    })
 }
 
 /// A CSV import: creates or updates the file's leads and, with a campaign,

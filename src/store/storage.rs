@@ -5,7 +5,8 @@
 //! function runs there: `one`
 //! (a read of one statement, no transaction), `read` (a consistent read),
 //! `write(keep)` (a transaction, committed when `keep`, rolled back
-//! otherwise: dry runs). The shared functions in `workspaces`, `leads`,
+//! otherwise: explicit dry runs), `preview` (a dry run that only reads: on
+//! SQLite a read, on PostgreSQL a transaction rolled back, for its locks). The shared functions in `workspaces`, `leads`,
 //! `campaigns`, `dnc` and `idempotency` do the work.
 
 use async_trait::async_trait;

@@ -268,9 +268,15 @@ macro_rules! storage_impl {
             selection: Selection,
             dry_run: bool,
         ) -> Result<SelectionOutcome> {
-            $run!(self, write(!dry_run), |e| campaigns::add_selection(
-                e, ws, campaign, &selection
-            ))
+            if dry_run {
+                $run!(self, preview, |e| campaigns::preview_selection(
+                    e, ws, campaign, &selection
+                ))
+            } else {
+                $run!(self, write(true), |e| campaigns::add_selection(
+                    e, ws, campaign, &selection
+                ))
+            }
         }
 
         async fn set_campaign_lead_status(

@@ -498,6 +498,78 @@ async fn a_dry_run_counts_exactly_like_the_real_call_and_writes_nothing() {
     );
 }
 
+/// A selection's dry run is counted by reading alone (on SQLite, off the
+/// writer): members already in, leads blocked by an email or a domain
+/// entry, exclusions and the filter each count as the insert then does.
+#[tokio::test]
+async fn a_selections_dry_run_counts_members_blocks_and_exclusions_like_the_real_call() {
+    let app = spawn_app().await;
+    let mut batch = leads("in", 6);
+    batch.extend((0..4).map(|i| json!({"email": format!("x{i}@blocked.test")})));
+    for v in &mut batch {
+        v["tags"] = json!(["t"]);
+    }
+    batch.push(json!({"email": "untagged@example.com"}));
+    let ids = app.create_leads(batch).await;
+    let selections = [
+        (
+            json!({"filters": {"tags": ["t"]}, "excludeIds": [ids[2]]}),
+            (9, 3, 4),
+        ),
+        (
+            json!({"selectAll": true, "excludeIds": [ids[2]]}),
+            (10, 4, 4),
+        ),
+    ];
+    // In each campaign two leads are members already (one of them also
+    // blocked): of the rest, one is excluded, one blocked by email and
+    // three by domain, and one is outside the filter.
+    let mut campaigns = Vec::new();
+    for _ in &selections {
+        let c = app.create_campaign("C").await;
+        explicit_ok(
+            &app.add(
+                &c,
+                json!({"leads": [{"leadId": ids[0]}, {"leadId": ids[6]}]}),
+            )
+            .await,
+            2,
+        );
+        campaigns.push(c);
+    }
+    app.post(
+        "/v1/dnc",
+        json!({"entries": [{"type": "email", "value": "in1@example.com"},
+                           {"type": "domain", "value": "blocked.test"}]}),
+    )
+    .await
+    .assert_ok(200);
+    for ((selection, want), c) in selections.into_iter().zip(campaigns) {
+        let mut body = selection.clone();
+        body["dryRun"] = json!(true);
+        let dry = app.add(&c, body).await.assert_ok(200).clone();
+        let got = (
+            count(&dry, "matched"),
+            count(&dry, "added"),
+            count(&dry, "blocked"),
+        );
+        assert_eq!(got, want, "{selection}: {dry}");
+        assert_eq!(
+            app.campaign_lead_total(&c).await,
+            2,
+            "a dry run writes nothing"
+        );
+        let real = app.add(&c, selection.clone()).await.assert_ok(200).clone();
+        for field in ["matched", "added", "skipped", "blocked"] {
+            assert_eq!(dry[field], real[field], "{field}: {selection}");
+        }
+        assert_eq!(
+            app.campaign_lead_total(&c).await,
+            2 + count(&real, "added") as i64
+        );
+    }
+}
+
 #[tokio::test]
 async fn filters_select_matching_leads_inside_the_database() {
     let app = spawn_app().await;

@@ -182,6 +182,11 @@ macro_rules! run {
         lease.done();
         out
     }};
+    // A dry run locks the campaign as the write would (`for share`), so it
+    // runs in a transaction that is rolled back.
+    ($s:expr, preview, |$e:ident| $work:expr) => {
+        run!($s, write(false), |$e| $work)
+    };
     ($s:expr, write($keep:expr), |$e:ident| $work:expr) => {{
         let mut lease = Lease::get($s).await?;
         let out: Result<_> = async {

@@ -221,6 +221,10 @@ macro_rules! run {
         })
         .await
     };
+    // A dry run that only reads runs on a read connection, off the writer.
+    ($s:expr, preview, |$e:ident| $work:expr) => {
+        run!($s, read, |$e| $work)
+    };
     ($s:expr, read, |$e:ident| $work:expr) => {
         $s.read(true, move |c| {
             ready(async move {

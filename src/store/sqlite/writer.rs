@@ -39,8 +39,9 @@ const GROUP: usize = 128;
 /// (503 with `Retry-After`) rather than queued behind minutes of work.
 pub const WRITE_QUEUE: usize = 1024;
 
-/// A job and whether it is a dry run (it writes nothing, and may read a
-/// whole workspace: a select-all dry run over a million leads).
+/// A job and whether it is a dry run (it writes nothing; an explicit add of
+/// up to 5,000 entries, rolled back. A selection's dry run is a read, and
+/// does not come here).
 pub(super) struct Queued {
     pub(super) dry_run: bool,
     pub(super) job: Job,
