@@ -164,6 +164,16 @@ async fn fingerprint_of(
     Ok((fingerprint(&parts.method, path, &bytes), Body::from(bytes)))
 }
 
+/// The longest a waiting duplicate goes without looking at the claim.
+const MAX_PAUSE: Duration = Duration::from_secs(1);
+
+/// A waiting duplicate's pauses between looks: 25 ms, doubling to a second.
+fn pauses() -> impl Iterator<Item = Duration> {
+    std::iter::successors(Some(Duration::from_millis(25)), |p| {
+        Some((*p * 2).min(MAX_PAUSE))
+    })
+}
+
 /// Claims the key, or waits for the request that holds it: `None` when
 /// this request is to run, the kept answer when one is there. A waiting
 /// duplicate looks again when a request of this process lets go of a key,
@@ -174,7 +184,7 @@ async fn wait_for(
     claim: &IdempotencyKey,
 ) -> Result<Option<StoredResponse>, Response> {
     let started = Instant::now();
-    let mut pause = Duration::from_millis(25);
+    let mut pauses = pauses();
     loop {
         // Listen before looking, so that a release in between is not missed.
         let released = state.idempotency_done.notified();
@@ -207,8 +217,8 @@ async fn wait_for(
                 .into_response());
             }
             IdempotencyState::InProgress if started.elapsed() < WAIT => {
+                let pause = pauses.next().unwrap_or(MAX_PAUSE);
                 let _ = tokio::time::timeout(pause, released).await;
-                pause = (pause * 2).min(Duration::from_secs(1));
             }
             IdempotencyState::InProgress => {
                 return Err(ApiError::Conflict(
@@ -395,6 +405,25 @@ fn replay(stored: StoredResponse) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// How often a duplicate waiting the whole minute looks at the claim
+    /// (when no release of this process wakes it sooner).
+    #[test]
+    fn a_waiting_duplicate_looks_a_few_times_a_second_at_most() {
+        let first: Vec<u64> = pauses().take(7).map(|p| p.as_millis() as u64).collect();
+        assert_eq!(first, [25, 50, 100, 200, 400, 800, 1000]);
+        let mut waited = Duration::ZERO;
+        let mut looks = 1;
+        for pause in pauses() {
+            if waited >= WAIT {
+                break;
+            }
+            waited += pause;
+            looks += 1;
+        }
+        // Polling every 25 ms would be 2,400 looks.
+        assert!(looks <= 70, "{looks} looks in {WAIT:?}");
+    }
 
     fn digest(body: &[u8], boundary: &str, chunk: usize) -> Vec<u8> {
         let mut hasher = Sha256::new();
