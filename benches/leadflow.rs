@@ -109,18 +109,31 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
     let (label, url) = match &engine {
         Engine::Sqlite(path) => ("SQLite", format!("sqlite://{}", path.display())),
         Engine::Postgres(server) => {
-            let (admin, conn) =
-                tokio_postgres::connect(&format!("{server}/postgres"), tokio_postgres::NoTls)
-                    .await?;
-            tokio::spawn(conn);
             let name = format!("leadflow_bench_{}", std::process::id());
-            admin
-                .batch_execute(&format!("drop database if exists {name}"))
-                .await?;
-            admin
-                .batch_execute(&format!("create database {name}"))
-                .await?;
-            ("PostgreSQL", format!("{server}/{name}"))
+            match std::env::var("LEADFLOW_TEST_CREATEDB") {
+                // A Citus cluster (scripts/with-citus): it makes the place
+                // and says where.
+                Ok(command) => {
+                    let out = std::process::Command::new(&command).arg(&name).output()?;
+                    anyhow::ensure!(out.status.success(), "{command} {name} failed");
+                    ("Citus", String::from_utf8(out.stdout)?.trim().to_owned())
+                }
+                Err(_) => {
+                    let (admin, conn) = tokio_postgres::connect(
+                        &format!("{server}/postgres"),
+                        tokio_postgres::NoTls,
+                    )
+                    .await?;
+                    tokio::spawn(conn);
+                    admin
+                        .batch_execute(&format!("drop database if exists {name}"))
+                        .await?;
+                    admin
+                        .batch_execute(&format!("create database {name}"))
+                        .await?;
+                    ("PostgreSQL", format!("{server}/{name}"))
+                }
+            }
         }
     };
     println!("\n## {label}, N = {}\n", args.leads);

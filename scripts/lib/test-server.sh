@@ -30,8 +30,12 @@ start_server() {
     port=$(free_port)
     if [ -n "${LEADFLOW_TEST_POSTGRES_URL:-}" ]; then
         local name="lf_script_$$_$RANDOM"
-        psql "$LEADFLOW_TEST_POSTGRES_URL/postgres" -qc "create database $name"
-        db="$LEADFLOW_TEST_POSTGRES_URL/$name"
+        if [ -n "${LEADFLOW_TEST_CREATEDB:-}" ]; then
+            db=$("$LEADFLOW_TEST_CREATEDB" "$name")
+        else
+            psql "$LEADFLOW_TEST_POSTGRES_URL/postgres" -qc "create database $name"
+            db="$LEADFLOW_TEST_POSTGRES_URL/$name"
+        fi
     else
         db="sqlite://$TS_DIR/leadflow.db"
     fi

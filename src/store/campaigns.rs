@@ -329,7 +329,10 @@ pub async fn lead_action(
         }
         MemberSelection::All { filter, exclude } => {
             if let Some(f) = filter {
-                sql.push(" and cl.lead_id in (select l.id from leads l where l.workspace_id = ?1");
+                sql.push(
+                    r" and exists (select 1 from leads l where l.workspace_id = cl.workspace_id
+                     and l.id = cl.lead_id",
+                );
                 sql.lead_filter(f);
                 sql.push(")");
             }
@@ -493,7 +496,7 @@ pub async fn add_explicit(
         let rows = sql.int_rows(lead_keys.clone(), "j");
         sql.push(&format!(
             r"{rows} cross join leads l where l.workspace_id = ?1 and l.id = j.id and {on_dnc}
-             and not exists (select 1 from campaign_leads cl where cl.workspace_id = ?1
+             and not exists (select 1 from campaign_leads cl where cl.workspace_id = l.workspace_id
              and cl.campaign_id = ?2 and cl.lead_id = l.id)"
         ));
         outcome.blocked = e.query_i64(&sql).await? as u64;
@@ -525,9 +528,9 @@ pub async fn add_explicit(
     };
     sql.push(&format!(
         r"{rows} cross join leads l where l.workspace_id = ?1 and l.id = j.id{not_dnc}
-         order by {order} on conflict do nothing"
+         order by {order} on conflict do nothing returning 1"
     ));
-    outcome.added = e.execute(&sql).await?;
+    outcome.added = e.insert_count(&sql).await?;
     Ok(outcome)
 }
 
@@ -544,10 +547,9 @@ pub async fn add_selection(
 }
 
 /// What adding a selection would do, counted without writing: the dry run
-/// of [`add_selection`]. Its one statement reads what the insert would
-/// (the selection, its memberships, the do-not-contact list), so an engine
-/// may run it on a read connection: on SQLite it then never waits for, or
-/// holds up, the one writer.
+/// of [`add_selection`]. It reads what the insert would (the selection, its
+/// memberships, the do-not-contact list), so an engine may run it on a read
+/// connection: on SQLite it then never waits for, or holds up, the writer.
 pub async fn preview_selection(
     e: &impl Exec,
     ws: WorkspaceRef,
@@ -555,26 +557,41 @@ pub async fn preview_selection(
     selection: &Selection,
 ) -> Result<SelectionOutcome> {
     let to = open_campaign(e, ws, campaign).await?;
-    let on_dnc = if dnc::any(e, ws).await? {
-        e.dialect().on_dnc()
-    } else {
-        "false".into()
-    };
+    // The selection and how many of it are not members yet...
     let mut sql = selection_sql(e.dialect(), ws, selection);
     let ck = sql.param(to.campaign_key);
     sql.text = format!(
-        r"select count(*), count(*) filter (where not member and not blocked),
-           count(*) filter (where not member and blocked)
-         from (select {on_dnc} as blocked, exists (select 1 from campaign_leads cl
-           where cl.workspace_id = l.workspace_id and cl.campaign_id = {ck} and cl.lead_id = l.id) as member
-           from leads l where {where_}) s",
+        r"select count(*), count(*) filter (where cl.id is null) from leads l
+         left join campaign_leads cl on cl.workspace_id = l.workspace_id and cl.campaign_id = {ck}
+           and cl.lead_id = l.id
+         where {where_}",
         where_ = sql.text
     );
     let mut row = e.query_one(&sql).await?;
+    let matched = row.i64(0)? as u64;
+    let new = row.i64(1)? as u64;
+    // ...and of those, how many the do-not-contact list blocks. (Two
+    // statements, the list's test in a `where`: Citus routes each whole to
+    // the workspace's shard, which it does not for a subquery counted in
+    // the select list.)
+    let blocked = if dnc::any(e, ws).await? {
+        let mut sql = selection_sql(e.dialect(), ws, selection);
+        let ck = sql.param(to.campaign_key);
+        sql.text = format!(
+            r"select count(*) from leads l where {where_} and {on_dnc}
+             and not exists (select 1 from campaign_leads cl where cl.workspace_id = l.workspace_id
+               and cl.campaign_id = {ck} and cl.lead_id = l.id)",
+            where_ = sql.text,
+            on_dnc = e.dialect().on_dnc()
+        );
+        e.query_i64(&sql).await? as u64
+    } else {
+        0
+    };
     Ok(SelectionOutcome {
-        matched: row.i64(0)? as u64,
-        added: row.i64(1)? as u64,
-        blocked: row.i64(2)? as u64,
+        matched,
+        added: new - blocked,
+        blocked,
     })
 }
 

@@ -167,6 +167,14 @@ pub trait Exec {
     }
 
     /// The first column of the one row a statement returns, as an integer.
+    /// Runs an `insert … returning` and counts the rows it returned. This
+    /// is exact wherever the statement runs: Citus may carry out an
+    /// `insert … select … on conflict do nothing` through the coordinator,
+    /// and its command tag then counts the rows offered, not those inserted.
+    async fn insert_count(&self, sql: &Sql) -> Result<u64> {
+        Ok(self.query(sql).await?.len() as u64)
+    }
+
     async fn query_i64(&self, sql: &Sql) -> Result<i64> {
         self.query_one(sql).await?.i64(0)
     }
@@ -283,6 +291,35 @@ pub type Migration = (i64, &'static str, &'static str);
 /// Applies the migrations not applied yet, in order, recording each. The
 /// caller runs this in one transaction (and, on PostgreSQL, under a lock
 /// that serialises concurrent starts).
+/// A migration's statements, one by one: each ends with `;` at the end of
+/// a line (the convention of the migration files). They are sent apart
+/// because Citus refuses several DDL statements in one query string once
+/// the tables are distributed.
+pub fn statements(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        loop {
+            if rest.trim().is_empty() {
+                return None;
+            }
+            let end = rest
+                .match_indices(";\n")
+                .map(|(i, _)| i + 1)
+                .next()
+                .unwrap_or(rest.len());
+            let (statement, after) = rest.split_at(end);
+            rest = after;
+            let code = statement
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .any(|l| !l.trim().is_empty() && l.trim() != ";");
+            if code {
+                return Some(statement.trim());
+            }
+        }
+    })
+}
+
 pub async fn migrate(e: &impl Exec, migrations: &[Migration]) -> Result<u64> {
     e.batch(
         "create table if not exists schema_migrations (
@@ -299,7 +336,9 @@ pub async fn migrate(e: &impl Exec, migrations: &[Migration]) -> Result<u64> {
             .await?
             .is_some();
         if !done {
-            e.batch(text).await?;
+            for statement in statements(text) {
+                e.batch(statement).await?;
+            }
             e.execute(&e.sql(
                 "insert into schema_migrations (version, name, applied_at) values (?1, ?2, ?3)",
                 vec![
@@ -314,4 +353,36 @@ pub async fn migrate(e: &impl Exec, migrations: &[Migration]) -> Result<u64> {
         }
     }
     Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::statements;
+
+    #[test]
+    fn a_migration_is_cut_into_its_statements_at_line_ending_semicolons() {
+        let text = "-- a comment; with a semicolon\ncreate table a (x text default 'a;b');\n\
+                    create index a_x on a (x);\n\n-- trailing comment\n";
+        let got: Vec<&str> = statements(text).collect();
+        assert_eq!(
+            got,
+            [
+                "-- a comment; with a semicolon\ncreate table a (x text default 'a;b');",
+                "create index a_x on a (x);"
+            ]
+        );
+        assert_eq!(statements("select 1").collect::<Vec<_>>(), ["select 1"]);
+        // Every shipped migration: each statement ends with its `;`.
+        for text in [
+            include_str!("postgres/migrations/0001_init.sql"),
+            include_str!("postgres/migrations/0002_idempotency.sql"),
+            include_str!("sqlite/migrations/0001_init.sql"),
+            include_str!("sqlite/migrations/0002_idempotency.sql"),
+        ] {
+            let all: Vec<&str> = statements(text).collect();
+            let ends = text.lines().filter(|l| l.trim_end().ends_with(';')).count();
+            assert_eq!(all.len(), ends);
+            assert!(all.iter().all(|s| s.ends_with(';')), "{all:?}");
+        }
+    }
 }

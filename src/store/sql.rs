@@ -46,11 +46,14 @@ impl Dialect {
     /// True for a lead (aliased `l`) whose email or domain is on its
     /// workspace's do-not-contact list.
     pub fn on_dnc(self) -> String {
+        // One subquery, not two joined by `or`: Citus routes a statement
+        // with it to the workspace's shard, and each engine still looks up
+        // the two index entries (SQLite's multi-index OR, PostgreSQL's
+        // bitmap OR).
         format!(
-            r"(exists (select 1 from dnc_entries d where d.workspace_id = l.workspace_id
-               and d.kind = 'email' and d.value = l.email_key)
-             or exists (select 1 from dnc_entries d where d.workspace_id = l.workspace_id
-               and d.kind = 'domain' and d.value = {}))",
+            r"exists (select 1 from dnc_entries d where d.workspace_id = l.workspace_id
+               and ((d.kind = 'email' and d.value = l.email_key)
+                 or (d.kind = 'domain' and d.value = {})))",
             self.email_domain("l.email_key")
         )
     }

@@ -97,21 +97,41 @@ pub async fn pg_connect(url: &str) -> tokio_postgres::Client {
     client
 }
 
+/// Makes an empty place for leadflow named `name` on the PostgreSQL server
+/// and answers its URL: a database, or on a Citus cluster
+/// (`scripts/with-citus`) what `LEADFLOW_TEST_CREATEDB` makes and prints.
+pub async fn create_database(server: &str, name: &str) -> String {
+    if let Ok(command) = std::env::var("LEADFLOW_TEST_CREATEDB") {
+        let out = tokio::process::Command::new(&command)
+            .arg(name)
+            .output()
+            .await
+            .expect("run LEADFLOW_TEST_CREATEDB");
+        assert!(
+            out.status.success(),
+            "{command} {name} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    }
+    pg_connect(&format!("{server}/postgres"))
+        .await
+        .batch_execute(&format!("create database {name}"))
+        .await
+        .expect("create database");
+    format!("{server}/{name}")
+}
+
 /// A new, empty database on the engine under test.
 pub async fn fresh_database_url(dir: &std::path::Path) -> String {
     match postgres_server() {
         None => format!("sqlite://{}", dir.join("test.db").display()),
         Some(server) => {
-            let admin = pg_connect(&format!("{server}/postgres")).await;
             let bytes: [u8; 8] = rand::random();
             let name: String = std::iter::once("lf_".to_string())
                 .chain(bytes.iter().map(|b| format!("{b:02x}")))
                 .collect();
-            admin
-                .batch_execute(&format!("create database {name}"))
-                .await
-                .expect("create database");
-            format!("{server}/{name}")
+            create_database(&server, &name).await
         }
     }
 }

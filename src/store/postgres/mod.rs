@@ -10,6 +10,7 @@
 //! inserts, and single-statement CTEs for selections (one snapshot, so the
 //! counts describe exactly what the statement saw).
 
+mod citus;
 mod tls;
 
 use std::collections::HashMap;
@@ -116,15 +117,28 @@ impl PgStore {
             .await
             .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL: {}", error_chain(&e)))?;
         let tx = client.transaction().await?;
+        // A migration (an index on a large table) may take longer than a
+        // request's statement, and so may waiting for another process's.
+        tx.execute("set local statement_timeout = 0", &[]).await?;
         // Two processes starting at once: the second waits here, then finds
         // the migrations applied.
         tx.execute("select pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await?;
-        // A migration (an index on a large table) may take longer than a
-        // request's statement.
-        tx.execute("set local statement_timeout = 0", &[]).await?;
         let migrations_applied = exec::migrate(&Conn(&tx), MIGRATIONS).await?;
         tx.commit().await?;
+        if citus::present(&client).await? {
+            // Apart from the migrations: Citus creates shards on other
+            // nodes, which it does not do after DDL in the same transaction.
+            let tx = client.transaction().await?;
+            tx.execute("set local statement_timeout = 0", &[]).await?;
+            tx.execute("select pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+                .await?;
+            let n = citus::distribute(&tx).await?;
+            tx.commit().await?;
+            if n > 0 {
+                tracing::info!(tables = n, "distributed the schema on Citus by workspace");
+            }
+        }
         Ok(Self {
             pool,
             migrations_applied,
@@ -429,24 +443,33 @@ impl<C: GenericClient + Sync> Exec for Conn<'_, C> {
         dnc: bool,
     ) -> Result<SelectionOutcome> {
         let mut sql = selection_sql(Dialect::Postgres, ws, selection);
-        let blocked = if dnc {
-            Dialect::Postgres.on_dnc()
-        } else {
-            "false".into()
-        };
+        let on_dnc = Dialect::Postgres.on_dnc();
         let w = sql.param(ws.key);
         let ck = sql.param(to.campaign_key);
         let st = sql.param(to.status.as_str());
         let at = sql.param(to.now);
+        let where_ = sql.text.clone();
+        let (not_blocked, blocked) = if dnc {
+            (
+                format!(" and not {on_dnc}"),
+                format!(
+                    r"(select count(*) from leads l where {where_} and {on_dnc}
+                     and not exists (select 1 from campaign_leads cl where cl.workspace_id = l.workspace_id
+                       and cl.campaign_id = {ck} and cl.lead_id = l.id))"
+                ),
+            )
+        } else {
+            (String::new(), "0".to_owned())
+        };
+        // One statement, so one snapshot: the counts describe exactly what
+        // it saw and did. The do-not-contact test stays in `where` clauses
+        // and nothing is correlated with a CTE, which is what lets Citus
+        // run the whole statement on the workspace's shard.
         sql.text = format!(
-            r"with sel as materialized (select l.id, {blocked} as blocked from leads l where {where_}),
-             ins as (insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at)
-               select {w}, {ck}, id, {st}, {at}, {at} from sel where not blocked order by id
+            r"with ins as (insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at)
+               select {w}, {ck}, l.id, {st}, {at}, {at} from leads l where {where_}{not_blocked} order by l.id
                on conflict (workspace_id, campaign_id, lead_id) do nothing returning 1)
-             select (select count(*) from sel), (select count(*) from ins),
-               (select count(*) from sel s where s.blocked and not exists (select 1 from campaign_leads cl
-                 where cl.workspace_id = {w} and cl.campaign_id = {ck} and cl.lead_id = s.id))",
-            where_ = sql.text
+             select (select count(*) from leads l where {where_}), (select count(*) from ins), {blocked}"
         );
         let mut row = self.query_one(&sql).await?;
         Ok(SelectionOutcome {

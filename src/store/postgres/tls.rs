@@ -49,6 +49,10 @@ pub fn split(url: &str) -> TlsUrl {
 }
 
 pub fn connector(tls: &TlsUrl) -> anyhow::Result<MakeRustlsConnect> {
+    Ok(MakeRustlsConnect::new(client_config(tls)?))
+}
+
+fn client_config(tls: &TlsUrl) -> anyhow::Result<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_native_certs::load_native_certs().certs {
@@ -70,12 +74,55 @@ pub fn connector(tls: &TlsUrl) -> anyhow::Result<MakeRustlsConnect> {
             .dangerous()
             .set_certificate_verifier(Arc::new(EncryptOnly(provider)));
     }
-    Ok(MakeRustlsConnect::new(config))
+    Ok(config)
 }
 
 /// libpq's `require`: the channel is encrypted, the peer is not checked.
+/// The handshake is still signed with the key of the certificate the server
+/// sent, whatever that certificate's X.509 version: Citus gives each node a
+/// self-signed version 1 certificate, which libpq (OpenSSL) accepts and
+/// webpki, which reads only version 3, refuses.
 #[derive(Debug)]
 struct EncryptOnly(Arc<CryptoProvider>);
+
+impl EncryptOnly {
+    /// Checks a handshake signature against the certificate's public key
+    /// with the algorithms the provider has for its scheme.
+    fn verify(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        use x509_cert::der::Decode;
+        let parsed = x509_cert::Certificate::from_der(cert.as_ref()).map_err(|_| {
+            rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
+        })?;
+        let key = parsed
+            .tbs_certificate
+            .subject_public_key_info
+            .subject_public_key
+            .raw_bytes();
+        let algorithms = self
+            .0
+            .signature_verification_algorithms
+            .mapping
+            .iter()
+            .find(|(scheme, _)| *scheme == dss.scheme)
+            .map(|(_, algs)| *algs)
+            .unwrap_or_default();
+        if algorithms
+            .iter()
+            .any(|alg| alg.verify_signature(key, message, dss.signature()).is_ok())
+        {
+            Ok(HandshakeSignatureValid::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::BadSignature,
+            ))
+        }
+    }
+}
 
 impl ServerCertVerifier for EncryptOnly {
     fn verify_server_cert(
@@ -95,12 +142,7 @@ impl ServerCertVerifier for EncryptOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        self.verify(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -109,12 +151,7 @@ impl ServerCertVerifier for EncryptOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        self.verify(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -125,6 +162,87 @@ impl ServerCertVerifier for EncryptOnly {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustls::pki_types::PrivateKeyDer;
+
+    const V1_CERT: &str = include_str!("../../../tests/fixtures/tls-v1/cert.pem");
+    const V1_KEY: &str = include_str!("../../../tests/fixtures/tls-v1/key.pem");
+    const OTHER_KEY: &str = include_str!("../../../tests/fixtures/tls-v1/other-key.pem");
+
+    #[derive(Debug)]
+    struct Fixed(Arc<rustls::sign::CertifiedKey>);
+
+    impl rustls::server::ResolvesServerCert for Fixed {
+        fn resolve(
+            &self,
+            _: rustls::server::ClientHello<'_>,
+        ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+            Some(self.0.clone())
+        }
+    }
+
+    /// A TLS handshake in memory between `client` and a server presenting
+    /// the version 1 certificate and signing with `key`.
+    fn handshake(client: rustls::ClientConfig, key: &str) -> Result<(), rustls::Error> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let cert = CertificateDer::from_pem_slice(V1_CERT.as_bytes()).unwrap();
+        let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+        // Not `with_single_cert`: it checks the key against the certificate
+        // with webpki, which reads no version 1 certificate.
+        let signing = provider.key_provider.load_private_key(key).unwrap();
+        let certified = Arc::new(rustls::sign::CertifiedKey::new(vec![cert], signing));
+        let server = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(Fixed(certified)));
+        let name = ServerName::try_from("127.0.0.1").unwrap();
+        let mut c = rustls::ClientConnection::new(Arc::new(client), name).unwrap();
+        let mut s = rustls::ServerConnection::new(Arc::new(server)).unwrap();
+        for _ in 0..10 {
+            let mut wire = Vec::new();
+            c.write_tls(&mut wire).unwrap();
+            s.read_tls(&mut wire.as_slice()).unwrap();
+            if let Err(e) = s.process_new_packets() {
+                // Let the client read the server's alert, if any.
+                let mut alert = Vec::new();
+                let _ = s.write_tls(&mut alert);
+                let _ = c.read_tls(&mut alert.as_slice());
+                return c.process_new_packets().map(|_| ()).and(Err(e));
+            }
+            let mut wire = Vec::new();
+            s.write_tls(&mut wire).unwrap();
+            c.read_tls(&mut wire.as_slice()).unwrap();
+            c.process_new_packets()?;
+            if !c.is_handshaking() && !s.is_handshaking() {
+                return Ok(());
+            }
+        }
+        panic!("the handshake did not finish");
+    }
+
+    #[test]
+    fn require_connects_to_a_version_1_certificate_and_verify_modes_do_not() {
+        let require = client_config(&split("postgres://h/db?sslmode=require")).unwrap();
+        handshake(require, V1_KEY).expect("sslmode=require encrypts whatever the certificate");
+        let full = client_config(&split("postgres://h/db?sslmode=verify-full")).unwrap();
+        assert!(
+            handshake(full, V1_KEY).is_err(),
+            "verify-full checks the certificate"
+        );
+    }
+
+    #[test]
+    fn require_still_refuses_a_handshake_not_signed_with_the_certificates_key() {
+        let require = client_config(&split("postgres://h/db?sslmode=require")).unwrap();
+        let e = handshake(require, OTHER_KEY).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                rustls::Error::InvalidCertificate(rustls::CertificateError::BadSignature)
+            ),
+            "{e:?}"
+        );
+    }
 
     #[test]
     fn libpq_parameters_are_taken_out_and_translated() {
