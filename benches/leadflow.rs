@@ -9,7 +9,8 @@
 //! neighbour: a second, small workspace's 10-lead adds (2 connections),
 //! alone and while the big workspace sends select-all dry runs and searches
 //! (4 connections), reported as the small one's p50/p99 in both and how many
-//! of its requests were refused. The raw engine
+//! of its requests were refused; S1, 10-lead adds from 32 connections spread
+//! over 16 workspaces (on Citus, over the workers' shards). The raw engine
 //! does the same work (same rows, same uniqueness rules, straight SQL through
 //! the driver, one transaction) in the same run, and each P is printed as a
 //! ratio to it. Times are medians of `--runs` runs; request bodies are encoded
@@ -147,6 +148,15 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
         .create_workspace("Quiet neighbour", Some(user.key))
         .await?;
     let quiet_key = quiet_key.expose().to_owned();
+    let mut spread_keys = Vec::new();
+    if wanted(args, "S1") {
+        for i in 0..SPREAD_WORKSPACES {
+            let (_, k) = store
+                .create_workspace(&format!("Spread {i}"), Some(user.key))
+                .await?;
+            spread_keys.push(k.expose().to_owned());
+        }
+    }
 
     let rate = generate(&store, ws, args.leads).await?;
     println!(
@@ -319,6 +329,22 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
             health.rps,
             share * 100.0,
             if share >= 0.25 { "met" } else { "missed" }
+        );
+    }
+    if wanted(args, "S1") {
+        // Many workspaces (on Citus, spread over the workers' shards).
+        let load = Duration::from_secs_f64(args.load_seconds);
+        let mut targets = Vec::new();
+        for k in &spread_keys {
+            targets.push((k.clone(), Some(server.campaign(&http, k).await?)));
+        }
+        let spread = spread_load(&server, &targets, load).await?;
+        println!(
+            "| S1 | 10-lead requests from 32 connections over {} workspaces | {:.0} req/s, p50 {:.1} ms, p99 {:.1} ms | | | |",
+            targets.len(),
+            spread.rps,
+            spread.p50,
+            spread.p99,
         );
     }
     if wanted(args, "N1") {
@@ -679,6 +705,9 @@ impl Server {
     }
 }
 
+/// S1's workspaces.
+const SPREAD_WORKSPACES: usize = 16;
+
 struct Load {
     rps: f64,
     p50: f64,
@@ -693,12 +722,23 @@ async fn load_test(
     campaign: Option<&str>,
     duration: Duration,
 ) -> anyhow::Result<Load> {
+    let target = (key.to_owned(), campaign.map(str::to_owned));
+    spread_load(server, std::slice::from_ref(&target), duration).await
+}
+
+/// 32 connections for `duration`, connection i sending to `targets[i % n]`
+/// (a workspace key, and its campaign or `None` for `/v1/health`).
+async fn spread_load(
+    server: &Server,
+    targets: &[(String, Option<String>)],
+    duration: Duration,
+) -> anyhow::Result<Load> {
     // Bodies are encoded before the clock starts: enough for 4,000 requests
     // a second, more than this machine serves.
     let per_worker = (duration.as_secs_f64() * 4_000.0 / 32.0) as usize + 10;
     let bodies: Vec<Vec<Vec<u8>>> =
         (0..32)
-            .map(|worker| match campaign {
+            .map(|worker| match &targets[worker % targets.len()].1 {
                 Some(_) => (0..per_worker)
                     .map(|n| {
                         explicit_body((0..10).map(
@@ -711,11 +751,10 @@ async fn load_test(
             .collect();
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for worker_bodies in bodies {
+    for (worker, worker_bodies) in bodies.into_iter().enumerate() {
         let http = leadflow::client::http_client();
         let base = server.base.clone();
-        let key = key.to_owned();
-        let campaign = campaign.map(str::to_owned);
+        let (key, campaign) = targets[worker % targets.len()].clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut bodies = worker_bodies.into_iter();

@@ -528,7 +528,7 @@ pub async fn add_explicit(
     };
     sql.push(&format!(
         r"{rows} cross join leads l where l.workspace_id = ?1 and l.id = j.id{not_dnc}
-         order by {order} on conflict do nothing returning 1"
+         order by {order} on conflict do nothing"
     ));
     outcome.added = e.insert_count(&sql).await?;
     Ok(outcome)

@@ -39,7 +39,7 @@ pub async fn add(
     let values = entries.iter().map(|(_, v)| v.clone()).collect();
     let rows = sql.text_rows(vec![kinds, values], "x", &["kind", "value"]);
     sql.push(&rows);
-    sql.push(" where true on conflict (workspace_id, kind, value) do nothing returning 1");
+    sql.push(" where true on conflict (workspace_id, kind, value) do nothing");
     let added = e.insert_count(&sql).await?;
     Ok((added, entries.len() as u64 - added))
 }

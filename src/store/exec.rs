@@ -124,6 +124,12 @@ pub trait Exec {
 
     /// Runs a statement; returns how many rows it changed.
     async fn execute(&self, sql: &Sql) -> Result<u64>;
+    /// Runs an `insert` and answers how many rows it inserted, exactly:
+    /// Citus may carry out an `insert … select … on conflict do nothing`
+    /// through the coordinator, and the command's count is then the rows
+    /// offered, not those inserted (PostgreSQL counts what `returning`
+    /// gives back instead).
+    async fn insert_count(&self, sql: &Sql) -> Result<u64>;
     async fn query(&self, sql: &Sql) -> Result<Vec<Row>>;
     /// Runs statements without parameters or results (DDL).
     async fn batch(&self, text: &str) -> Result<()>;
@@ -167,14 +173,6 @@ pub trait Exec {
     }
 
     /// The first column of the one row a statement returns, as an integer.
-    /// Runs an `insert … returning` and counts the rows it returned. This
-    /// is exact wherever the statement runs: Citus may carry out an
-    /// `insert … select … on conflict do nothing` through the coordinator,
-    /// and its command tag then counts the rows offered, not those inserted.
-    async fn insert_count(&self, sql: &Sql) -> Result<u64> {
-        Ok(self.query(sql).await?.len() as u64)
-    }
-
     async fn query_i64(&self, sql: &Sql) -> Result<i64> {
         self.query_one(sql).await?.i64(0)
     }

@@ -125,6 +125,18 @@ async fn every_workspace_request_runs_on_one_shard() {
 async fn workload(app: &TestApp) {
     let c = app.create_campaign("C").await;
     let ids = app.create_leads(leads("w", 20)).await;
+    // A selection add with no do-not-contact list (its own statement).
+    let first = app.create_campaign("First").await;
+    let d = app
+        .add(&first, json!({"filters": {"search": "w"}}))
+        .await
+        .assert_ok(200)
+        .clone();
+    assert_eq!(
+        (d["matched"].as_u64(), d["added"].as_u64()),
+        (Some(20), Some(20)),
+        "{d}"
+    );
     app.post(
         "/v1/dnc",
         json!({"entries": [{"type": "email", "value": "w1@example.com"},

@@ -337,6 +337,17 @@ impl<C: GenericClient + Sync> Exec for Conn<'_, C> {
         Ok(self.0.execute(&sql.text, &params(sql)).await?)
     }
 
+    async fn insert_count(&self, sql: &Sql) -> Result<u64> {
+        let counted = Sql {
+            text: format!(
+                "with ins as ({} returning 1) select count(*) from ins",
+                sql.text
+            ),
+            ..sql.clone()
+        };
+        Ok(self.query_i64(&counted).await? as u64)
+    }
+
     async fn query(&self, sql: &Sql) -> Result<Vec<Row>> {
         let rows = self.0.query(&sql.text, &params(sql)).await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -449,28 +460,30 @@ impl<C: GenericClient + Sync> Exec for Conn<'_, C> {
         let st = sql.param(to.status.as_str());
         let at = sql.param(to.now);
         let where_ = sql.text.clone();
-        let (not_blocked, blocked) = if dnc {
-            (
-                format!(" and not {on_dnc}"),
-                format!(
-                    r"(select count(*) from leads l where {where_} and {on_dnc}
+        let insert = r"insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at)";
+        let conflict = "on conflict (workspace_id, campaign_id, lead_id) do nothing returning 1";
+        // One statement, so one snapshot: the counts describe exactly what
+        // it saw and did; and one Citus runs whole on the workspace's shard.
+        sql.text = if dnc {
+            // The list's test stays in `where` clauses, uncorrelated with
+            // any CTE (what Citus routes), so the selection is read three
+            // times: to insert, to count it, to count those blocked.
+            format!(
+                r"with ins as ({insert} select {w}, {ck}, l.id, {st}, {at}, {at} from leads l
+                   where {where_} and not {on_dnc} order by l.id {conflict})
+                 select (select count(*) from leads l where {where_}), (select count(*) from ins),
+                   (select count(*) from leads l where {where_} and {on_dnc}
                      and not exists (select 1 from campaign_leads cl where cl.workspace_id = l.workspace_id
                        and cl.campaign_id = {ck} and cl.lead_id = l.id))"
-                ),
             )
         } else {
-            (String::new(), "0".to_owned())
+            // The selection is read once, into a CTE both counts use.
+            format!(
+                r"with sel as materialized (select l.id from leads l where {where_}),
+                 ins as ({insert} select {w}, {ck}, id, {st}, {at}, {at} from sel order by id {conflict})
+                 select (select count(*) from sel), (select count(*) from ins), 0::bigint"
+            )
         };
-        // One statement, so one snapshot: the counts describe exactly what
-        // it saw and did. The do-not-contact test stays in `where` clauses
-        // and nothing is correlated with a CTE, which is what lets Citus
-        // run the whole statement on the workspace's shard.
-        sql.text = format!(
-            r"with ins as (insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at)
-               select {w}, {ck}, l.id, {st}, {at}, {at} from leads l where {where_}{not_blocked} order by l.id
-               on conflict (workspace_id, campaign_id, lead_id) do nothing returning 1)
-             select (select count(*) from leads l where {where_}), (select count(*) from ins), {blocked}"
-        );
         let mut row = self.query_one(&sql).await?;
         Ok(SelectionOutcome {
             matched: row.i64(0)? as u64,

@@ -355,6 +355,10 @@ impl Exec for Conn<'_> {
         self.run(sql)
     }
 
+    async fn insert_count(&self, sql: &Sql) -> Result<u64> {
+        self.run(sql)
+    }
+
     async fn query(&self, sql: &Sql) -> Result<Vec<Row>> {
         self.rows(sql)
     }
