@@ -590,7 +590,9 @@ pub async fn preview_selection(
     };
     Ok(SelectionOutcome {
         matched,
-        added: new - blocked,
+        // Two statements may see two states on PostgreSQL (read committed):
+        // a dry run is a forecast, never a negative one.
+        added: new.saturating_sub(blocked),
         blocked,
     })
 }
