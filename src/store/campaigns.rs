@@ -496,8 +496,8 @@ pub async fn add_explicit(
         let rows = sql.int_rows(lead_keys.clone(), "j");
         sql.push(&format!(
             r"{rows} cross join leads l where l.workspace_id = ?1 and l.id = j.id and {on_dnc}
-             and not exists (select 1 from campaign_leads cl where cl.workspace_id = l.workspace_id
-             and cl.campaign_id = ?2 and cl.lead_id = l.id)"
+             and {not_member}",
+            not_member = Dialect::not_member("?2")
         ));
         outcome.blocked = e.query_i64(&sql).await? as u64;
     }
@@ -578,11 +578,10 @@ pub async fn preview_selection(
         let mut sql = selection_sql(e.dialect(), ws, selection);
         let ck = sql.param(to.campaign_key);
         sql.text = format!(
-            r"select count(*) from leads l where {where_} and {on_dnc}
-             and not exists (select 1 from campaign_leads cl where cl.workspace_id = l.workspace_id
-               and cl.campaign_id = {ck} and cl.lead_id = l.id)",
+            r"select count(*) from leads l where {where_} and {on_dnc} and {not_member}",
             where_ = sql.text,
-            on_dnc = e.dialect().on_dnc()
+            on_dnc = e.dialect().on_dnc(),
+            not_member = Dialect::not_member(&ck)
         );
         e.query_i64(&sql).await? as u64
     } else {

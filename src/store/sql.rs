@@ -43,6 +43,16 @@ impl Dialect {
         }
     }
 
+    /// True for a lead (aliased `l`) that is not yet a member of the
+    /// campaign whose key is `campaign` (a placeholder), met on the
+    /// workspace column so that Citus keeps the statement on one shard.
+    pub fn not_member(campaign: &str) -> String {
+        format!(
+            r"not exists (select 1 from campaign_leads cl where cl.workspace_id = l.workspace_id
+               and cl.campaign_id = {campaign} and cl.lead_id = l.id)"
+        )
+    }
+
     /// True for a lead (aliased `l`) whose email or domain is on its
     /// workspace's do-not-contact list.
     pub fn on_dnc(self) -> String {

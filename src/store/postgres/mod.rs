@@ -472,9 +472,8 @@ impl<C: GenericClient + Sync> Exec for Conn<'_, C> {
                 r"with ins as ({insert} select {w}, {ck}, l.id, {st}, {at}, {at} from leads l
                    where {where_} and not {on_dnc} order by l.id {conflict})
                  select (select count(*) from leads l where {where_}), (select count(*) from ins),
-                   (select count(*) from leads l where {where_} and {on_dnc}
-                     and not exists (select 1 from campaign_leads cl where cl.workspace_id = l.workspace_id
-                       and cl.campaign_id = {ck} and cl.lead_id = l.id))"
+                   (select count(*) from leads l where {where_} and {on_dnc} and {not_member})",
+                not_member = Dialect::not_member(&ck)
             )
         } else {
             // The selection is read once, into a CTE both counts use.
