@@ -158,11 +158,13 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
         }
     }
 
-    let rate = generate(&store, ws, args.leads).await?;
+    let generated = generate(&store, ws, args.leads).await?;
     println!(
-        "generated {} leads through the store's bulk path: {rate:.0} leads/s",
-        args.leads
+        "generated {} leads through the store's bulk path: {:.0} leads/s",
+        args.leads, generated.rate
     );
+    let dnc = dnc_entries(args.leads);
+    store.add_dnc(ws, dnc).await?;
     drop(store);
 
     let mut raw = match &engine {
@@ -178,13 +180,30 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
         }
     };
 
-    let server = Server::start(&url).await?;
+    // The raw client connects without TLS; so does the server here (the
+    // same transport on both sides).
+    let server_url = match &engine {
+        Engine::Sqlite(_) => url.clone(),
+        Engine::Postgres(_) => {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}sslmode=disable")
+        }
+    };
+    let server = Server::start(&server_url).await?;
     let http = leadflow::client::http_client();
     let mut results = Vec::new();
 
     if wanted(args, "P1") {
         let (mut lf, mut rw) = (Vec::new(), Vec::new());
         for run in 0..args.runs {
+            let emails: Vec<String> = (0..BATCH)
+                .map(|i| format!("raw1-{run}-{i}@new.example"))
+                .collect();
+            // Every other run the raw engine goes first, so neither side
+            // always finds the cache warm.
+            if run % 2 == 1 {
+                rw.push(raw.new_leads(ws, &emails).await?);
+            }
             let campaign = server.campaign(&http, &key).await?;
             let body = explicit_body(
                 (0..BATCH).map(|i| json!({"email": format!("p1-{run}-{i}@new.example")})),
@@ -202,10 +221,9 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
                 "P1 answered {data}"
             );
             lf.push(d);
-            let emails: Vec<String> = (0..BATCH)
-                .map(|i| format!("raw1-{run}-{i}@new.example"))
-                .collect();
-            rw.push(raw.new_leads(ws, &emails).await?);
+            if run % 2 == 0 {
+                rw.push(raw.new_leads(ws, &emails).await?);
+            }
         }
         results.push(Measure {
             name: "P1",
@@ -221,6 +239,9 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
             let ids = raw
                 .lead_ids(ws, BATCH, run * BATCH % args.leads.max(1))
                 .await?;
+            if run % 2 == 1 {
+                rw.push(raw.existing_leads(ws, &ids).await?);
+            }
             let campaign = server.campaign(&http, &key).await?;
             let body = explicit_body(ids.iter().map(
                 |(k, c)| json!({"leadId": leadflow::domain::id::ObjectId::new(*k, *c).to_string()}),
@@ -233,9 +254,14 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
                     body,
                 )
                 .await?;
-            anyhow::ensure!(data["added"] == ids.len(), "P2 answered {data}");
+            anyhow::ensure!(
+                counted(&data, "added") + counted(&data, "blocked") == ids.len() as u64,
+                "P2 answered {data}"
+            );
             lf.push(d);
-            rw.push(raw.existing_leads(ws, &ids).await?);
+            if run % 2 == 0 {
+                rw.push(raw.existing_leads(ws, &ids).await?);
+            }
         }
         results.push(Measure {
             name: "P2",
@@ -248,7 +274,12 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
     if wanted(args, "P3") {
         let (mut lf, mut rw) = (Vec::new(), Vec::new());
         let mut matched = 0;
-        for _ in 0..args.runs {
+        for run in 0..args.runs {
+            let raw_first = if run % 2 == 1 {
+                Some(raw.select_into_campaign(ws, true).await?)
+            } else {
+                None
+            };
             let campaign = server.campaign(&http, &key).await?;
             let body = serde_json::to_vec(&json!({"filters": {"tags": ["hot"], "country": "DE"}}))?;
             let (d, data) = server
@@ -259,11 +290,18 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
                     body,
                 )
                 .await?;
-            matched = data["matched"].as_u64().unwrap_or_default();
-            anyhow::ensure!(data["added"] == matched, "P3 answered {data}");
+            matched = counted(&data, "matched");
+            let added = counted(&data, "added");
+            anyhow::ensure!(
+                added + counted(&data, "blocked") == matched,
+                "P3 answered {data}"
+            );
             lf.push(d);
-            let (d, n) = raw.select_into_campaign(ws, true).await?;
-            anyhow::ensure!(n == matched, "raw P3 added {n}, leadflow matched {matched}");
+            let (d, n) = match raw_first {
+                Some(done) => done,
+                None => raw.select_into_campaign(ws, true).await?,
+            };
+            anyhow::ensure!(n == added, "raw P3 added {n}, leadflow {added}");
             rw.push(d);
         }
         results.push(Measure {
@@ -276,7 +314,10 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
     }
     if wanted(args, "P4") {
         let (mut lf, mut rw) = (Vec::new(), Vec::new());
-        for _ in 0..args.runs {
+        for run in 0..args.runs {
+            if run % 2 == 1 {
+                rw.push(raw.select_into_campaign(ws, false).await?.0);
+            }
             let campaign = server.campaign(&http, &key).await?;
             let body = serde_json::to_vec(&json!({"selectAll": true}))?;
             let (d, data) = server
@@ -287,9 +328,14 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
                     body,
                 )
                 .await?;
-            anyhow::ensure!(data["added"] == data["matched"], "P4 answered {data}");
+            anyhow::ensure!(
+                counted(&data, "added") + counted(&data, "blocked") == counted(&data, "matched"),
+                "P4 answered {data}"
+            );
             lf.push(d);
-            rw.push(raw.select_into_campaign(ws, false).await?.0);
+            if run % 2 == 0 {
+                rw.push(raw.select_into_campaign(ws, false).await?.0);
+            }
         }
         results.push(Measure {
             name: "P4",
@@ -313,6 +359,15 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
             ms(m.raw),
             m.goal
         );
+    }
+
+    if args.only.is_empty()
+        || args
+            .only
+            .iter()
+            .any(|o| o.to_ascii_uppercase().starts_with('R'))
+    {
+        reads(args, &server, &http, &key, &generated).await?;
     }
 
     if wanted(args, "P5") {
@@ -384,10 +439,22 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What [`generate`] made.
+struct Generated {
+    /// Leads per second through the bulk path.
+    rate: f64,
+    /// A time halfway through the generation (RFC 3339).
+    midway: String,
+    /// A lead about halfway down the list (its public ID).
+    middle: String,
+}
+
 /// N leads through `bulk_upsert`, 5,000 at a time: 20% tagged `hot`, half in
-/// DE and half in US, so tag + country matches 10%.
-async fn generate(store: &Store, ws: WorkspaceRef, n: usize) -> anyhow::Result<f64> {
+/// DE and half in US, so tag + country matches 10%; one in ten verified.
+async fn generate(store: &Store, ws: WorkspaceRef, n: usize) -> anyhow::Result<Generated> {
     let started = Instant::now();
+    let mut midway = String::new();
+    let mut middle = String::new();
     let mut i = 0;
     while i < n {
         let end = (i + BATCH).min(n);
@@ -399,19 +466,60 @@ async fn generate(store: &Store, ws: WorkspaceRef, n: usize) -> anyhow::Result<f
                     "companyName": format!("Company {}", j % 1000),
                     "country": if j % 2 == 0 { "DE" } else { "US" },
                     "tags": if j % 5 == 0 { vec!["hot"] } else { vec!["cold"] },
+                    "emailVerificationResult": if j % 10 == 0 { Some("valid") } else { None },
                 });
                 LeadFields::parse_new(&value).expect("valid generated lead")
             })
             .collect();
-        store.bulk_upsert(ws, batch, true, None).await?;
+        if midway.is_empty() && end >= n / 2 {
+            midway = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        }
+        let out = store.bulk_upsert(ws, batch, true, None).await?;
+        if middle.is_empty() && end >= n / 2 {
+            middle = out
+                .imported
+                .first()
+                .map(|id| id.to_string())
+                .unwrap_or_default();
+        }
         i = end;
     }
-    Ok(n as f64 / started.elapsed().as_secs_f64())
+    Ok(Generated {
+        rate: n as f64 / started.elapsed().as_secs_f64(),
+        midway,
+        middle,
+    })
+}
+
+/// The do-not-contact list of the generated workspace: a realistic few
+/// thousand entries. One lead in 500 is on it by email; the rest of the
+/// emails and the domains match no lead.
+fn dnc_entries(n: usize) -> Vec<(store::DncKind, String)> {
+    let mut entries: Vec<(store::DncKind, String)> = (0..n)
+        .step_by(500)
+        .take(2_000)
+        .map(|j| (store::DncKind::Email, format!("lead{j}@bench.example")))
+        .collect();
+    let others = 3_000 - entries.len();
+    entries
+        .extend((0..others).map(|i| (store::DncKind::Email, format!("gone{i}@elsewhere.example"))));
+    entries.extend((0..1_000).map(|i| (store::DncKind::Domain, format!("blocked{i}.example"))));
+    entries
+}
+
+fn counted(data: &Value, field: &str) -> u64 {
+    data[field].as_u64().unwrap_or_default()
 }
 
 fn explicit_body(entries: impl Iterator<Item = Value>) -> Vec<u8> {
     serde_json::to_vec(&json!({"leads": entries.collect::<Vec<_>>()})).expect("json")
 }
+
+/// The raw engine's do-not-contact test of a lead `l`, as leadflow makes it.
+const SQLITE_NOT_DNC: &str = "not exists (select 1 from dnc_entries d where d.workspace_id = l.workspace_id \
+     and ((d.kind = 'email' and d.value = l.email_key) or (d.kind = 'domain' and d.value = substr(l.email_key, instr(l.email_key, '@') + 1))))";
+const PG_NOT_DNC: &str = "not exists (select 1 from dnc_entries d where d.workspace_id = l.workspace_id \
+     and ((d.kind = 'email' and d.value = l.email_key) or (d.kind = 'domain' and d.value = split_part(l.email_key, '@', 2))))";
 
 impl Raw {
     /// Creates an empty campaign directly (outside any timing).
@@ -475,10 +583,11 @@ impl Raw {
                         "insert into leads (workspace_id, email, email_key, created_at, updated_at) \
                          values (?1, ?2, ?3, ?4, ?4) on conflict (workspace_id, email_key) do nothing returning id",
                     )?;
-                    let mut member = tx.prepare(
+                    let mut member = tx.prepare(&format!(
                         "insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at) \
-                         values (?1, ?2, ?3, 'pending', ?4, ?4) on conflict (campaign_id, lead_id) do nothing",
-                    )?;
+                         select ?1, ?2, l.id, 'pending', ?4, ?4 from leads l where l.id = ?3 and {SQLITE_NOT_DNC} \
+                         on conflict (campaign_id, lead_id) do nothing"
+                    ))?;
                     for e in emails {
                         let id: i64 = lead.query_row(
                             rusqlite::params![ws.key, e, e.to_lowercase(), now],
@@ -504,9 +613,12 @@ impl Raw {
                     .map(|r| r.get(0))
                     .collect();
                 tx.execute(
-                    "insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at) \
-                     select $1, $2, id, 'pending', $3, $3 from unnest($4::bigint[]) as x(id) \
-                     on conflict (workspace_id, campaign_id, lead_id) do nothing",
+                    &format!(
+                        "insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at) \
+                         select $1, $2, l.id, 'pending', $3, $3 from leads l \
+                         where l.workspace_id = $1 and l.id = any($4::bigint[]) and {PG_NOT_DNC} \
+                         on conflict (workspace_id, campaign_id, lead_id) do nothing"
+                    ),
                     &[&ws.key, &campaign, &now, &ids],
                 )
                 .await?;
@@ -529,11 +641,11 @@ impl Raw {
             Raw::Sqlite(c) => {
                 let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 {
-                    let mut member = tx.prepare(
+                    let mut member = tx.prepare(&format!(
                         "insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at) \
-                         select ?1, ?2, id, 'pending', ?4, ?4 from leads where id = ?3 and workspace_id = ?1 \
-                         on conflict (campaign_id, lead_id) do nothing",
-                    )?;
+                         select ?1, ?2, l.id, 'pending', ?4, ?4 from leads l where l.id = ?3 and l.workspace_id = ?1 \
+                         and {SQLITE_NOT_DNC} on conflict (campaign_id, lead_id) do nothing"
+                    ))?;
                     for (id, _) in ids {
                         member.execute(rusqlite::params![ws.key, campaign, id, now])?;
                     }
@@ -544,10 +656,12 @@ impl Raw {
                 let keys: Vec<i64> = ids.iter().map(|(k, _)| *k).collect();
                 let tx = c.transaction().await?;
                 tx.execute(
-                    "insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at) \
-                     select $1, $2, l.id, 'pending', $3, $3 from leads l \
-                     where l.workspace_id = $1 and l.id = any($4::bigint[]) \
-                     on conflict (workspace_id, campaign_id, lead_id) do nothing",
+                    &format!(
+                        "insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at) \
+                         select $1, $2, l.id, 'pending', $3, $3 from leads l \
+                         where l.workspace_id = $1 and l.id = any($4::bigint[]) and {PG_NOT_DNC} \
+                         on conflict (workspace_id, campaign_id, lead_id) do nothing"
+                    ),
                     &[&ws.key, &campaign, &now, &keys],
                 )
                 .await?;
@@ -577,7 +691,7 @@ impl Raw {
                 let n = tx.execute(
                     &format!(
                         "insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at) \
-                         select ?1, ?2, l.id, 'pending', ?3, ?3 from leads l where l.workspace_id = ?1{filter} \
+                         select ?1, ?2, l.id, 'pending', ?3, ?3 from leads l where l.workspace_id = ?1{filter} and {SQLITE_NOT_DNC} \
                          order by l.id on conflict (campaign_id, lead_id) do nothing"
                     ),
                     rusqlite::params![ws.key, campaign, now],
@@ -596,7 +710,7 @@ impl Raw {
                     .execute(
                         &format!(
                             "insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at) \
-                             select $1, $2, l.id, 'pending', $3, $3 from leads l where l.workspace_id = $1{filter} \
+                             select $1, $2, l.id, 'pending', $3, $3 from leads l where l.workspace_id = $1{filter} and {PG_NOT_DNC} \
                              order by l.id on conflict (workspace_id, campaign_id, lead_id) do nothing"
                         ),
                         &[&ws.key, &campaign, &now],
@@ -632,6 +746,9 @@ impl Server {
             .env("LEADFLOW_DATABASE_URL", url)
             .env("LEADFLOW_DB_MAX_CONNECTIONS", "40")
             .env("LEADFLOW_RATE_LIMIT", "0")
+            // Select-all over ten million leads outlasts the defaults.
+            .env("LEADFLOW_STATEMENT_TIMEOUT_SECS", "3600")
+            .env("LEADFLOW_REQUEST_TIMEOUT_SECS", "3600")
             .stdout(Stdio::null())
             .spawn()?;
         let base = format!("http://127.0.0.1:{port}");
@@ -685,6 +802,37 @@ impl Server {
         Ok((took, v["data"].clone()))
     }
 
+    /// The median time of `runs` GETs of `path` (after one warm-up), each
+    /// answered 200.
+    async fn time_get(
+        &self,
+        http: &reqwest::Client,
+        key: &str,
+        path: &str,
+        runs: usize,
+    ) -> anyhow::Result<Duration> {
+        let mut times = Vec::new();
+        for run in 0..=runs {
+            let req = http
+                .get(format!("{}{path}", self.base))
+                .header("X-Api-Key", key);
+            let started = Instant::now();
+            let res = req.send().await?;
+            let status = res.status();
+            let body = res.bytes().await?;
+            let took = started.elapsed();
+            anyhow::ensure!(
+                status == 200,
+                "{path} answered {status}: {}",
+                String::from_utf8_lossy(&body)
+            );
+            if run > 0 {
+                times.push(took);
+            }
+        }
+        Ok(median(times))
+    }
+
     /// VmHWM of the server process: its peak resident set.
     fn peak_memory_kib(&self) -> u64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
@@ -703,6 +851,138 @@ impl Server {
             .status();
         let _ = self.child.wait();
     }
+}
+
+/// R1…: the everyday reads, each the median of `--runs` GETs after one
+/// warm-up, beside `GET /v1/health` on the same server. The campaign read
+/// holds every lead, those in DE paused (half).
+async fn reads(
+    args: &Args,
+    server: &Server,
+    http: &reqwest::Client,
+    key: &str,
+    generated: &Generated,
+) -> anyhow::Result<()> {
+    let campaign = server.campaign(http, key).await?;
+    let members = format!("/v1/campaigns/{campaign}/leads");
+    let all = serde_json::to_vec(&json!({"selectAll": true}))?;
+    server.post(http, key, &members, all).await?;
+    let pause = json!({"action": "pause", "selectAll": true, "filters": {"country": ["DE"]}});
+    server
+        .post(
+            http,
+            key,
+            &format!("{members}/action"),
+            serde_json::to_vec(&pause)?,
+        )
+        .await?;
+    let n = args.leads;
+    let needle = format!("lead{}@", n / 2 + 7);
+    let series: Vec<(&str, &str, String)> = vec![
+        (
+            "R1",
+            "a campaign's members, first page of 100",
+            format!("{members}?limit=100"),
+        ),
+        (
+            "R2",
+            "a campaign's members, paused (half)",
+            format!("{members}?status=paused&limit=100"),
+        ),
+        (
+            "R3",
+            "a campaign's members, replied (none)",
+            format!("{members}?status=replied&limit=100"),
+        ),
+        (
+            "R4",
+            "search, one lead's email",
+            format!("/v1/leads?search={}&limit=25", urlencode(&needle)),
+        ),
+        (
+            "R5",
+            "search, a company name (1 in 1,000)",
+            "/v1/leads?search=company%20517&limit=25".into(),
+        ),
+        (
+            "R6",
+            "tag + country (10%)",
+            "/v1/leads?tags=hot&country=US&limit=25".into(),
+        ),
+        (
+            "R7",
+            "country (50%)",
+            "/v1/leads?country=US&limit=25".into(),
+        ),
+        ("R8", "tag (20%)", "/v1/leads?tags=hot&limit=25".into()),
+        (
+            "R9",
+            "verified (10%)",
+            "/v1/leads?emailVerified=true&limit=25".into(),
+        ),
+        (
+            "R10",
+            "created after the midpoint (half)",
+            format!(
+                "/v1/leads?createdAfter={}&limit=25",
+                urlencode(&generated.midway)
+            ),
+        ),
+        (
+            "R11",
+            "one campaign with its lead counts",
+            format!("/v1/campaigns/{campaign}"),
+        ),
+        (
+            "R12",
+            "campaigns with their lead counts",
+            "/v1/campaigns?limit=100".into(),
+        ),
+        (
+            "R13",
+            "leads, first page of 100",
+            "/v1/leads?limit=100".into(),
+        ),
+        (
+            "R14",
+            "leads, a page from the middle (cursor)",
+            format!("/v1/leads?limit=100&cursor={}", generated.middle),
+        ),
+        (
+            "R15",
+            "the do-not-contact list, first page",
+            "/v1/dnc?limit=100".into(),
+        ),
+    ];
+    let health = server.time_get(http, key, "/v1/health", args.runs).await?;
+    println!(
+        "\n| | read (N = {n}) | median (ms) | × /v1/health ({:.2} ms) | goal |",
+        ms(health)
+    );
+    println!("|---|---|---:|---:|---|");
+    let goal = if n > 1_000_000 { 100.0 } else { 50.0 };
+    for (name, what, path) in series {
+        if !(args.only.is_empty() || wanted(args, name) || wanted(args, "R")) {
+            continue;
+        }
+        let t = server.time_get(http, key, &path, args.runs).await?;
+        let verdict = if ms(t) <= goal { "met" } else { "missed" };
+        println!(
+            "| {name} | {what} | {:.1} | {:.0}x | ≤ {goal} ms: {verdict} |",
+            ms(t),
+            t.as_secs_f64() / health.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// S1's workspaces.

@@ -5,7 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use super::exec::{self, Enrollment, Exec, Row, selection_sql};
+use super::counts::{self, MemberDeltas};
+use super::exec::{self, Enrollment, Exec, Row, Total, selection_sql};
 use super::sql::Dialect;
 use super::{
     AddEntry, CampaignFields, CampaignLeadRow, CampaignRow, ExplicitOutcome, ImportOutcome,
@@ -39,25 +40,12 @@ fn from_row(mut r: Row) -> Result<CampaignRow> {
     })
 }
 
+/// A campaign's member counts, as kept (see `counts`).
 async fn lead_counts(e: &impl Exec, ws: WorkspaceRef, campaign_key: i64) -> Result<LeadCounts> {
-    let rows = e
-        .query(&e.sql(
-            r"select status, count(*) from campaign_leads
-             where workspace_id = ?1 and campaign_id = ?2 group by status",
-            vec![ws.key.into(), campaign_key.into()],
-        ))
-        .await?;
-    let mut counts = LeadCounts::default();
-    for mut r in rows {
-        let status = r.text(0)?;
-        if let Some(i) = CampaignLeadStatus::ALL
-            .iter()
-            .position(|s| s.as_str() == status)
-        {
-            counts.by_status[i] = r.i64(1)?;
-        }
-    }
-    Ok(counts)
+    Ok(counts::members(e, ws, &[campaign_key])
+        .await?
+        .remove(&campaign_key)
+        .unwrap_or_default())
 }
 
 impl exec::Created for CampaignRow {
@@ -122,14 +110,16 @@ pub async fn list(
         e,
         sql,
         &format!("select {CAMPAIGN_COLUMNS} from campaigns c"),
-        "campaigns c",
+        Total::Count("campaigns c"),
         "c.id",
         page,
         from_row,
     )
     .await?;
+    let keys: Vec<i64> = result.items.iter().map(|c| c.key).collect();
+    let mut counts = counts::members(e, ws, &keys).await?;
     for campaign in &mut result.items {
-        campaign.lead_counts = lead_counts(e, ws, campaign.key).await?;
+        campaign.lead_counts = counts.remove(&campaign.key).unwrap_or_default();
     }
     Ok(result)
 }
@@ -164,6 +154,7 @@ pub async fn update(
 
 pub async fn delete(e: &impl Exec, ws: WorkspaceRef, id: ObjectId) -> Result<()> {
     let campaign = find(e, ws, id, true).await?;
+    counts::forget_campaign(e, ws, campaign.key).await?;
     for table in ["campaign_leads", "campaigns"] {
         let column = if table == "campaigns" {
             "id"
@@ -204,12 +195,22 @@ pub async fn transition(
     if to == CampaignStatus::Active {
         // A campaign that becomes active activates its pending leads in the
         // same transaction.
-        e.execute(&e.sql(
-            r"update campaign_leads set status = 'active', updated_at = ?3
-             where workspace_id = ?1 and campaign_id = ?2 and status = 'pending'",
-            vec![ws.key.into(), campaign.key.into(), now.into()],
-        ))
-        .await?;
+        let n = e
+            .execute(&e.sql(
+                r"update campaign_leads set status = 'active', updated_at = ?3
+                 where workspace_id = ?1 and campaign_id = ?2 and status = 'pending'",
+                vec![ws.key.into(), campaign.key.into(), now.into()],
+            ))
+            .await?;
+        MemberDeltas::default()
+            .moved(
+                campaign.key,
+                CampaignLeadStatus::Pending,
+                CampaignLeadStatus::Active,
+                n,
+            )
+            .apply(e, ws)
+            .await?;
     }
     find_with_counts(e, ws, id).await
 }
@@ -251,11 +252,22 @@ pub async fn list_leads(
         let p = sql.param(s.as_str());
         sql.push(&format!(" and cl.status = {p}"));
     }
+    // The total is kept by status.
+    let counts = lead_counts(e, ws, found.key).await?;
+    let total = match status {
+        Some(s) => {
+            counts.by_status[CampaignLeadStatus::ALL
+                .iter()
+                .position(|x| *x == s)
+                .unwrap_or_default()]
+        }
+        None => counts.by_status.iter().sum(),
+    };
     exec::page(
         e,
         sql,
         CAMPAIGN_LEAD_SELECT,
-        "campaign_leads cl",
+        Total::Known(total),
         "cl.id",
         page,
         campaign_lead(ObjectId::new(found.key, found.created_at)),
@@ -299,6 +311,10 @@ pub async fn set_lead_status(
         ],
     ))
     .await?;
+    MemberDeltas::default()
+        .moved(found.key, current, status, 1)
+        .apply(e, ws)
+        .await?;
     let row = e
         .query_one(&e.sql(
             &format!("{CAMPAIGN_LEAD_SELECT} where cl.workspace_id = ?1 and cl.id = ?2"),
@@ -333,7 +349,7 @@ pub async fn lead_action(
                     r" and exists (select 1 from leads l where l.workspace_id = cl.workspace_id
                      and l.id = cl.lead_id",
                 );
-                sql.lead_filter(f);
+                sql.lead_filter(f, "?1");
                 sql.push(")");
             }
             if !exclude.is_empty() {
@@ -342,28 +358,41 @@ pub async fn lead_action(
             }
         }
     }
-    let now = sql.param(now_ms());
-    sql.text = match action {
-        LeadAction::Pause => format!(
-            r"update campaign_leads as cl set status = 'paused', updated_at = {now}
-             where {} and cl.status in ('active', 'pending')",
-            sql.text
-        ),
-        LeadAction::Resume => {
-            let to = sql.param(found.status.new_lead_status().as_str());
-            format!(
-                r"update campaign_leads as cl set status = {to}, updated_at = {now}
-                 where {} and cl.status = 'paused'",
-                sql.text
-            )
+    // One statement per status a member leaves, so each change is counted
+    // exactly.
+    let mut deltas = MemberDeltas::default();
+    let moves: &[(CampaignLeadStatus, CampaignLeadStatus)] = match action {
+        LeadAction::Pause => &[
+            (CampaignLeadStatus::Active, CampaignLeadStatus::Paused),
+            (CampaignLeadStatus::Pending, CampaignLeadStatus::Paused),
+        ],
+        LeadAction::Resume => &[(CampaignLeadStatus::Paused, found.status.new_lead_status())],
+        LeadAction::Remove => {
+            let mut remove = sql;
+            remove.text = format!("delete from campaign_leads as cl where {}", remove.text);
+            let members = e.delete_members(&remove).await?;
+            let n = members.iter().map(|(_, _, n)| *n as u64).sum();
+            deltas.removed(members).apply(e, ws).await?;
+            return Ok(n);
         }
-        // Every parameter must appear in the statement, `now` included.
-        LeadAction::Remove => format!(
-            "delete from campaign_leads as cl where {} and cast({now} as bigint) is not null",
-            sql.text
-        ),
     };
-    e.execute(&sql).await
+    let mut changed = 0;
+    for (from, to) in moves {
+        let mut update = sql.clone();
+        let now = update.param(now_ms());
+        let from_p = update.param(from.as_str());
+        let to_p = update.param(to.as_str());
+        update.text = format!(
+            r"update campaign_leads as cl set status = {to_p}, updated_at = {now}
+             where {} and cl.status = {from_p}",
+            update.text
+        );
+        let n = e.execute(&update).await?;
+        deltas.moved(found.key, *from, *to, n);
+        changed += n;
+    }
+    deltas.apply(e, ws).await?;
+    Ok(changed)
 }
 
 /// The campaign leads may be added to, locked against status changes
@@ -470,7 +499,7 @@ pub async fn add_explicit(
     // Create first, then look up the emails that were not created: a lead
     // that exists, or that a concurrent request created, is found rather
     // than duplicated.
-    let created = e.insert_leads(ws, &plan.by_email, to.now).await?;
+    let created = leads::insert(e, ws, &plan.by_email, to.now).await?;
     let created_count = created.len() as u64;
     let by_email = if created.len() == plan.by_email.len() {
         created
@@ -531,6 +560,10 @@ pub async fn add_explicit(
          order by {order} on conflict do nothing"
     ));
     outcome.added = e.insert_count(&sql).await?;
+    MemberDeltas::default()
+        .add(to.campaign_key, to.status.as_str(), outcome.added as i64)
+        .apply(e, ws)
+        .await?;
     Ok(outcome)
 }
 
@@ -543,7 +576,12 @@ pub async fn add_selection(
 ) -> Result<SelectionOutcome> {
     let to = open_campaign(e, ws, campaign).await?;
     let dnc = dnc::any(e, ws).await?;
-    e.enroll_selection(ws, to, selection, dnc).await
+    let outcome = e.enroll_selection(ws, to, selection, dnc).await?;
+    MemberDeltas::default()
+        .add(to.campaign_key, to.status.as_str(), outcome.added as i64)
+        .apply(e, ws)
+        .await?;
+    Ok(outcome)
 }
 
 /// What adding a selection would do, counted without writing: the dry run

@@ -10,7 +10,7 @@ pub async fn list(e: &impl Exec, ws: WorkspaceRef, page: PageRequest) -> Result<
         e,
         e.sql("workspace_id = ?1", vec![ws.key.into()]),
         "select id, kind, value, created_at from dnc_entries",
-        "dnc_entries",
+        exec::Total::Count("dnc_entries"),
         "id",
         page,
         |mut r| {

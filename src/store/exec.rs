@@ -109,6 +109,18 @@ impl Row {
     }
 }
 
+/// A number of memberships of one campaign (key) in one status.
+pub type Tally = (i64, String, i64);
+
+/// Sums rows of (campaign key, status) into tallies.
+pub fn tally(rows: impl IntoIterator<Item = (i64, String)>) -> Vec<Tally> {
+    let mut sums: std::collections::BTreeMap<(i64, String), i64> = Default::default();
+    for key in rows {
+        *sums.entry(key).or_default() += 1;
+    }
+    sums.into_iter().map(|((c, s), n)| (c, s, n)).collect()
+}
+
 /// Where selected leads go: a campaign, as members of this status.
 #[derive(Clone, Copy, Debug)]
 pub struct Enrollment {
@@ -154,8 +166,17 @@ pub trait Exec {
         selection: &Selection,
         dnc: bool,
     ) -> Result<SelectionOutcome>;
-    /// Deletes the leads matching `selection` with their memberships.
-    async fn delete_selection(&self, ws: WorkspaceRef, selection: &Selection) -> Result<u64>;
+    /// Deletes the leads matching `selection` with their memberships;
+    /// answers how many leads, and the memberships removed by (campaign
+    /// key, status).
+    async fn delete_selection(
+        &self,
+        ws: WorkspaceRef,
+        selection: &Selection,
+    ) -> Result<(u64, Vec<Tally>)>;
+    /// Runs a `delete from campaign_leads …` and answers the memberships
+    /// it removed by (campaign key, status).
+    async fn delete_members(&self, sql: &Sql) -> Result<Vec<Tally>>;
 
     /// A statement with `?N` placeholders, in this engine's dialect.
     fn sql(&self, text: &str, params: Vec<Param>) -> Sql {
@@ -185,7 +206,7 @@ pub fn selection_sql(dialect: Dialect, ws: WorkspaceRef, selection: &Selection) 
     let w = sql.param(ws.key);
     sql.push(&format!("l.workspace_id = {w}"));
     if let Some(f) = &selection.filter {
-        sql.lead_filter(f);
+        sql.lead_filter(f, &w);
     }
     if !selection.exclude.is_empty() {
         let c = sql.id_in("l", "created_at", &selection.exclude, true);
@@ -194,22 +215,36 @@ pub fn selection_sql(dialect: Dialect, ws: WorkspaceRef, selection: &Selection) 
     sql
 }
 
-/// Runs a count and a page of rows on the same conditions (`sql.text`),
-/// newest first, after the cursor when there is one.
+/// How a list's `total` is found.
+pub enum Total<'a> {
+    /// Counted over this `from` on the page's conditions.
+    Count(&'a str),
+    /// Already known (kept as the rows change).
+    Known(i64),
+}
+
+/// Runs a count (unless the total is known) and a page of rows on the same
+/// conditions (`sql.text`), newest first, after the cursor when there is
+/// one.
 pub async fn page<T>(
     e: &impl Exec,
     mut sql: Sql,
     select: &str,
-    count_from: &str,
+    total: Total<'_>,
     order_key: &str,
     page: PageRequest,
     mut map: impl FnMut(Row) -> Result<T>,
 ) -> Result<Page<T>> {
-    let count = Sql {
-        text: format!("select count(*) from {count_from} where {}", sql.text),
-        ..sql.clone()
+    let total = match total {
+        Total::Known(n) => n,
+        Total::Count(from) => {
+            let count = Sql {
+                text: format!("select count(*) from {from} where {}", sql.text),
+                ..sql.clone()
+            };
+            e.query_i64(&count).await?
+        }
     };
-    let total = e.query_i64(&count).await?;
     if let Some(cursor) = page.cursor {
         let p = sql.param(cursor.key);
         sql.push(&format!(" and {order_key} < {p}"));
@@ -374,8 +409,10 @@ mod tests {
         for text in [
             include_str!("postgres/migrations/0001_init.sql"),
             include_str!("postgres/migrations/0002_idempotency.sql"),
+            include_str!("postgres/migrations/0003_reads.sql"),
             include_str!("sqlite/migrations/0001_init.sql"),
             include_str!("sqlite/migrations/0002_idempotency.sql"),
+            include_str!("sqlite/migrations/0003_reads.sql"),
         ] {
             let all: Vec<&str> = statements(text).collect();
             let ends = text.lines().filter(|l| l.trim_end().ends_with(';')).count();

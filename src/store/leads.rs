@@ -4,8 +4,9 @@
 
 use std::collections::HashMap;
 
-use super::exec::{self, Exec, Row};
-use super::sql::{Dialect, Param};
+use super::counts::{self, MemberDeltas};
+use super::exec::{self, Exec, Row, Total};
+use super::sql::{Dialect, Param, Sql};
 use super::{BulkOutcome, LeadRow, Page, PageRequest, Result, Selection, StoreError, WorkspaceRef};
 use crate::domain::email::Email;
 use crate::domain::filter::LeadFilter;
@@ -127,6 +128,19 @@ pub async fn created_at_by_key(
         .collect()
 }
 
+/// Inserts the leads whose email is new to the workspace (see
+/// [`Exec::insert_leads`]) and counts them into its total.
+pub async fn insert(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    rows: &[LeadRow],
+    now: i64,
+) -> Result<HashMap<String, i64>> {
+    let created = e.insert_leads(ws, rows, now).await?;
+    counts::add_leads(e, ws, created.len() as i64).await?;
+    Ok(created)
+}
+
 pub async fn create(
     e: &impl Exec,
     ws: WorkspaceRef,
@@ -135,7 +149,7 @@ pub async fn create(
 ) -> Result<LeadRow> {
     let now = now_ms();
     let mut row = LeadRow::new(email, fields, now);
-    let created = e.insert_leads(ws, std::slice::from_ref(&row), now).await?;
+    let created = insert(e, ws, std::slice::from_ref(&row), now).await?;
     row.key = *created
         .get(&row.email_key())
         .ok_or_else(|| StoreError::Conflict(format!("A lead with email {email} already exists")))?;
@@ -164,17 +178,38 @@ pub async fn list(
     page: PageRequest,
 ) -> Result<Page<LeadRow>> {
     let mut sql = e.sql("l.workspace_id = ?1", vec![ws.key.into()]);
-    sql.lead_filter(filter);
-    exec::page(
-        e,
-        sql,
-        &format!("select {LEAD_COLUMNS} from leads l"),
-        "leads l",
-        "l.id",
-        page,
-        from_row,
-    )
-    .await
+    sql.lead_filter(filter, "?1");
+    // The workspace's total is kept; a filtered list's is counted, on the
+    // filter's index.
+    let all = counts::leads(e, ws).await?;
+    if filter.is_empty() {
+        let select = format!("select {LEAD_COLUMNS} from leads l");
+        return exec::page(e, sql, &select, Total::Known(all), "l.id", page, from_row).await;
+    }
+    let count = Sql {
+        text: format!("select count(*) from leads l where {}", sql.text),
+        ..sql.clone()
+    };
+    let total = e.query_i64(&count).await?;
+    // How SQLite reads the page (PostgreSQL's planner weighs this with its
+    // statistics). Matches spread over the workspace are found soonest by
+    // walking it newest first until the page is full (about limit × all /
+    // total leads read); few matches, by the filter's index and a sort of
+    // them (about total). The count just made says which is less. Leads
+    // created before a time sit at the far end of the walk: always by index.
+    let (from, order) = match e.dialect() {
+        Dialect::Sqlite
+            if filter.lead_ids.is_none()
+                && filter.created_before.is_none()
+                && (total as f64).powi(2) > page.limit as f64 * all as f64 =>
+        {
+            ("leads l indexed by leads_workspace", "l.id")
+        }
+        Dialect::Sqlite => ("leads l", "+l.id"),
+        Dialect::Postgres => ("leads l", "l.id"),
+    };
+    let select = format!("select {LEAD_COLUMNS} from {from}");
+    exec::page(e, sql, &select, Total::Known(total), order, page, from_row).await
 }
 
 impl exec::Created for LeadRow {
@@ -214,23 +249,31 @@ pub async fn update(
 /// Deletes the lead and its campaign memberships.
 pub async fn delete(e: &impl Exec, ws: WorkspaceRef, id: ObjectId) -> Result<()> {
     let key = exec::find_key(e, "leads", ws, id).await?.ok_or(NOT_FOUND)?;
-    e.execute(&e.sql(
-        r"delete from campaign_leads where workspace_id = ?1 and lead_id = ?2
-         and campaign_id in (select id from campaigns where workspace_id = ?1)",
-        vec![ws.key.into(), key.into()],
-    ))
-    .await?;
-    e.execute(&e.sql(
-        "delete from leads where workspace_id = ?1 and id = ?2",
-        vec![ws.key.into(), key.into()],
-    ))
-    .await?;
-    Ok(())
+    let members = e
+        .delete_members(&e.sql(
+            "delete from campaign_leads where workspace_id = ?1 and lead_id = ?2",
+            vec![ws.key.into(), key.into()],
+        ))
+        .await?;
+    let gone = e
+        .execute(&e.sql(
+            "delete from leads where workspace_id = ?1 and id = ?2",
+            vec![ws.key.into(), key.into()],
+        ))
+        .await?;
+    counts::add_leads(e, ws, -(gone as i64)).await?;
+    MemberDeltas::default().removed(members).apply(e, ws).await
 }
 
 /// Deletes the selected leads with their memberships; returns how many.
 pub async fn delete_many(e: &impl Exec, ws: WorkspaceRef, selection: &Selection) -> Result<u64> {
-    e.delete_selection(ws, selection).await
+    let (gone, members) = e.delete_selection(ws, selection).await?;
+    counts::add_leads(e, ws, -(gone as i64)).await?;
+    MemberDeltas::default()
+        .removed(members)
+        .apply(e, ws)
+        .await?;
+    Ok(gone)
 }
 
 /// Creates leads by email; existing ones are skipped or, when
@@ -252,7 +295,7 @@ pub async fn bulk_upsert(
             row.check_limits().map(|()| row)
         })
         .collect::<Result<_>>()?;
-    let created = e.insert_leads(ws, &new_rows, now).await?;
+    let created = insert(e, ws, &new_rows, now).await?;
     let imported: Vec<ObjectId> = new_rows
         .iter()
         .filter_map(|row| {

@@ -4,6 +4,7 @@
 //! lives in the signature rather than in each caller's memory.
 
 mod campaigns;
+mod counts;
 mod dnc;
 mod exec;
 pub mod idempotency;

@@ -275,6 +275,8 @@ pub async fn delete_workspace(e: &impl Exec, ws: WorkspaceRef) -> Result<()> {
     ))
     .await?;
     for table in [
+        "campaign_counts",
+        "lead_totals",
         "campaigns",
         "leads",
         "dnc_entries",

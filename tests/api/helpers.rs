@@ -345,6 +345,32 @@ impl TestApp {
         }
     }
 
+    /// The integers a query (with `$1` for `key`) answers, run in the
+    /// database itself rather than through the API.
+    pub async fn query_db(&self, query: &str, key: i64) -> Vec<Vec<i64>> {
+        match self.database_url.strip_prefix("sqlite://") {
+            Some(path) => {
+                let conn = rusqlite::Connection::open(path).expect("open the SQLite file");
+                let mut stmt = conn.prepare(query).unwrap();
+                let width = stmt.column_count();
+                stmt.query_map([key], |r| (0..width).map(|i| r.get(i)).collect())
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect()
+            }
+            None => {
+                let client = pg_connect(&self.database_url).await;
+                client
+                    .query(query, &[&key])
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| (0..r.len()).map(|i| r.get(i)).collect())
+                    .collect()
+            }
+        }
+    }
+
     /// `POST /v1/leads/import/csv` with a multipart form.
     pub async fn import(&self, form: reqwest::multipart::Form) -> Resp {
         let res = self
@@ -375,8 +401,10 @@ impl TestApp {
 }
 
 /// The tables whose rows belong to one workspace, by their `workspace_id`.
-pub const WORKSPACE_TABLES: [&str; 6] = [
+pub const WORKSPACE_TABLES: [&str; 8] = [
     "leads",
+    "lead_totals",
+    "campaign_counts",
     "campaigns",
     "campaign_leads",
     "dnc_entries",

@@ -24,6 +24,8 @@ const DISTRIBUTED: &[&str] = &[
     "campaign_leads",
     "dnc_entries",
     "workspace_members",
+    "campaign_counts",
+    "lead_totals",
 ];
 
 /// Whether the database runs Citus.

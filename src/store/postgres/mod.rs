@@ -25,7 +25,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::exec::{self, Cell, Enrollment, Exec, Migration, Row, selection_sql};
+use super::exec::{self, Cell, Enrollment, Exec, Migration, Row, Tally, selection_sql};
 use super::sql::{Dialect, Param, Sql};
 use super::storage_impl::storage_impl;
 use super::*;
@@ -41,6 +41,7 @@ const MIGRATIONS: &[Migration] = &[
         "idempotency",
         include_str!("migrations/0002_idempotency.sql"),
     ),
+    (3, "reads", include_str!("migrations/0003_reads.sql")),
 ];
 
 /// The advisory lock that serialises migrations between processes.
@@ -492,17 +493,52 @@ impl<C: GenericClient + Sync> Exec for Conn<'_, C> {
     }
 
     /// One statement: the selection, its memberships and the leads.
-    async fn delete_selection(&self, ws: WorkspaceRef, selection: &Selection) -> Result<u64> {
+    async fn delete_selection(
+        &self,
+        ws: WorkspaceRef,
+        selection: &Selection,
+    ) -> Result<(u64, Vec<Tally>)> {
         let mut sql = selection_sql(Dialect::Postgres, ws, selection);
         let w = sql.param(ws.key);
         sql.text = format!(
             r"with sel as materialized (select l.id from leads l where {where_}),
-             members as (delete from campaign_leads cl using sel where cl.workspace_id = {w} and cl.lead_id = sel.id),
-             gone as (delete from leads d using sel where d.workspace_id = {w} and d.id = sel.id returning 1)
-             select count(*) from gone",
+             members as (delete from campaign_leads cl using sel where cl.workspace_id = {w} and cl.lead_id = sel.id
+               returning cl.campaign_id, cl.status),
+             gone as (delete from leads d using sel where d.workspace_id = {w} and d.id = sel.id returning 1),
+             tally as (select campaign_id, status, count(*) as n from members group by campaign_id, status)
+             select (select count(*) from gone), (select array_agg(campaign_id::text) from tally),
+               (select array_agg(status) from tally), (select array_agg(n::text) from tally)",
             where_ = sql.text
         );
-        Ok(self.query_i64(&sql).await? as u64)
+        let mut row = self.query_one(&sql).await?;
+        let gone = row.i64(0)? as u64;
+        let (campaigns, statuses, counts) =
+            (row.text_list(1)?, row.text_list(2)?, row.text_list(3)?);
+        let parse = |s: &str| {
+            s.parse::<i64>()
+                .map_err(|e| StoreError::Internal(anyhow::anyhow!("a count: {e}")))
+        };
+        let mut members = Vec::with_capacity(campaigns.len());
+        for ((c, s), n) in campaigns.iter().zip(statuses).zip(&counts) {
+            members.push((parse(c)?, s, parse(n)?));
+        }
+        Ok((gone, members))
+    }
+
+    async fn delete_members(&self, sql: &Sql) -> Result<Vec<Tally>> {
+        let tallied = Sql {
+            text: format!(
+                r"with gone as ({} returning campaign_id, status)
+                 select campaign_id, status, count(*) from gone group by campaign_id, status",
+                sql.text
+            ),
+            ..sql.clone()
+        };
+        self.query(&tallied)
+            .await?
+            .into_iter()
+            .map(|mut r| Ok((r.i64(0)?, r.text(1)?, r.i64(2)?)))
+            .collect()
     }
 }
 

@@ -20,7 +20,7 @@ use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, TransactionBehavior};
 use serde_json::Value;
 
-use super::exec::{self, Cell, Enrollment, Exec, Migration, Row, selection_sql};
+use super::exec::{self, Cell, Enrollment, Exec, Migration, Row, Tally, selection_sql, tally};
 use super::sql::{Dialect, Param, Sql};
 use super::storage_impl::storage_impl;
 use super::*;
@@ -37,6 +37,7 @@ const MIGRATIONS: &[Migration] = &[
         "idempotency",
         include_str!("migrations/0002_idempotency.sql"),
     ),
+    (3, "reads", include_str!("migrations/0003_reads.sql")),
 ];
 
 const PRAGMAS: &str = r"pragma journal_mode = wal; pragma synchronous = normal;
@@ -448,7 +449,9 @@ impl Exec for Conn<'_> {
             let matched = self.select_into_temp(ws, selection)?;
             let cond = Sql::with(Dialect::Sqlite, "true", vec![]);
             if dnc {
-                let from = "temp.lf_selected s join leads l on l.id = s.id";
+                // `cross join`: the selection is the outer loop (SQLite keeps
+                // that order), never a scan of every lead probing it.
+                let from = "temp.lf_selected s cross join leads l on l.id = s.id";
                 (from, "l.id", cond, matched)
             } else {
                 ("temp.lf_selected s", "s.id", cond, matched)
@@ -494,18 +497,37 @@ impl Exec for Conn<'_> {
         Ok(outcome)
     }
 
-    async fn delete_selection(&self, ws: WorkspaceRef, selection: &Selection) -> Result<u64> {
+    async fn delete_selection(
+        &self,
+        ws: WorkspaceRef,
+        selection: &Selection,
+    ) -> Result<(u64, Vec<Tally>)> {
         self.select_into_temp(ws, selection)?;
-        self.run(&Sql::with(
-            Dialect::Sqlite,
-            r"delete from campaign_leads where campaign_id in (select id from campaigns where workspace_id = ?1)
-             and lead_id in (select id from temp.lf_selected)",
-            vec![ws.key.into()],
-        ))?;
-        self.run(&Sql::with(
+        let members = self
+            .delete_members(&Sql::with(
+                Dialect::Sqlite,
+                "delete from campaign_leads where lead_id in (select id from temp.lf_selected)",
+                vec![],
+            ))
+            .await?;
+        let gone = self.run(&Sql::with(
             Dialect::Sqlite,
             "delete from leads where id in (select id from temp.lf_selected)",
             vec![],
-        ))
+        ))?;
+        Ok((gone, members))
+    }
+
+    async fn delete_members(&self, sql: &Sql) -> Result<Vec<Tally>> {
+        let returning = Sql {
+            text: format!("{} returning campaign_id, status", sql.text),
+            ..sql.clone()
+        };
+        let rows = self.rows(&returning)?;
+        let keys = rows
+            .into_iter()
+            .map(|mut r| Ok((r.i64(0)?, r.text(1)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(tally(keys))
     }
 }
