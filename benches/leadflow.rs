@@ -515,11 +515,14 @@ fn explicit_body(entries: impl Iterator<Item = Value>) -> Vec<u8> {
     serde_json::to_vec(&json!({"leads": entries.collect::<Vec<_>>()})).expect("json")
 }
 
-/// The raw engine's do-not-contact test of a lead `l`, as leadflow makes it.
+/// The raw engine's do-not-contact test of a lead `l`: two anti joins on
+/// the list's unique index, as leadflow makes it.
 const SQLITE_NOT_DNC: &str = "not exists (select 1 from dnc_entries d where d.workspace_id = l.workspace_id \
-     and ((d.kind = 'email' and d.value = l.email_key) or (d.kind = 'domain' and d.value = substr(l.email_key, instr(l.email_key, '@') + 1))))";
+     and d.kind = 'email' and d.value = l.email_key) and not exists (select 1 from dnc_entries d \
+     where d.workspace_id = l.workspace_id and d.kind = 'domain' and d.value = substr(l.email_key, instr(l.email_key, '@') + 1))";
 const PG_NOT_DNC: &str = "not exists (select 1 from dnc_entries d where d.workspace_id = l.workspace_id \
-     and ((d.kind = 'email' and d.value = l.email_key) or (d.kind = 'domain' and d.value = split_part(l.email_key, '@', 2))))";
+     and d.kind = 'email' and d.value = l.email_key) and not exists (select 1 from dnc_entries d \
+     where d.workspace_id = l.workspace_id and d.kind = 'domain' and d.value = split_part(l.email_key, '@', 2))";
 
 impl Raw {
     /// Creates an empty campaign directly (outside any timing).

@@ -516,7 +516,7 @@ pub async fn add_explicit(
         return Ok(outcome);
     }
     let dnc = dnc::any(e, ws).await?;
-    let on_dnc = e.dialect().on_dnc();
+    let on_dnc = e.dialect().on_dnc("?1");
     if dnc {
         let mut sql = e.sql(
             "select count(*) from ",
@@ -542,7 +542,7 @@ pub async fn add_explicit(
     );
     let rows = sql.int_rows(lead_keys, "j");
     let not_dnc = if dnc {
-        format!(" and not {on_dnc}")
+        format!(" and {}", e.dialect().not_on_dnc("?1"))
     } else {
         String::new()
     };
@@ -618,7 +618,7 @@ pub async fn preview_selection(
         sql.text = format!(
             r"select count(*) from leads l where {where_} and {on_dnc} and {not_member}",
             where_ = sql.text,
-            on_dnc = e.dialect().on_dnc(),
+            on_dnc = e.dialect().on_dnc(&sql.placeholder(1)),
             not_member = Dialect::not_member(&ck)
         );
         e.query_i64(&sql).await? as u64

@@ -54,29 +54,43 @@ impl Dialect {
     }
 
     /// True for a lead (aliased `l`) whose email or domain is on its
-    /// workspace's do-not-contact list.
-    pub fn on_dnc(self) -> String {
-        let domain = self.email_domain("l.email_key");
-        match self {
-            // Two subqueries, each an exact index lookup: SQLite 3.53 turns
-            // a lone `exists` into a join that reads the workspace's whole
-            // list for every lead (70 s for 100,000 leads and 4,000
-            // entries), where two lookups take 2 µs.
-            Dialect::Sqlite => format!(
-                r"(exists (select 1 from dnc_entries d where d.workspace_id = l.workspace_id
-                   and d.kind = 'email' and d.value = l.email_key)
-                 or exists (select 1 from dnc_entries d where d.workspace_id = l.workspace_id
-                   and d.kind = 'domain' and d.value = {domain}))"
-            ),
-            // One subquery, not two joined by `or`: Citus routes a statement
-            // with it to the workspace's shard, and the planner still looks
-            // up the two index entries (a bitmap OR).
-            Dialect::Postgres => format!(
-                r"exists (select 1 from dnc_entries d where d.workspace_id = l.workspace_id
-                   and ((d.kind = 'email' and d.value = l.email_key)
-                     or (d.kind = 'domain' and d.value = {domain})))"
-            ),
-        }
+    /// workspace's do-not-contact list; `ws` is the workspace's placeholder.
+    pub fn on_dnc(self, ws: &str) -> String {
+        let (email, domain) = self.dnc_lookups(ws);
+        format!("(exists ({email}) or exists ({domain}))")
+    }
+
+    /// True for a lead (aliased `l`) that the do-not-contact list lets
+    /// through.
+    pub fn not_on_dnc(self, ws: &str) -> String {
+        let (email, domain) = self.dnc_lookups(ws);
+        format!("not exists ({email}) and not exists ({domain})")
+    }
+
+    /// The two lookups of the do-not-contact test, each an exact key of
+    /// the list's unique index. Two, not one subquery with an `or` inside:
+    /// PostgreSQL turns that one into a hash join on the workspace alone
+    /// that compares every lead with every entry (92 s for 130,000 leads
+    /// and 4,000 entries, where the two anti joins take 0.1 s), and SQLite
+    /// 3.53 into a scan of the workspace's whole list per lead. On
+    /// PostgreSQL each also names the workspace (`ws`): Citus routes a
+    /// statement to one shard only when every subquery left as a subquery
+    /// does.
+    fn dnc_lookups(self, ws: &str) -> (String, String) {
+        let named = match self {
+            Dialect::Sqlite => String::new(),
+            Dialect::Postgres => format!(" and d.workspace_id = {ws}"),
+        };
+        let lookup = |kind: &str, value: &str| {
+            format!(
+                r"select 1 from dnc_entries d where d.workspace_id = l.workspace_id{named}
+                 and d.kind = '{kind}' and d.value = {value}"
+            )
+        };
+        (
+            lookup("email", "l.email_key"),
+            lookup("domain", &self.email_domain("l.email_key")),
+        )
     }
 }
 
@@ -181,7 +195,8 @@ impl Sql {
         sql
     }
 
-    fn placeholder(&self, n: usize) -> String {
+    /// The placeholder of the `n`th parameter (from 1).
+    pub fn placeholder(&self, n: usize) -> String {
         match self.dialect {
             Dialect::Sqlite => format!("?{n}"),
             Dialect::Postgres => format!("${n}"),

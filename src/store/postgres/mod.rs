@@ -455,8 +455,8 @@ impl<C: GenericClient + Sync> Exec for Conn<'_, C> {
         dnc: bool,
     ) -> Result<SelectionOutcome> {
         let mut sql = selection_sql(Dialect::Postgres, ws, selection);
-        let on_dnc = Dialect::Postgres.on_dnc();
         let w = sql.param(ws.key);
+        let on_dnc = Dialect::Postgres.on_dnc(&w);
         let ck = sql.param(to.campaign_key);
         let st = sql.param(to.status.as_str());
         let at = sql.param(to.now);
@@ -471,10 +471,11 @@ impl<C: GenericClient + Sync> Exec for Conn<'_, C> {
             // times: to insert, to count it, to count those blocked.
             format!(
                 r"with ins as ({insert} select {w}, {ck}, l.id, {st}, {at}, {at} from leads l
-                   where {where_} and not {on_dnc} order by l.id {conflict})
+                   where {where_} and {not_on_dnc} order by l.id {conflict})
                  select (select count(*) from leads l where {where_}), (select count(*) from ins),
                    (select count(*) from leads l where {where_} and {on_dnc} and {not_member})",
-                not_member = Dialect::not_member(&ck)
+                not_member = Dialect::not_member(&ck),
+                not_on_dnc = Dialect::Postgres.not_on_dnc(&w),
             )
         } else {
             // The selection is read once, into a CTE both counts use.
