@@ -456,7 +456,6 @@ impl<C: GenericClient + Sync> Exec for Conn<'_, C> {
     ) -> Result<SelectionOutcome> {
         let mut sql = selection_sql(Dialect::Postgres, ws, selection);
         let w = sql.param(ws.key);
-        let on_dnc = Dialect::Postgres.on_dnc(&w);
         let ck = sql.param(to.campaign_key);
         let st = sql.param(to.status.as_str());
         let at = sql.param(to.now);
@@ -465,20 +464,31 @@ impl<C: GenericClient + Sync> Exec for Conn<'_, C> {
         let conflict = "on conflict (workspace_id, campaign_id, lead_id) do nothing returning 1";
         // One statement, so one snapshot: the counts describe exactly what
         // it saw and did; and one Citus runs whole on the workspace's shard.
+        // The selection is read once, into a CTE that the insert and the
+        // counts share. With a do-not-contact list each selected lead also
+        // carries whether the list blocks it and whether it is new to the
+        // campaign, found by outer joins on the list's unique key and the
+        // membership's (hash joins, co-located: what Citus routes).
         sql.text = if dnc {
-            // The list's test stays in `where` clauses, uncorrelated with
-            // any CTE (what Citus routes), so the selection is read three
-            // times: to insert, to count it, to count those blocked.
+            let domain = Dialect::Postgres.email_domain("l.email_key");
             format!(
-                r"with ins as ({insert} select {w}, {ck}, l.id, {st}, {at}, {at} from leads l
-                   where {where_} and {not_on_dnc} order by l.id {conflict})
-                 select (select count(*) from leads l where {where_}), (select count(*) from ins),
-                   (select count(*) from leads l where {where_} and {on_dnc} and {not_member})",
-                not_member = Dialect::not_member(&ck),
-                not_on_dnc = Dialect::Postgres.not_on_dnc(&w),
+                r"with sel as materialized (
+                   select l.id, (de.workspace_id is not null or dd.workspace_id is not null) as blocked,
+                     cl.lead_id is null as fresh
+                   from leads l
+                   left join dnc_entries de on de.workspace_id = l.workspace_id and de.workspace_id = {w}
+                     and de.kind = 'email' and de.value = l.email_key
+                   left join dnc_entries dd on dd.workspace_id = l.workspace_id and dd.workspace_id = {w}
+                     and dd.kind = 'domain' and dd.value = {domain}
+                   left join campaign_leads cl on cl.workspace_id = l.workspace_id and cl.workspace_id = {w}
+                     and cl.campaign_id = {ck} and cl.lead_id = l.id
+                   where {where_}),
+                 ins as ({insert} select {w}, {ck}, id, {st}, {at}, {at} from sel where not blocked
+                   order by id {conflict})
+                 select (select count(*) from sel), (select count(*) from ins),
+                   (select count(*) from sel where blocked and fresh)"
             )
         } else {
-            // The selection is read once, into a CTE both counts use.
             format!(
                 r"with sel as materialized (select l.id from leads l where {where_}),
                  ins as ({insert} select {w}, {ck}, id, {st}, {at}, {at} from sel order by id {conflict})
