@@ -359,13 +359,7 @@ async fn search_and_tags_through_their_indexes_match_every_lead_tested() {
             .map(|l| l["_id"].as_str().unwrap().to_owned())
             .collect();
         let path = format!("/v1/leads?search={}", urlencoding(needle));
-        let got: HashSet<String> = app
-            .all(&path)
-            .await
-            .iter()
-            .map(|l| l["_id"].as_str().unwrap().to_owned())
-            .collect();
-        assert_eq!(got, expected, "search {needle:?}");
+        assert_eq!(listed_ids(&app, &path).await, expected, "search {needle:?}");
         let total = app.get(&format!("{path}&limit=1")).await.body["pagination"]["total"].clone();
         assert_eq!(total, json!(expected.len()), "total of {needle:?}");
     }
@@ -394,14 +388,17 @@ async fn search_and_tags_through_their_indexes_match_every_lead_tested() {
         if let Some(c) = country {
             path.push_str(&format!("&country={c}"));
         }
-        let got: HashSet<String> = app
-            .all(&path)
-            .await
-            .iter()
-            .map(|l| l["_id"].as_str().unwrap().to_owned())
-            .collect();
-        assert_eq!(got, expected, "tags {tags}");
+        assert_eq!(listed_ids(&app, &path).await, expected, "tags {tags}");
     }
+}
+
+/// The IDs of every lead a list answers, over all its pages.
+async fn listed_ids(app: &TestApp, path: &str) -> HashSet<String> {
+    app.all(path)
+        .await
+        .iter()
+        .map(|l| l["_id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn urlencoding(s: &str) -> String {
