@@ -255,12 +255,7 @@ pub async fn list_leads(
     // The total is kept by status.
     let counts = lead_counts(e, ws, found.key).await?;
     let total = match status {
-        Some(s) => {
-            counts.by_status[CampaignLeadStatus::ALL
-                .iter()
-                .position(|x| *x == s)
-                .unwrap_or_default()]
-        }
+        Some(s) => counts.of(s),
         None => counts.by_status.iter().sum(),
     };
     exec::page(

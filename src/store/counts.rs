@@ -128,13 +128,10 @@ pub async fn members(
     sql.push(&format!(" and {c} group by campaign_id, status"));
     for mut r in e.query(&sql).await? {
         let (campaign, status, n) = (r.i64(0)?, r.text(1)?, r.i64(2)?);
-        if let (Some(counts), Some(i)) = (
-            out.get_mut(&campaign),
-            CampaignLeadStatus::ALL
-                .iter()
-                .position(|s| s.as_str() == status),
-        ) {
-            counts.by_status[i] = n;
+        if let (Some(counts), Some(status)) =
+            (out.get_mut(&campaign), CampaignLeadStatus::parse(&status))
+        {
+            counts.set(status, n);
         }
     }
     Ok(out)

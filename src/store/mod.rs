@@ -164,6 +164,24 @@ pub struct LeadCounts {
     pub by_status: [i64; 7],
 }
 
+impl LeadCounts {
+    fn slot(status: CampaignLeadStatus) -> usize {
+        CampaignLeadStatus::ALL
+            .iter()
+            .position(|s| *s == status)
+            .unwrap_or_default()
+    }
+
+    /// Members in `status`.
+    pub fn of(&self, status: CampaignLeadStatus) -> i64 {
+        self.by_status[Self::slot(status)]
+    }
+
+    pub fn set(&mut self, status: CampaignLeadStatus, n: i64) {
+        self.by_status[Self::slot(status)] = n;
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct CampaignRow {
     pub key: i64,

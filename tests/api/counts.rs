@@ -392,6 +392,55 @@ async fn search_and_tags_through_their_indexes_match_every_lead_tested() {
     }
 }
 
+/// A filtered lead list walked page by page: newest first, every match
+/// once, whichever way SQLite reads the page (many matches: the workspace
+/// newest first; few: the filter's index and a sort, chosen by the count).
+#[tokio::test]
+async fn filtered_pages_walk_every_match_newest_first_whether_matches_are_many_or_few() {
+    let app = spawn_app().await;
+    let leads: Vec<Value> = (0..30)
+        .map(|i| {
+            let country = if i % 3 == 0 { "DE" } else { "US" };
+            let country = if i == 7 || i == 22 { "FR" } else { country };
+            json!({"email": format!("page{i}@example.com"), "country": country})
+        })
+        .collect();
+    let ids = app.create_leads(leads).await;
+    for (country, want) in [("US", 18), ("FR", 2)] {
+        let expected: Vec<String> = app
+            .all(&format!("/v1/leads?country={country}"))
+            .await
+            .iter()
+            .map(|l| l["_id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(expected.len(), want, "{country}");
+        // Newest first: by storage key, descending.
+        let mut order: Vec<&String> = ids.iter().filter(|id| expected.contains(id)).collect();
+        order.sort_by_key(|id| std::cmp::Reverse(key(id)));
+        let mut walked = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let r = app
+                .get(&format!(
+                    "/v1/leads?country={country}&limit=5&cursor={cursor}"
+                ))
+                .await;
+            let page = r.assert_ok(200).as_array().unwrap().clone();
+            assert_eq!(r.body["pagination"]["total"], json!(want));
+            walked.extend(page.iter().map(|l| l["_id"].as_str().unwrap().to_owned()));
+            match r.body["pagination"]["nextCursor"].as_str() {
+                Some(c) => cursor = c.to_owned(),
+                None => break,
+            }
+        }
+        assert_eq!(
+            walked.iter().collect::<Vec<_>>(),
+            order,
+            "{country}, newest first"
+        );
+    }
+}
+
 /// The IDs of every lead a list answers, over all its pages.
 async fn listed_ids(app: &TestApp, path: &str) -> HashSet<String> {
     app.all(path)
