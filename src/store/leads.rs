@@ -80,8 +80,16 @@ async fn among(
     {
         return Ok(Vec::new());
     }
+    // SQLite has no statistics and takes `workspace_id = ?` for a few rows:
+    // asked for `id, created_at` by key, it scanned the workspace's
+    // `(workspace_id, created_at)` index whole (85 ms at 1M leads for 5,000
+    // keys, 5 ms by key). The unary plus keeps it to the primary key.
+    let ws_column = match (e.dialect(), column) {
+        (Dialect::Sqlite, "id") => "+l.workspace_id",
+        _ => "l.workspace_id",
+    };
     let mut sql = e.sql(
-        &format!("select {select} from leads l where l.workspace_id = ?1"),
+        &format!("select {select} from leads l where {ws_column} = ?1"),
         vec![ws.key.into()],
     );
     let c = sql.in_list(&format!("l.{column}"), values, false);
