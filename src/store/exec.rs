@@ -223,45 +223,50 @@ pub enum Total<'a> {
     Known(i64),
 }
 
-/// Runs a count (unless the total is known) and a page of rows on the same
-/// conditions (`sql.text`), newest first, after the cursor when there is
-/// one.
+/// Runs a page of rows on the conditions `sql.text`, newest first, after
+/// the cursor when there is one, and finds their total: known already, or
+/// counted on the same conditions, except when the first page holds every
+/// match (no cursor, nothing more): then its length is the total, and the
+/// count is not made (the one-statement answer to a search that finds a
+/// few leads).
 pub async fn page<T>(
     e: &impl Exec,
-    mut sql: Sql,
+    sql: Sql,
     select: &str,
     total: Total<'_>,
     order_key: &str,
     page: PageRequest,
     mut map: impl FnMut(Row) -> Result<T>,
 ) -> Result<Page<T>> {
-    let total = match total {
-        Total::Known(n) => n,
-        Total::Count(from) => {
-            let count = Sql {
-                text: format!("select count(*) from {from} where {}", sql.text),
-                ..sql.clone()
-            };
-            e.query_i64(&count).await?
-        }
-    };
+    let mut rows = sql.clone();
     if let Some(cursor) = page.cursor {
-        let p = sql.param(cursor.key);
-        sql.push(&format!(" and {order_key} < {p}"));
+        let p = rows.param(cursor.key);
+        rows.push(&format!(" and {order_key} < {p}"));
     }
-    let limit = sql.param(page.limit as i64 + 1);
-    sql.text = format!(
+    let limit = rows.param(page.limit as i64 + 1);
+    rows.text = format!(
         "{select} where {} order by {order_key} desc limit {limit}",
-        sql.text
+        rows.text
     );
     let mut items = e
-        .query(&sql)
+        .query(&rows)
         .await?
         .into_iter()
         .map(&mut map)
         .collect::<Result<Vec<T>>>()?;
     let has_more = items.len() > page.limit;
     items.truncate(page.limit);
+    let total = match total {
+        Total::Known(n) => n,
+        Total::Count(_) if page.cursor.is_none() && !has_more => items.len() as i64,
+        Total::Count(from) => {
+            let count = Sql {
+                text: format!("select count(*) from {from} where {}", sql.text),
+                ..sql
+            };
+            e.query_i64(&count).await?
+        }
+    };
     Ok(Page {
         items,
         total,

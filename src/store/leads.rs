@@ -189,32 +189,45 @@ pub async fn list(
     sql.lead_filter(filter, "?1");
     // The workspace's total is kept; a filtered list's is counted, on the
     // filter's index.
-    let all = counts::leads(e, ws).await?;
     if filter.is_empty() {
+        let all = Total::Known(counts::leads(e, ws).await?);
         let select = format!("select {LEAD_COLUMNS} from leads l");
-        return exec::page(e, sql, &select, Total::Known(all), "l.id", page, from_row).await;
+        return exec::page(e, sql, &select, all, "l.id", page, from_row).await;
+    }
+    // PostgreSQL's planner chooses how to read the page with its
+    // statistics, and the page comes first: when it holds every match,
+    // nothing is counted.
+    if e.dialect() == Dialect::Postgres {
+        let select = format!("select {LEAD_COLUMNS} from leads l");
+        return exec::page(
+            e,
+            sql,
+            &select,
+            Total::Count("leads l"),
+            "l.id",
+            page,
+            from_row,
+        )
+        .await;
     }
     let count = Sql {
         text: format!("select count(*) from leads l where {}", sql.text),
         ..sql.clone()
     };
     let total = e.query_i64(&count).await?;
-    // How SQLite reads the page (PostgreSQL's planner weighs this with its
-    // statistics). Matches spread over the workspace are found soonest by
-    // walking it newest first until the page is full (about limit × all /
-    // total leads read); few matches, by the filter's index and a sort of
-    // them (about total). The count just made says which is less. Leads
-    // created before a time sit at the far end of the walk: always by index.
-    let (from, order) = match e.dialect() {
-        Dialect::Sqlite
-            if filter.lead_ids.is_none()
-                && filter.created_before.is_none()
-                && (total as f64).powi(2) > page.limit as f64 * all as f64 =>
-        {
-            ("leads l indexed by leads_workspace", "l.id")
-        }
-        Dialect::Sqlite => ("leads l", "+l.id"),
-        Dialect::Postgres => ("leads l", "l.id"),
+    // How SQLite reads the page. Matches spread over the workspace are
+    // found soonest by walking it newest first until the page is full
+    // (about limit × all / total leads read); few matches, by the filter's
+    // index and a sort of them (about total). The count just made says
+    // which is less. Leads created before a time sit at the far end of the
+    // walk: always by index.
+    let walk = filter.lead_ids.is_none()
+        && filter.created_before.is_none()
+        && (total as f64).powi(2) > page.limit as f64 * counts::leads(e, ws).await? as f64;
+    let (from, order) = if walk {
+        ("leads l indexed by leads_workspace", "l.id")
+    } else {
+        ("leads l", "+l.id")
     };
     let select = format!("select {LEAD_COLUMNS} from {from}");
     exec::page(e, sql, &select, Total::Known(total), order, page, from_row).await

@@ -417,27 +417,32 @@ async fn filtered_pages_walk_every_match_newest_first_whether_matches_are_many_o
         // Newest first: by storage key, descending.
         let mut order: Vec<&String> = ids.iter().filter(|id| expected.contains(id)).collect();
         order.sort_by_key(|id| std::cmp::Reverse(key(id)));
-        let mut walked = Vec::new();
-        let mut cursor = String::new();
-        loop {
-            let r = app
-                .get(&format!(
-                    "/v1/leads?country={country}&limit=5&cursor={cursor}"
-                ))
-                .await;
-            let page = r.assert_ok(200).as_array().unwrap().clone();
-            assert_eq!(r.body["pagination"]["total"], json!(want));
-            walked.extend(page.iter().map(|l| l["_id"].as_str().unwrap().to_owned()));
-            match r.body["pagination"]["nextCursor"].as_str() {
-                Some(c) => cursor = c.to_owned(),
-                None => break,
+        // Pages of 5, and pages that just miss, just hold and just
+        // exceed every match: a first page holding every match is its
+        // own total, any other is counted.
+        for limit in [5, want - 1, want, want + 1] {
+            let mut walked = Vec::new();
+            let mut cursor = String::new();
+            loop {
+                let r = app
+                    .get(&format!(
+                        "/v1/leads?country={country}&limit={limit}&cursor={cursor}"
+                    ))
+                    .await;
+                let page = r.assert_ok(200).as_array().unwrap().clone();
+                assert_eq!(r.body["pagination"]["total"], json!(want), "limit {limit}");
+                walked.extend(page.iter().map(|l| l["_id"].as_str().unwrap().to_owned()));
+                match r.body["pagination"]["nextCursor"].as_str() {
+                    Some(c) => cursor = c.to_owned(),
+                    None => break,
+                }
             }
+            assert_eq!(
+                walked.iter().collect::<Vec<_>>(),
+                order,
+                "{country}, limit {limit}, newest first"
+            );
         }
-        assert_eq!(
-            walked.iter().collect::<Vec<_>>(),
-            order,
-            "{country}, newest first"
-        );
     }
 }
 
