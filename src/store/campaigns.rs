@@ -511,19 +511,43 @@ pub async fn add_explicit(
         return Ok(outcome);
     }
     let dnc = dnc::any(e, ws).await?;
-    let on_dnc = e.dialect().on_dnc("?1");
+    (outcome.added, outcome.blocked) = if dnc && e.dialect() == Dialect::Postgres {
+        enroll_keys_past_dnc_pg(e, ws, to, lead_keys).await?
+    } else {
+        enroll_keys(e, ws, to, lead_keys, dnc).await?
+    };
+    MemberDeltas::default()
+        .add(to.campaign_key, to.status.as_str(), outcome.added as i64)
+        .apply(e, ws)
+        .await?;
+    Ok(outcome)
+}
+
+/// The explicit add's memberships, `keys` in request order (SQLite) or key
+/// order (PostgreSQL), less the leads the do-not-contact list blocks when
+/// `dnc`: how many were added, and how many new to the campaign the list
+/// blocked (a count of its own, before the insert).
+async fn enroll_keys(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    to: Enrollment,
+    keys: Vec<i64>,
+    dnc: bool,
+) -> Result<(u64, u64)> {
+    let mut blocked = 0;
     if dnc {
         let mut sql = e.sql(
             "select count(*) from ",
             vec![ws.key.into(), to.campaign_key.into()],
         );
-        let rows = sql.int_rows(lead_keys.clone(), "j");
+        let rows = sql.int_rows(keys.clone(), "j");
         sql.push(&format!(
             r"{rows} cross join leads l where l.workspace_id = ?1 and l.id = j.id and {on_dnc}
              and {not_member}",
+            on_dnc = e.dialect().on_dnc("?1"),
             not_member = Dialect::not_member("?2")
         ));
-        outcome.blocked = e.query_i64(&sql).await? as u64;
+        blocked = e.query_i64(&sql).await? as u64;
     }
     let mut sql = e.sql(
         r"insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at)
@@ -535,7 +559,7 @@ pub async fn add_explicit(
             to.now.into(),
         ],
     );
-    let rows = sql.int_rows(lead_keys, "j");
+    let rows = sql.int_rows(keys, "j");
     let not_dnc = if dnc {
         format!(" and {}", e.dialect().not_on_dnc("?1"))
     } else {
@@ -554,12 +578,51 @@ pub async fn add_explicit(
         r"{rows} cross join leads l where l.workspace_id = ?1 and l.id = j.id{not_dnc}
          order by {order} on conflict do nothing"
     ));
-    outcome.added = e.insert_count(&sql).await?;
-    MemberDeltas::default()
-        .add(to.campaign_key, to.status.as_str(), outcome.added as i64)
-        .apply(e, ws)
-        .await?;
-    Ok(outcome)
+    Ok((e.insert_count(&sql).await?, blocked))
+}
+
+/// [`enroll_keys`] with a do-not-contact list on PostgreSQL, in one
+/// statement (one snapshot, and one read of the named leads): each lead
+/// carries whether the list blocks it and whether it is new to the
+/// campaign, found by outer joins on the list's and the membership's unique
+/// keys, as the selection add does (each naming the workspace, so that
+/// Citus routes the whole to its shard).
+async fn enroll_keys_past_dnc_pg(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    to: Enrollment,
+    keys: Vec<i64>,
+) -> Result<(u64, u64)> {
+    let mut sql = e.sql(
+        "",
+        vec![
+            ws.key.into(),
+            to.campaign_key.into(),
+            to.status.as_str().into(),
+            to.now.into(),
+        ],
+    );
+    let rows = sql.int_rows(keys, "j");
+    let domain = Dialect::Postgres.email_domain("l.email_key");
+    sql.text = format!(
+        r"with sel as materialized (
+           select l.id, (de.workspace_id is not null or dd.workspace_id is not null) as blocked,
+             cl.lead_id is null as fresh
+           from {rows} cross join leads l
+           left join dnc_entries de on de.workspace_id = l.workspace_id and de.workspace_id = $1
+             and de.kind = 'email' and de.value = l.email_key
+           left join dnc_entries dd on dd.workspace_id = l.workspace_id and dd.workspace_id = $1
+             and dd.kind = 'domain' and dd.value = {domain}
+           left join campaign_leads cl on cl.workspace_id = l.workspace_id and cl.workspace_id = $1
+             and cl.campaign_id = $2 and cl.lead_id = l.id
+           where l.workspace_id = $1 and l.id = j.id),
+         ins as (insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at)
+           select $1, $2, id, $3, $4, $4 from sel where not blocked
+           order by id on conflict do nothing returning 1)
+         select (select count(*) from ins), (select count(*) from sel where blocked and fresh)"
+    );
+    let mut row = e.query_one(&sql).await?;
+    Ok((row.i64(0)? as u64, row.i64(1)? as u64))
 }
 
 /// Adds every lead a filter or select-all names, less the exclusions.

@@ -361,6 +361,22 @@ async fn do_not_contact_emails_and_domains_are_skipped_and_counted_as_blocked() 
         (3, 0, 2)
     );
     assert_eq!(app.campaign_lead_total(&c).await, 1);
+    // A member the list blocks later is already in the campaign, not
+    // blocked: `blocked` counts only leads the list kept out.
+    app.post(
+        "/v1/dnc",
+        json!({"entries": [{"type": "email", "value": "fine@example.com"}]}),
+    )
+    .await
+    .assert_ok(200);
+    let r = app
+        .add(
+            &c,
+            json!({"leads": [{"email": "fine@example.com"}, {"email": "stop@example.com"}]}),
+        )
+        .await;
+    let d = explicit_ok(&r, 2);
+    assert_eq!((count(&d, "added"), count(&d, "blocked")), (0, 1), "{d}");
 }
 
 #[tokio::test]

@@ -389,6 +389,9 @@ async fn search_and_tags_through_their_indexes_match_every_lead_tested() {
             path.push_str(&format!("&country={c}"));
         }
         assert_eq!(listed_ids(&app, &path).await, expected, "tags {tags}");
+        // Pages of one: counted, not the page's length.
+        let total = app.get(&format!("{path}&limit=1")).await.body["pagination"]["total"].clone();
+        assert_eq!(total, json!(expected.len()), "total of tags {tags}");
     }
 }
 
