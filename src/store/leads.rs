@@ -241,10 +241,12 @@ pub async fn list(
     let walk = filter.lead_ids.is_none()
         && filter.created_before.is_none()
         && (total as f64).powi(2) > page.limit as f64 * counts::leads(e, ws).await? as f64;
-    let (from, order) = if walk {
-        ("leads l indexed by leads_workspace", "l.id")
+    let (sql, from, order) = if walk {
+        let mut walking = e.sql("l.workspace_id = ?1", vec![ws.key.into()]);
+        walking.lead_filter_walking(filter, "?1");
+        (walking, "leads l indexed by leads_workspace", "l.id")
     } else {
-        ("leads l", "+l.id")
+        (sql, "leads l", "+l.id")
     };
     let select = format!("select {LEAD_COLUMNS} from {from}");
     exec::page(e, sql, &select, Total::Known(total), order, page, from_row).await

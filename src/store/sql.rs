@@ -343,6 +343,20 @@ impl Sql {
     /// Appends the conditions of `f` on the leads aliased `l` of the
     /// workspace whose key is the placeholder `ws`, cheapest first.
     pub fn lead_filter(&mut self, f: &LeadFilter, ws: &str) {
+        self.lead_filter_as(f, ws, false);
+    }
+
+    /// [`Sql::lead_filter`] for a statement that walks the workspace's
+    /// leads and stops at a page: on SQLite each lead's tags are then
+    /// looked up on their key (an `exists`), where the plain filter gathers
+    /// every lead of the tags first (`in`), which is right for counting and
+    /// for few matches but builds a set of every tagged lead before the
+    /// first row of a walk (38 ms for 200,000 tagged leads, 0.1 ms by key).
+    pub fn lead_filter_walking(&mut self, f: &LeadFilter, ws: &str) {
+        self.lead_filter_as(f, ws, true);
+    }
+
+    fn lead_filter_as(&mut self, f: &LeadFilter, ws: &str, walking: bool) {
         if let Some(ids) = &f.lead_ids {
             let c = self.id_in("l", "created_at", ids, false);
             self.push(&format!(" and {c}"));
@@ -383,9 +397,15 @@ impl Sql {
                 // Tags as rows (`lead_tags`, kept by triggers).
                 Dialect::Sqlite => {
                     let inner = self.in_list("t.tag", tags.clone(), false);
-                    format!(
-                        "l.id in (select t.lead_id from lead_tags t where t.workspace_id = {ws} and {inner})"
-                    )
+                    if walking {
+                        format!(
+                            "exists (select 1 from lead_tags t where t.workspace_id = {ws} and {inner} and t.lead_id = l.id)"
+                        )
+                    } else {
+                        format!(
+                            "l.id in (select t.lead_id from lead_tags t where t.workspace_id = {ws} and {inner})"
+                        )
+                    }
                 }
                 // The array, on its GIN index.
                 Dialect::Postgres => {

@@ -405,18 +405,25 @@ async fn filtered_pages_walk_every_match_newest_first_whether_matches_are_many_o
         .map(|i| {
             let country = if i % 3 == 0 { "DE" } else { "US" };
             let country = if i == 7 || i == 22 { "FR" } else { country };
-            json!({"email": format!("page{i}@example.com"), "country": country})
+            // Tagged as the country, so a tag filter matches the same.
+            json!({"email": format!("page{i}@example.com"), "country": country,
+                   "tags": [country.to_lowercase()]})
         })
         .collect();
     let ids = app.create_leads(leads).await;
-    for (country, want) in [("US", 18), ("FR", 2)] {
+    for (filter, want) in [
+        ("country=US", 18),
+        ("country=FR", 2),
+        ("tags=us", 18),
+        ("tags=fr", 2),
+    ] {
         let expected: Vec<String> = app
-            .all(&format!("/v1/leads?country={country}"))
+            .all(&format!("/v1/leads?{filter}"))
             .await
             .iter()
             .map(|l| l["_id"].as_str().unwrap().to_owned())
             .collect();
-        assert_eq!(expected.len(), want, "{country}");
+        assert_eq!(expected.len(), want, "{filter}");
         // Newest first: by storage key, descending.
         let mut order: Vec<&String> = ids.iter().filter(|id| expected.contains(id)).collect();
         order.sort_by_key(|id| std::cmp::Reverse(key(id)));
@@ -428,9 +435,7 @@ async fn filtered_pages_walk_every_match_newest_first_whether_matches_are_many_o
             let mut cursor = String::new();
             loop {
                 let r = app
-                    .get(&format!(
-                        "/v1/leads?country={country}&limit={limit}&cursor={cursor}"
-                    ))
+                    .get(&format!("/v1/leads?{filter}&limit={limit}&cursor={cursor}"))
                     .await;
                 let page = r.assert_ok(200).as_array().unwrap().clone();
                 assert_eq!(r.body["pagination"]["total"], json!(want), "limit {limit}");
@@ -443,7 +448,7 @@ async fn filtered_pages_walk_every_match_newest_first_whether_matches_are_many_o
             assert_eq!(
                 walked.iter().collect::<Vec<_>>(),
                 order,
-                "{country}, limit {limit}, newest first"
+                "{filter}, limit {limit}, newest first"
             );
         }
     }
