@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::counts::{self, MemberDeltas};
 use super::exec::{self, Enrollment, Exec, Row, Total, selection_sql};
-use super::sql::Dialect;
+use super::sql::{Dialect, Param};
 use super::{
     AddEntry, CampaignFields, CampaignLeadRow, CampaignRow, ExplicitOutcome, ImportOutcome,
     LeadAction, LeadCounts, LeadRow, MemberSelection, Page, PageRequest, Result, Selection,
@@ -523,6 +523,17 @@ pub async fn add_explicit(
     Ok(outcome)
 }
 
+/// A new membership's values, parameters 1 to 4 of the statements that
+/// insert them: workspace, campaign, status and time.
+fn membership_params(ws: WorkspaceRef, to: Enrollment) -> Vec<Param> {
+    vec![
+        ws.key.into(),
+        to.campaign_key.into(),
+        to.status.as_str().into(),
+        to.now.into(),
+    ]
+}
+
 /// The explicit add's memberships, `keys` in request order (SQLite) or key
 /// order (PostgreSQL), less the leads the do-not-contact list blocks when
 /// `dnc`: how many were added, and how many new to the campaign the list
@@ -552,12 +563,7 @@ async fn enroll_keys(
     let mut sql = e.sql(
         r"insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at)
          select ?1, ?2, l.id, ?3, ?4, ?4 from ",
-        vec![
-            ws.key.into(),
-            to.campaign_key.into(),
-            to.status.as_str().into(),
-            to.now.into(),
-        ],
+        membership_params(ws, to),
     );
     let rows = sql.int_rows(keys, "j");
     let not_dnc = if dnc {
@@ -593,15 +599,7 @@ async fn enroll_keys_past_dnc_pg(
     to: Enrollment,
     keys: Vec<i64>,
 ) -> Result<(u64, u64)> {
-    let mut sql = e.sql(
-        "",
-        vec![
-            ws.key.into(),
-            to.campaign_key.into(),
-            to.status.as_str().into(),
-            to.now.into(),
-        ],
-    );
+    let mut sql = e.sql("", membership_params(ws, to));
     let rows = sql.int_rows(keys, "j");
     let domain = Dialect::Postgres.email_domain("l.email_key");
     sql.text = format!(
