@@ -590,9 +590,7 @@ async fn enroll_keys(
 /// [`enroll_keys`] with a do-not-contact list on PostgreSQL, in one
 /// statement (one snapshot, and one read of the named leads): each lead
 /// carries whether the list blocks it and whether it is new to the
-/// campaign, found by outer joins on the list's and the membership's unique
-/// keys, as the selection add does (each naming the workspace, so that
-/// Citus routes the whole to its shard).
+/// campaign ([`Dialect::pg_blocked_and_fresh`], as the selection add).
 async fn enroll_keys_past_dnc_pg(
     e: &impl Exec,
     ws: WorkspaceRef,
@@ -601,18 +599,10 @@ async fn enroll_keys_past_dnc_pg(
 ) -> Result<(u64, u64)> {
     let mut sql = e.sql("", membership_params(ws, to));
     let rows = sql.int_rows(keys, "j");
-    let domain = Dialect::Postgres.email_domain("l.email_key");
+    let (columns, joins) = Dialect::pg_blocked_and_fresh("$1", "$2");
     sql.text = format!(
         r"with sel as materialized (
-           select l.id, (de.workspace_id is not null or dd.workspace_id is not null) as blocked,
-             cl.lead_id is null as fresh
-           from {rows} cross join leads l
-           left join dnc_entries de on de.workspace_id = l.workspace_id and de.workspace_id = $1
-             and de.kind = 'email' and de.value = l.email_key
-           left join dnc_entries dd on dd.workspace_id = l.workspace_id and dd.workspace_id = $1
-             and dd.kind = 'domain' and dd.value = {domain}
-           left join campaign_leads cl on cl.workspace_id = l.workspace_id and cl.workspace_id = $1
-             and cl.campaign_id = $2 and cl.lead_id = l.id
+           select l.id, {columns} from {rows} cross join leads l {joins}
            where l.workspace_id = $1 and l.id = j.id),
          ins as (insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at)
            select $1, $2, id, $3, $4, $4 from sel where not blocked

@@ -53,6 +53,28 @@ impl Dialect {
         )
     }
 
+    /// PostgreSQL's one-read form of the do-not-contact and membership
+    /// tests for the leads aliased `l`: the columns `blocked` (the list
+    /// holds the lead's email or domain) and `fresh` (not yet a member of
+    /// the campaign `campaign`), and the outer joins on the list's and the
+    /// membership's unique keys that give them, each naming the workspace
+    /// `ws` (co-located hash joins: what Citus routes to one shard).
+    pub fn pg_blocked_and_fresh(ws: &str, campaign: &str) -> (String, String) {
+        let domain = Dialect::Postgres.email_domain("l.email_key");
+        (
+            "(de.workspace_id is not null or dd.workspace_id is not null) as blocked, cl.lead_id is null as fresh"
+                .to_owned(),
+            format!(
+                r"left join dnc_entries de on de.workspace_id = l.workspace_id and de.workspace_id = {ws}
+                   and de.kind = 'email' and de.value = l.email_key
+                 left join dnc_entries dd on dd.workspace_id = l.workspace_id and dd.workspace_id = {ws}
+                   and dd.kind = 'domain' and dd.value = {domain}
+                 left join campaign_leads cl on cl.workspace_id = l.workspace_id and cl.workspace_id = {ws}
+                   and cl.campaign_id = {campaign} and cl.lead_id = l.id"
+            ),
+        )
+    }
+
     /// True for a lead (aliased `l`) whose email or domain is on its
     /// workspace's do-not-contact list; `ws` is the workspace's placeholder.
     pub fn on_dnc(self, ws: &str) -> String {

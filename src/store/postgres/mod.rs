@@ -470,18 +470,10 @@ impl<C: GenericClient + Sync> Exec for Conn<'_, C> {
         // campaign, found by outer joins on the list's unique key and the
         // membership's (hash joins, co-located: what Citus routes).
         sql.text = if dnc {
-            let domain = Dialect::Postgres.email_domain("l.email_key");
+            let (columns, joins) = Dialect::pg_blocked_and_fresh(&w, &ck);
             format!(
                 r"with sel as materialized (
-                   select l.id, (de.workspace_id is not null or dd.workspace_id is not null) as blocked,
-                     cl.lead_id is null as fresh
-                   from leads l
-                   left join dnc_entries de on de.workspace_id = l.workspace_id and de.workspace_id = {w}
-                     and de.kind = 'email' and de.value = l.email_key
-                   left join dnc_entries dd on dd.workspace_id = l.workspace_id and dd.workspace_id = {w}
-                     and dd.kind = 'domain' and dd.value = {domain}
-                   left join campaign_leads cl on cl.workspace_id = l.workspace_id and cl.workspace_id = {w}
-                     and cl.campaign_id = {ck} and cl.lead_id = l.id
+                   select l.id, {columns} from leads l {joins}
                    where {where_}),
                  ins as ({insert} select {w}, {ck}, id, {st}, {at}, {at} from sel where not blocked
                    order by id {conflict})
