@@ -604,6 +604,9 @@ impl Raw {
                         member.execute(rusqlite::params![ws.key, campaign, id, now])?;
                     }
                 }
+                // The search index catches up before the commit, as on the
+                // server's writer (its triggers only note the new leads).
+                leadflow::store::sqlite::search::catch_up(&tx)?;
                 tx.commit()?;
             }
             Raw::Postgres(c) => {

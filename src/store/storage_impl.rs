@@ -119,7 +119,7 @@ macro_rules! storage_impl {
             fields: &LeadFields,
         ) -> Result<LeadRow> {
             let (email, fields) = (email.clone(), fields.clone());
-            $run!(self, write(true), |e| leads::create(e, ws, &email, &fields))
+            $run!(self, write(true, small: true), |e| leads::create(e, ws, &email, &fields))
         }
 
         async fn list_leads(
@@ -143,11 +143,11 @@ macro_rules! storage_impl {
             fields: &LeadFields,
         ) -> Result<LeadRow> {
             let fields = fields.clone();
-            $run!(self, write(true), |e| leads::update(e, ws, id, &fields))
+            $run!(self, write(true, small: true), |e| leads::update(e, ws, id, &fields))
         }
 
         async fn delete_lead(&self, ws: WorkspaceRef, id: ObjectId) -> Result<()> {
-            $run!(self, write(true), |e| leads::delete(e, ws, id))
+            $run!(self, write(true, small: true), |e| leads::delete(e, ws, id))
         }
 
         async fn delete_leads(&self, ws: WorkspaceRef, selection: Selection) -> Result<u64> {
@@ -161,7 +161,7 @@ macro_rules! storage_impl {
             skip_duplicates: bool,
             tag: Option<String>,
         ) -> Result<BulkOutcome> {
-            $run!(self, write(true), |e| leads::bulk_upsert(
+            $run!(self, write(true, small: leads.len() <= crate::store::storage_impl::SMALL_WRITE), |e| leads::bulk_upsert(
                 e,
                 ws,
                 leads,
@@ -193,7 +193,7 @@ macro_rules! storage_impl {
             ws: WorkspaceRef,
             fields: CampaignFields,
         ) -> Result<CampaignRow> {
-            $run!(self, write(true), |e| campaigns::create(e, ws, fields))
+            $run!(self, write(true, small: true), |e| campaigns::create(e, ws, fields))
         }
 
         async fn list_campaigns(
@@ -223,7 +223,7 @@ macro_rules! storage_impl {
             id: ObjectId,
             fields: CampaignFields,
         ) -> Result<CampaignRow> {
-            $run!(self, write(true), |e| campaigns::update(e, ws, id, fields))
+            $run!(self, write(true, small: true), |e| campaigns::update(e, ws, id, fields))
         }
 
         async fn delete_campaign(&self, ws: WorkspaceRef, id: ObjectId) -> Result<()> {
@@ -236,7 +236,7 @@ macro_rules! storage_impl {
             id: ObjectId,
             t: Transition,
         ) -> Result<CampaignRow> {
-            $run!(self, write(true), |e| campaigns::transition(e, ws, id, t))
+            $run!(self, write(true, small: true), |e| campaigns::transition(e, ws, id, t))
         }
 
         async fn list_campaign_leads(
@@ -256,7 +256,7 @@ macro_rules! storage_impl {
             entries: Vec<AddEntry>,
             dry_run: bool,
         ) -> Result<ExplicitOutcome> {
-            $run!(self, write(!dry_run), |e| campaigns::add_explicit(
+            $run!(self, write(!dry_run, small: entries.len() <= crate::store::storage_impl::SMALL_WRITE), |e| campaigns::add_explicit(
                 e, ws, campaign, entries
             ))
         }
@@ -286,7 +286,7 @@ macro_rules! storage_impl {
             id: ObjectId,
             status: CampaignLeadStatus,
         ) -> Result<CampaignLeadRow> {
-            $run!(self, write(true), |e| campaigns::set_lead_status(
+            $run!(self, write(true, small: true), |e| campaigns::set_lead_status(
                 e, ws, campaign, id, status
             ))
         }
@@ -311,7 +311,7 @@ macro_rules! storage_impl {
             stale_before: i64,
         ) -> Result<IdempotencyState> {
             let key = key.clone();
-            $run!(self, write(true), |e| idempotency::begin(
+            $run!(self, write(true, small: true), |e| idempotency::begin(
                 e,
                 &key,
                 now,
@@ -326,12 +326,12 @@ macro_rules! storage_impl {
             response: StoredResponse,
         ) -> Result<()> {
             let key = key.clone();
-            $run!(self, write(true), |e| idempotency::finish(e, &key, &response))
+            $run!(self, write(true, small: true), |e| idempotency::finish(e, &key, &response))
         }
 
         async fn idempotency_release(&self, key: &IdempotencyKey) -> Result<()> {
             let key = key.clone();
-            $run!(self, write(true), |e| idempotency::release(e, &key))
+            $run!(self, write(true, small: true), |e| idempotency::release(e, &key))
         }
 
         async fn idempotency_settle(
@@ -340,7 +340,7 @@ macro_rules! storage_impl {
             lost: StoredResponse,
         ) -> Result<()> {
             let key = key.clone();
-            $run!(self, write(true), |e| idempotency::settle(e, &key, &lost))
+            $run!(self, write(true, small: true), |e| idempotency::settle(e, &key, &lost))
         }
 
         async fn list_dnc(&self, ws: WorkspaceRef, page: PageRequest) -> Result<Page<DncRow>> {
@@ -352,7 +352,7 @@ macro_rules! storage_impl {
             ws: WorkspaceRef,
             entries: Vec<(DncKind, String)>,
         ) -> Result<(u64, u64)> {
-            $run!(self, write(true), |e| dnc::add(e, ws, &entries))
+            $run!(self, write(true, small: entries.len() <= crate::store::storage_impl::SMALL_WRITE), |e| dnc::add(e, ws, &entries))
         }
 
         async fn delete_dnc(&self, ws: WorkspaceRef, ids: Vec<ObjectId>) -> Result<u64> {
@@ -363,3 +363,10 @@ macro_rules! storage_impl {
 }
 
 pub(crate) use storage_impl;
+
+/// Entries up to which a write is small: it changes a few pages per entry,
+/// and its engine may keep its undo journal in memory (SQLite's writer,
+/// `journal_in_memory`). Writes marked `small: true` change one row or a
+/// handful; the others (selections, imports, deletions of many) may touch
+/// every page of an index.
+pub const SMALL_WRITE: usize = 100;

@@ -323,7 +323,12 @@ async fn migrate_says_what_it_applied_and_then_that_nothing_was_pending() {
     let first = leadflow(&["migrate"], &db);
     assert!(first.status.success());
     let first = String::from_utf8_lossy(&first.stdout);
-    assert!(first.starts_with("applied 3 migrations to "), "{first}");
+    // SQLite has one of its own: the search index's queue (0004).
+    let migrations = if db.starts_with("sqlite") { 4 } else { 3 };
+    assert!(
+        first.starts_with(&format!("applied {migrations} migrations to ")),
+        "{first}"
+    );
     let again = leadflow(&["migrate"], &db);
     assert!(again.status.success());
     let again = String::from_utf8_lossy(&again.stdout);

@@ -202,6 +202,10 @@ macro_rules! run {
     ($s:expr, preview, |$e:ident| $work:expr) => {
         run!($s, write(false), |$e| $work)
     };
+    // One transaction whatever its size.
+    ($s:expr, write($keep:expr, small: $small:expr), |$e:ident| $work:expr) => {
+        run!($s, write($keep), |$e| $work)
+    };
     ($s:expr, write($keep:expr), |$e:ident| $work:expr) => {{
         let mut lease = Lease::get($s).await?;
         let out: Result<_> = async {

@@ -39,12 +39,38 @@ const GROUP: usize = 128;
 /// (503 with `Retry-After`) rather than queued behind minutes of work.
 pub const WRITE_QUEUE: usize = 1024;
 
-/// A job and whether it is a dry run (it writes nothing; an explicit add of
+/// A job, whether it is a dry run (it writes nothing; an explicit add of
 /// up to 5,000 entries, rolled back. A selection's dry run is a read, and
-/// does not come here).
+/// does not come here), and whether it is small (it changes a few pages:
+/// one lead, a 10-lead add; not a selection, an import or a deletion of
+/// many).
 pub(super) struct Queued {
     pub(super) dry_run: bool,
+    pub(super) small: bool,
     pub(super) job: Job,
+}
+
+/// Where a group's savepoint journals live. Each request's savepoint
+/// journals every page it changes; SQLite keeps that journal in memory up to
+/// 64 KiB and then moves it to a temporary file, where each page costs two
+/// `pwrite` calls. A 10-lead add changes about that many pages, so most
+/// spilled (P5: 3 journal pages written for each WAL page). Groups of small
+/// jobs keep their journals in memory (`temp_store = memory`, under which
+/// SQLite never spills); a group with a large job uses a file, as a
+/// select-all's journal holds tens of MiB (kept in memory, it grew the
+/// server by that much with each one).
+fn journal_in_memory(conn: &Connection, group: &[Queued], now: &mut bool) {
+    let small = group.iter().all(|q| q.small);
+    if small != *now {
+        let store = if small { "memory" } else { "default" };
+        // Only refused inside a transaction, and none is open here.
+        if conn
+            .execute_batch(&format!("pragma temp_store = {store}"))
+            .is_ok()
+        {
+            *now = small;
+        }
+    }
 }
 
 /// What the writer runs next, from the jobs waiting in order: a dry run on
@@ -52,14 +78,17 @@ pub(super) struct Queued {
 /// dry run, the writes waiting go first (passing the dry runs queued before
 /// them), so that one workspace's dry runs delay other requests' writes by
 /// one dry run at most.
-pub(super) fn next_group(waiting: &mut VecDeque<Queued>, after_dry_run: bool) -> (Vec<Job>, bool) {
+pub(super) fn next_group(
+    waiting: &mut VecDeque<Queued>,
+    after_dry_run: bool,
+) -> (Vec<Queued>, bool) {
     let writes_waiting = waiting.iter().any(|q| !q.dry_run);
     if after_dry_run && writes_waiting {
         let mut group = Vec::new();
         let mut left = VecDeque::with_capacity(waiting.len());
         for q in waiting.drain(..) {
             if !q.dry_run && group.len() < GROUP {
-                group.push(q.job);
+                group.push(q);
             } else {
                 left.push_back(q);
             }
@@ -68,11 +97,11 @@ pub(super) fn next_group(waiting: &mut VecDeque<Queued>, after_dry_run: bool) ->
         return (group, false);
     }
     match waiting.pop_front() {
-        Some(q) if q.dry_run => (vec![q.job], true),
+        Some(q) if q.dry_run => (vec![q], true),
         Some(q) => {
-            let mut group = vec![q.job];
+            let mut group = vec![q];
             while group.len() < GROUP && waiting.front().is_some_and(|q| !q.dry_run) {
-                group.extend(waiting.pop_front().map(|q| q.job));
+                group.extend(waiting.pop_front());
             }
             (group, false)
         }
@@ -83,6 +112,7 @@ pub(super) fn next_group(waiting: &mut VecDeque<Queued>, after_dry_run: bool) ->
 pub(super) fn writer_loop(conn: Connection, jobs: std::sync::mpsc::Receiver<Queued>) {
     let mut waiting = VecDeque::new();
     let mut after_dry_run = false;
+    let mut in_memory = false;
     loop {
         if waiting.is_empty() {
             match jobs.recv() {
@@ -100,13 +130,14 @@ pub(super) fn writer_loop(conn: Connection, jobs: std::sync::mpsc::Receiver<Queu
         }
         let (group, dry) = next_group(&mut waiting, after_dry_run);
         after_dry_run = dry;
+        journal_in_memory(&conn, &group, &mut in_memory);
         // Without an outer transaction (BEGIN failed: another process holds
         // the lock past the busy timeout) each savepoint is its own
         // transaction, which is still correct, only slower.
         let begin = || conn.execute_batch("begin immediate").is_ok();
         let mut grouped = begin();
         let mut answers: Vec<Answer> = Vec::with_capacity(group.len());
-        for job in group {
+        for Queued { job, .. } in group {
             let answer = job(&conn);
             if grouped && conn.is_autocommit() {
                 // A write stopped by the statement time limit rolls back the
@@ -123,12 +154,18 @@ pub(super) fn writer_loop(conn: Connection, jobs: std::sync::mpsc::Receiver<Queu
                 continue;
             }
             answers.push(answer);
+            if !grouped {
+                // Committed on its own: its search entries go with it.
+                let _ = super::search::catch_up(&conn);
+            }
         }
         let committed = if grouped {
-            conn.execute_batch("commit").map_err(|e| {
-                let _ = conn.execute_batch("rollback");
-                e.to_string()
-            })
+            super::search::catch_up(&conn)
+                .and_then(|()| conn.execute_batch("commit"))
+                .map_err(|e| {
+                    let _ = conn.execute_batch("rollback");
+                    e.to_string()
+                })
         } else {
             Ok(())
         };
@@ -178,7 +215,11 @@ mod tests {
                 ran.lock().unwrap().push(name);
                 Box::new(|_| {})
             });
-            Queued { dry_run, job }
+            Queued {
+                dry_run,
+                small: true,
+                job,
+            }
         };
         let mut waiting: VecDeque<Queued> = [
             queued("w1", false),
@@ -196,8 +237,8 @@ mod tests {
             let (group, dry) = next_group(&mut waiting, after_dry_run);
             after_dry_run = dry;
             ran.lock().unwrap().clear();
-            for job in group {
-                job(&conn)(Ok(()));
+            for q in group {
+                (q.job)(&conn)(Ok(()));
             }
             groups.push(ran.lock().unwrap().clone());
         }
