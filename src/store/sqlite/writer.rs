@@ -206,6 +206,27 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     #[test]
+    fn groups_of_small_jobs_keep_their_journals_in_memory_and_a_large_one_does_not() {
+        let conn = Connection::open_in_memory().unwrap();
+        let temp_store = || -> i64 {
+            conn.query_row("pragma temp_store", [], |r| r.get(0))
+                .unwrap()
+        };
+        let job = |small: bool| Queued {
+            dry_run: false,
+            small,
+            job: Box::new(|_: &Connection| Box::new(|_| {})),
+        };
+        let mut in_memory = false;
+        journal_in_memory(&conn, &[job(true), job(true)], &mut in_memory);
+        assert_eq!((temp_store(), in_memory), (2, true), "memory");
+        journal_in_memory(&conn, &[job(true), job(false)], &mut in_memory);
+        assert_eq!((temp_store(), in_memory), (0, false), "SQLite's default");
+        journal_in_memory(&conn, &[job(true)], &mut in_memory);
+        assert_eq!((temp_store(), in_memory), (2, true));
+    }
+
+    #[test]
     fn a_dry_run_goes_alone_and_the_writes_waiting_pass_the_dry_runs_after_it() {
         let conn = Connection::open_in_memory().unwrap();
         let ran = Arc::new(Mutex::new(Vec::new()));
