@@ -240,7 +240,7 @@ pub(crate) fn parse_request(req: schema::AddLeadsRequest) -> Result<Mode, ApiErr
 **Mode 1 — Explicit leads (max 5,000 per request):** a `leads` array of objects with either `leadId` (an existing lead) or `email` (found case-insensitively, or created with the given fields).\n\n\
 **Mode 2 — Filter-based:** a `filters` object matching workspace leads by tags, search text, email verification status, country, creation time or specific lead IDs.\n\n\
 **Mode 3 — Select all:** `selectAll: true` adds every workspace lead (it cannot be combined with `filters`: use mode 2 for a filtered selection). `excludeIds` skips specific leads in modes 2 and 3.\n\n\
-Leads already in the campaign are skipped; leads on the do-not-contact list are skipped and counted in `blocked`. If the campaign is active, new campaign leads start `active`, otherwise `pending`; an archived campaign is a 409. `dryRun: true` answers with exactly the counts of the real call and writes nothing. Mode 1 answers with `added`, `skipped`, `created`, `blocked` and per-entry `errors`; modes 2 and 3 with `added`, `skipped`, `matched`, `blocked`. Everything happens in one transaction.",
+Leads already in the campaign are skipped; leads on the do-not-contact list are skipped and counted in `blocked`. If the campaign is active, new campaign leads start `active`, otherwise `pending`; an archived campaign is a 409. `dryRun: true` answers with exactly the counts of the real call and writes nothing. Mode 1 answers with `added`, `skipped`, `created`, `blocked` and per-entry `errors`, where `added + skipped` is the number of entries (the entries in `errors` and the blocked ones are among the skipped); modes 2 and 3 with `added`, `skipped`, `matched`, `blocked`, where `added + skipped = matched`. Everything happens in one transaction.",
     params(("id" = String, Path, description = "Campaign ID (24 hex characters)")),
     request_body(content = schema::AddLeadsRequest, description = "One of the three modes",
         examples(
@@ -290,7 +290,10 @@ async fn add(
                 ));
             }
             errors.sort_by_key(|e| e.index);
-            let skipped = total as u64 - outcome.added - errors.len() as u64;
+            // Every entry not added is skipped: repeats, members already,
+            // blocked, and the entries in `errors` (as the seed page's
+            // example answers), so `added + skipped` is `leads.length`.
+            let skipped = total as u64 - outcome.added;
             schema::AddLeadsResult::Explicit(schema::AddExplicitResult {
                 added: outcome.added,
                 skipped,

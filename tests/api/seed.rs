@@ -48,6 +48,10 @@ async fn the_curl_python_and_javascript_examples_work_with_only_the_url_changed(
     let body: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(body["success"], Value::Bool(true));
     assert_eq!(body["data"]["added"], 2);
+    assert_eq!(
+        body["data"]["skipped"], 1,
+        "the page's answer: the error is skipped"
+    );
     assert_eq!(body["data"]["created"], 2);
     assert_eq!(body["data"]["errors"][0]["index"], 2);
     assert_eq!(body["data"]["errors"][0]["code"], "LEAD_NOT_FOUND");

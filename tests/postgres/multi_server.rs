@@ -178,9 +178,8 @@ async fn two_servers_on_one_database_count_exactly_and_never_duplicate() {
         added += d["added"].as_u64().unwrap();
         if *n > 0 {
             created += d["created"].as_u64().unwrap();
-            let errors = d["errors"].as_array().unwrap().len() as u64;
             assert_eq!(
-                d["added"].as_u64().unwrap() + d["skipped"].as_u64().unwrap() + errors,
+                d["added"].as_u64().unwrap() + d["skipped"].as_u64().unwrap(),
                 *n
             );
         } else {

@@ -64,12 +64,14 @@ impl CampaignLead {
 #[serde(rename_all = "camelCase")]
 pub struct AddExplicitResult {
     pub added: u64,
-    /// Entries not added: already in the campaign, repeats, blocked, errors.
+    /// Entries not added: already in the campaign, repeats, blocked, and
+    /// the entries in `errors`. `added + skipped` is the number of entries.
     pub skipped: u64,
     /// Leads created because their email was new.
     pub created: u64,
     /// Leads on the do-not-contact list (counted in `skipped` too).
     pub blocked: u64,
+    /// Entries that could not be used (counted in `skipped` too).
     pub errors: Vec<AddEntryError>,
     /// Present (true) on a dry run: nothing was written.
     #[serde(skip_serializing_if = "Option::is_none")]
