@@ -13,7 +13,10 @@ pub const MAX_LEAD_IDS: usize = 50_000;
 pub const MAX_SEARCH: usize = 256;
 /// Most values of one list criterion (`tags`, `emailStatus`, `country`).
 pub const MAX_VALUES: usize = 250;
-pub const CRITERIA: [&str; 8] = [
+/// Longest `email` criterion, in characters (the longest address).
+pub const MAX_EMAIL: usize = super::email::MAX_LEN;
+pub const CRITERIA: [&str; 9] = [
+    "email",
     "tags",
     "search",
     "emailStatus",
@@ -27,6 +30,9 @@ pub const CRITERIA: [&str; 8] = [
 /// Criteria that combine with AND. `None` is "not given".
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LeadFilter {
+    /// The lead with this address: trimmed and lower-cased, compared with
+    /// the lead's lower-cased email (so exact, whatever the casing).
+    pub email: Option<String>,
     /// Leads with any of these tags.
     pub tags: Option<Vec<String>>,
     /// Lower-cased substring of email, first name, last name or company.
@@ -85,7 +91,7 @@ impl LeadFilter {
                     "false" => Value::Bool(false),
                     _ => return Err(FieldError::new(k, "must be true or false")),
                 },
-                "search" | "createdAfter" | "createdBefore" => Value::String(v.clone()),
+                "email" | "search" | "createdAfter" | "createdBefore" => Value::String(v.clone()),
                 _ => continue,
             };
             obj.insert(k.clone(), value);
@@ -102,6 +108,19 @@ impl LeadFilter {
             }
         };
         let mut f = LeadFilter::default();
+        if let Some(v) = obj.get("email") {
+            match v {
+                Value::String(s) if !s.is_empty() && s.chars().count() <= MAX_EMAIL => {
+                    f.email = Some(s.trim().to_lowercase());
+                }
+                _ => {
+                    return Err(FieldError::new(
+                        name("email"),
+                        format!("must be a string of 1 to {MAX_EMAIL} characters"),
+                    ));
+                }
+            }
+        }
         if let Some(v) = obj.get("tags") {
             let tags = string_list(v, &name("tags"))?;
             for t in &tags {

@@ -379,6 +379,11 @@ impl Sql {
     }
 
     fn lead_filter_as(&mut self, f: &LeadFilter, ws: &str, walking: bool) {
+        // One lead at most, on the workspace's unique email index.
+        if let Some(email) = &f.email {
+            let p = self.param(email.clone());
+            self.push(&format!(" and l.email_key = {p}"));
+        }
         if let Some(ids) = &f.lead_ids {
             let c = self.id_in("l", "created_at", ids, false);
             self.push(&format!(" and {c}"));

@@ -3,6 +3,8 @@
 
 use serde_json::{Value, json};
 
+use reqwest::Method;
+
 use crate::helpers::{leads, spawn_app};
 
 #[tokio::test]
@@ -283,6 +285,68 @@ async fn the_list_filters_combine_with_and() {
             .await
             .assert_error(400, "VALIDATION_ERROR");
     }
+}
+
+#[tokio::test]
+async fn a_lead_is_found_by_its_whole_email_in_any_casing() {
+    let app = spawn_app().await;
+    app.create_leads(vec![
+        json!({"email": "Ann@Acme.com", "country": "US"}),
+        json!({"email": "annie@acme.com", "country": "DE"}),
+    ])
+    .await;
+    let found = |query: &'static str| {
+        let app = &app;
+        async move {
+            let r = app.get(&format!("/v1/leads?{query}")).await;
+            let emails: Vec<String> = r
+                .data()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["email"].as_str().unwrap().to_owned())
+                .collect();
+            (emails, r.body["pagination"]["total"].clone())
+        }
+    };
+    assert_eq!(
+        found("email=ANN@ACME.COM").await,
+        (vec!["Ann@acme.com".to_owned()], json!(1))
+    );
+    assert_eq!(
+        found("email=%20ann@acme.com%20").await.1,
+        json!(1),
+        "trimmed"
+    );
+    assert_eq!(
+        found("email=ann").await,
+        (vec![], json!(0)),
+        "not a substring"
+    );
+    assert_eq!(
+        found("email=ann@acme.com&country=DE").await.1,
+        json!(0),
+        "and the other criteria"
+    );
+    app.get("/v1/leads?email=")
+        .await
+        .assert_error(400, "VALIDATION_ERROR");
+    // The same criterion in a body's filters.
+    let c = app.create_campaign("By address").await;
+    let r = app
+        .add(&c, json!({"filters": {"email": "ANNIE@acme.com"}}))
+        .await;
+    let d = r.assert_ok(200);
+    assert_eq!(
+        (d["matched"].clone(), d["added"].clone()),
+        (json!(1), json!(1))
+    );
+    // Another workspace's lead of the same address is not found.
+    let (_, other) = app.other_workspace().await;
+    let r = app
+        .call_as(&other, Method::GET, "/v1/leads?email=ann@acme.com", None)
+        .await;
+    assert_eq!(r.body["pagination"]["total"], json!(0), "{}", r.body);
 }
 
 #[tokio::test]

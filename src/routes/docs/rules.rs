@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use super::super::campaign_leads::MAX_EXPLICIT;
 use super::ID_PATTERN;
 use crate::domain::country;
-use crate::domain::filter::{CRITERIA, MAX_LEAD_IDS, MAX_SEARCH, MAX_VALUES};
+use crate::domain::filter::{CRITERIA, MAX_EMAIL, MAX_LEAD_IDS, MAX_SEARCH, MAX_VALUES};
 use crate::domain::import::MAX_ROWS;
 use crate::domain::lead::{
     MAX_CUSTOM_FIELDS, MAX_CUSTOM_KEY, MAX_CUSTOM_VALUE, MAX_TAG_LEN, TEXT_FIELDS,
@@ -167,6 +167,10 @@ pub fn write(doc: &mut Value) {
             if p["name"] == "search" {
                 p["schema"]["maxLength"] = json!(MAX_SEARCH);
             }
+            if p["name"] == "email" {
+                p["schema"]["minLength"] = json!(1);
+                p["schema"]["maxLength"] = json!(MAX_EMAIL);
+            }
         }
     }
     for (path, method, body) in [
@@ -205,6 +209,10 @@ fn filters() -> Value {
     let mut statuses: Vec<&str> = VERIFICATION_RESULTS.to_vec();
     statuses.push("unverified");
     let properties = json!({
+        "email": {
+            "description": "The lead with this email address, compared case-insensitively (exact, not a substring).",
+            "type": "string", "minLength": 1, "maxLength": MAX_EMAIL
+        },
         "tags": { "description": "Leads with any of these tags.", "allOf": [one_or_list(tag())] },
         "search": {
             "description": "Case-insensitive substring of email, firstName, lastName or companyName.",

@@ -177,6 +177,10 @@ pub struct DeleteLeadsRequest {
 #[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct LeadQuery {
+    /// The lead with this email address (case-insensitive, exact).
+    #[serde(default, deserialize_with = "given")]
+    #[param(value_type = Option<String>)]
+    pub email: Option<Text>,
     /// Leads with any of these tags, e.g. `vip,q4`.
     #[serde(default, deserialize_with = "given")]
     #[param(value_type = Option<String>)]
@@ -215,6 +219,7 @@ impl LeadQuery {
     /// their text: lists comma-separated, booleans and times checked).
     pub fn filter(self) -> Result<LeadFilter, FieldError> {
         let given = [
+            ("email", self.email),
             ("tags", self.tags),
             ("search", self.search),
             ("emailStatus", self.email_status),
