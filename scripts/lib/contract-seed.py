@@ -135,6 +135,7 @@ operations = [
     ("/v1/campaigns/{id}/archive", None, None, {"path.id": binding("archiving")}, None),
     ("/v1/leads/{id}", "DELETE", None, {"path.id": binding("spare_leads")}, None),
     ("/v1/leads/{id}", None, "DELETE", {"path.id": binding("leads")}, None),
+    ("/v1/leads/{id}/campaigns", None, None, {"path.id": binding("leads")}, None),
     ("/v1/leads", "DELETE", None, {}, headers(sink)),
     ("/v1/account/api-key/rotate", "POST", None, {}, headers(workspace, rotator_key)),
     ("/v1/leads/import/csv", "POST", None,

@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list, create, delete_many))
         .routes(routes!(bulk))
         .routes(routes!(read, update, remove))
+        .routes(routes!(campaigns))
 }
 
 /// A lead as the API shows it.
@@ -33,7 +34,7 @@ pub fn render(ws: WorkspaceRef, lead: &LeadRow) -> Value {
 
 #[utoipa::path(
     get, path = "/leads", tag = "Leads", operation_id = "listLeads", summary = "List leads",
-    description = "Newest first, with the lead filters as query parameters: `tags`, `search`, `emailStatus`, `emailVerified`, `country`, `leadIds`, `createdAfter`, `createdBefore`.",
+    description = "Newest first, with the lead filters as query parameters: `email`, `tags`, `search`, `emailStatus`, `emailVerified`, `country`, `leadIds`, `createdAfter`, `createdBefore`.",
     params(schema::PageQuery, schema::LeadQuery),
     responses((status = 200, description = "A page of leads", body = schema::ListEnvelope<schema::Lead>))
 )]
@@ -48,6 +49,29 @@ async fn list(
     let _turn = state.turns.take(ws).await;
     let result = state.store.list_leads(ws, &filter, req).await?;
     page(result, req.limit, LeadRow::id, |l| render(ws, l))
+}
+
+#[utoipa::path(
+    get, path = "/leads/{id}/campaigns", tag = "Leads", operation_id = "listLeadCampaigns", summary = "List the campaigns a lead is in",
+    description = "Every membership of the lead, newest first: the campaign's ID, name and state, and the membership's ID (`campaignLeadId`), status and time added. Paginated like other lists.",
+    params(("id" = String, Path, description = "Lead ID (24 hex characters)"), schema::PageQuery),
+    responses((status = 200, description = "A page of the lead's campaigns", body = schema::ListEnvelope<schema::LeadCampaign>))
+)]
+async fn campaigns(
+    State(state): State<AppState>,
+    Tenant(ws): Tenant,
+    Path(id): Path<String>,
+    Query(paging): Query<schema::PageQuery>,
+) -> ApiResult {
+    let lead = path_id(&id, "Lead")?;
+    let req = paging.page();
+    let result = state.store.list_lead_campaigns(ws, lead, req).await?;
+    page(
+        result,
+        req.limit,
+        |m| ObjectId::new(m.key, m.added_at),
+        |m| serde_json::to_value(schema::LeadCampaign::new(m)).unwrap_or_default(),
+    )
 }
 
 #[utoipa::path(

@@ -7,7 +7,11 @@ use std::collections::HashMap;
 use super::counts::{self, MemberDeltas};
 use super::exec::{self, Exec, Row, Total};
 use super::sql::{Dialect, Param, Sql};
-use super::{BulkOutcome, LeadRow, Page, PageRequest, Result, Selection, StoreError, WorkspaceRef};
+use super::{
+    BulkOutcome, LeadCampaignRow, LeadRow, Page, PageRequest, Result, Selection, StoreError,
+    WorkspaceRef,
+};
+use crate::domain::campaign::{CampaignLeadStatus, CampaignStatus};
 use crate::domain::email::Email;
 use crate::domain::filter::LeadFilter;
 use crate::domain::id::ObjectId;
@@ -267,6 +271,44 @@ async fn find(e: &impl Exec, ws: WorkspaceRef, id: ObjectId, lock: bool) -> Resu
 
 pub async fn get(e: &impl Exec, ws: WorkspaceRef, id: ObjectId) -> Result<LeadRow> {
     find(e, ws, id, false).await
+}
+
+/// The campaigns the lead is in, newest membership first: found on the
+/// memberships' lead index, so as fast for a lead of a million-lead
+/// workspace as for any.
+pub async fn campaigns(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    id: ObjectId,
+    page: PageRequest,
+) -> Result<Page<LeadCampaignRow>> {
+    let lead = find(e, ws, id, false).await?;
+    let sql = e.sql(
+        "cl.workspace_id = ?1 and cl.lead_id = ?2",
+        vec![ws.key.into(), lead.key.into()],
+    );
+    exec::page(
+        e,
+        sql,
+        r"select cl.id, cl.campaign_id, c.created_at, c.name, c.status, cl.status, cl.added_at
+         from campaign_leads cl join campaigns c on c.workspace_id = cl.workspace_id and c.id = cl.campaign_id",
+        Total::Count("campaign_leads cl"),
+        "cl.id",
+        page,
+        |mut r| {
+            Ok(LeadCampaignRow {
+                key: r.i64(0)?,
+                campaign: ObjectId::new(r.i64(1)?, r.i64(2)?),
+                campaign_name: r.text(3)?,
+                campaign_status: CampaignStatus::parse(&r.text(4)?)
+                    .unwrap_or(CampaignStatus::Draft),
+                status: CampaignLeadStatus::parse(&r.text(5)?)
+                    .unwrap_or(CampaignLeadStatus::Pending),
+                added_at: r.i64(6)?,
+            })
+        },
+    )
+    .await
 }
 
 /// Merges `fields` into the lead; its row is locked first, so concurrent

@@ -220,6 +220,18 @@ pub struct CampaignLeadRow {
     pub company_name: Option<String>,
 }
 
+/// One campaign a lead is in: the membership and its campaign's name and
+/// state.
+#[derive(Clone, Debug)]
+pub struct LeadCampaignRow {
+    pub key: i64,
+    pub campaign: ObjectId,
+    pub campaign_name: String,
+    pub campaign_status: CampaignStatus,
+    pub status: CampaignLeadStatus,
+    pub added_at: i64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DncKind {
     Email,

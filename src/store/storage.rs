@@ -85,6 +85,13 @@ pub trait Storage: Send + Sync + 'static {
         page: PageRequest,
     ) -> Result<Page<LeadRow>>;
     async fn get_lead(&self, ws: WorkspaceRef, id: ObjectId) -> Result<LeadRow>;
+    /// The campaigns the lead is in, newest membership first.
+    async fn list_lead_campaigns(
+        &self,
+        ws: WorkspaceRef,
+        id: ObjectId,
+        page: PageRequest,
+    ) -> Result<Page<LeadCampaignRow>>;
     async fn update_lead(
         &self,
         ws: WorkspaceRef,

@@ -136,6 +136,15 @@ macro_rules! storage_impl {
             $run!(self, one, |e| leads::get(e, ws, id))
         }
 
+        async fn list_lead_campaigns(
+            &self,
+            ws: WorkspaceRef,
+            id: ObjectId,
+            page: PageRequest,
+        ) -> Result<Page<LeadCampaignRow>> {
+            $run!(self, read, |e| leads::campaigns(e, ws, id, page))
+        }
+
         async fn update_lead(
             &self,
             ws: WorkspaceRef,

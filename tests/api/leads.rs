@@ -350,6 +350,83 @@ async fn a_lead_is_found_by_its_whole_email_in_any_casing() {
 }
 
 #[tokio::test]
+async fn a_leads_campaigns_list_every_membership_with_its_campaign_newest_first() {
+    let app = spawn_app().await;
+    let ids = app
+        .create_leads(vec![
+            json!({"email": "ann@acme.com"}),
+            json!({"email": "bob@acme.com"}),
+        ])
+        .await;
+    let (ann, bob) = (&ids[0], &ids[1]);
+    let first = app.create_campaign("First").await;
+    let second = app.create_campaign("Second").await;
+    let third = app.create_campaign("Third").await;
+    for c in [&first, &second, &third] {
+        app.add(c, json!({"leads": [{"leadId": ann}]}))
+            .await
+            .assert_ok(200);
+    }
+    app.add(&first, json!({"leads": [{"leadId": bob}]}))
+        .await
+        .assert_ok(200);
+    app.post(&format!("/v1/campaigns/{second}/start"), json!({}))
+        .await
+        .assert_ok(200);
+    let members = app.all(&format!("/v1/campaigns/{second}/leads")).await;
+    let membership = members[0]["_id"].as_str().unwrap().to_owned();
+
+    let r = app.get(&format!("/v1/leads/{ann}/campaigns?limit=2")).await;
+    assert_eq!(r.body["pagination"]["total"], json!(3), "{}", r.body);
+    let all = app.all(&format!("/v1/leads/{ann}/campaigns")).await;
+    let seen: Vec<(&str, &str, &str, &str)> = all
+        .iter()
+        .map(|m| {
+            (
+                m["campaignId"].as_str().unwrap(),
+                m["campaign"]["name"].as_str().unwrap(),
+                m["campaign"]["status"].as_str().unwrap(),
+                m["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (third.as_str(), "Third", "draft", "pending"),
+            (second.as_str(), "Second", "active", "active"),
+            (first.as_str(), "First", "draft", "pending"),
+        ]
+    );
+    assert_eq!(all[1]["campaignLeadId"], json!(membership));
+    assert!(all.iter().all(|m| m["addedAt"].is_string()));
+
+    // Only the lead's own memberships, only in its workspace.
+    assert_eq!(
+        app.all(&format!("/v1/leads/{bob}/campaigns")).await.len(),
+        1
+    );
+    let (_, other) = app.other_workspace().await;
+    app.call_as(
+        &other,
+        Method::GET,
+        &format!("/v1/leads/{ann}/campaigns"),
+        None,
+    )
+    .await
+    .assert_error(404, "NOT_FOUND");
+    app.get("/v1/leads/665d4e5f6a7b8c9d0e1f2a3b/campaigns")
+        .await
+        .assert_error(404, "NOT_FOUND");
+    // A deleted campaign's membership goes with it.
+    app.delete(&format!("/v1/campaigns/{third}")).await;
+    assert_eq!(
+        app.all(&format!("/v1/leads/{ann}/campaigns")).await.len(),
+        2
+    );
+}
+
+#[tokio::test]
 async fn bulk_creates_skips_and_reports_each_entry() {
     let app = spawn_app().await;
     app.create_lead(json!({"email": "exists@example.com", "firstName": "Old", "tags": ["keep"]}))

@@ -25,6 +25,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("get", "/v1/leads/{id}"),
     ("patch", "/v1/leads/{id}"),
     ("delete", "/v1/leads/{id}"),
+    ("get", "/v1/leads/{id}/campaigns"),
     ("post", "/v1/leads/bulk"),
     ("post", "/v1/leads/import/csv"),
     ("get", "/v1/campaigns"),

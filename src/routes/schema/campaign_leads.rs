@@ -31,6 +31,43 @@ pub struct CampaignLead {
     pub lead: LeadSummary,
 }
 
+/// One campaign a lead is in (`GET /v1/leads/{id}/campaigns`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LeadCampaign {
+    pub campaign_id: String,
+    /// The membership: the `_id` of the lead's campaign lead.
+    pub campaign_lead_id: String,
+    /// The membership's status: pending, active, paused, completed,
+    /// bounced, unsubscribed or replied.
+    pub status: String,
+    #[schema(format = DateTime)]
+    pub added_at: String,
+    pub campaign: CampaignSummary,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CampaignSummary {
+    pub name: String,
+    /// draft, active, paused, completed or archived.
+    pub status: String,
+}
+
+impl LeadCampaign {
+    pub fn new(m: &crate::store::LeadCampaignRow) -> Self {
+        LeadCampaign {
+            campaign_id: m.campaign.to_string(),
+            campaign_lead_id: ObjectId::new(m.key, m.added_at).to_string(),
+            status: m.status.as_str().to_owned(),
+            added_at: format_time(m.added_at),
+            campaign: CampaignSummary {
+                name: m.campaign_name.clone(),
+                status: m.campaign_status.as_str().to_owned(),
+            },
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LeadSummary {
