@@ -52,8 +52,12 @@ async fn add(
     Body(input): Body<schema::DncAddRequest>,
 ) -> ApiResult {
     let entries = input.entries()?;
-    let (added, skipped) = state.store.add_dnc(ws, entries).await?;
-    ok(schema::DncAddResult { added, skipped })
+    let (added, skipped, stopped) = state.store.add_dnc(ws, entries).await?;
+    ok(schema::DncAddResult {
+        added,
+        skipped,
+        stopped,
+    })
 }
 
 #[utoipa::path(

@@ -1,7 +1,11 @@
 //! The do-not-contact list, for both engines.
 
+use std::collections::BTreeMap;
+
+use super::counts::MemberDeltas;
 use super::exec::{self, Exec};
 use super::{DncKind, DncRow, Page, PageRequest, Result, WorkspaceRef};
+use crate::domain::campaign::CampaignLeadStatus;
 use crate::domain::id::ObjectId;
 use crate::domain::now_ms;
 
@@ -25,12 +29,13 @@ pub async fn list(e: &impl Exec, ws: WorkspaceRef, page: PageRequest) -> Result<
     .await
 }
 
-/// Adds the entries not on the list yet; returns (added, skipped).
+/// Adds the entries not on the list yet, and stops the leads they match
+/// in every campaign; returns (added, skipped, stopped).
 pub async fn add(
     e: &impl Exec,
     ws: WorkspaceRef,
     entries: &[(DncKind, String)],
-) -> Result<(u64, u64)> {
+) -> Result<(u64, u64, u64)> {
     let mut sql = e.sql(
         "insert into dnc_entries (workspace_id, kind, value, created_at) select ?1, x.kind, x.value, ?2 from ",
         vec![ws.key.into(), now_ms().into()],
@@ -41,7 +46,77 @@ pub async fn add(
     sql.push(&rows);
     sql.push(" where true on conflict (workspace_id, kind, value) do nothing");
     let added = e.insert_count(&sql).await?;
-    Ok((added, entries.len() as u64 - added))
+    let stopped = stop_matching(e, ws, entries).await?;
+    Ok((added, entries.len() as u64 - added, stopped))
+}
+
+/// Unsubscribes the workspace's leads that `entries` match (their email,
+/// or their email's domain) from every campaign they are still to be
+/// emailed by: `pending`, `active` and `paused` memberships. Every entry
+/// of the request counts, new to the list or not, so memberships made
+/// before an entry was listed are stopped by listing it again. One
+/// statement per status left, so that each campaign's counts move exactly
+/// (as `campaigns::lead_action`).
+async fn stop_matching(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    entries: &[(DncKind, String)],
+) -> Result<u64> {
+    let of = |kind: DncKind| -> Vec<String> {
+        entries
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    let (emails, domains) = (of(DncKind::Email), of(DncKind::Domain));
+    let now = now_ms();
+    let mut deltas = MemberDeltas::default();
+    let mut stopped = 0;
+    for from in [
+        CampaignLeadStatus::Pending,
+        CampaignLeadStatus::Active,
+        CampaignLeadStatus::Paused,
+    ] {
+        let mut sql = e.sql(
+            "",
+            vec![
+                ws.key.into(),
+                now.into(),
+                from.as_str().into(),
+                CampaignLeadStatus::Unsubscribed.as_str().into(),
+            ],
+        );
+        let mut matches = Vec::new();
+        if !emails.is_empty() {
+            matches.push(sql.in_list("l.email_key", emails.clone(), false));
+        }
+        if !domains.is_empty() {
+            let domain = e.dialect().email_domain("l.email_key");
+            matches.push(sql.in_list(&domain, domains.clone(), false));
+        }
+        if matches.is_empty() {
+            return Ok(0);
+        }
+        // (SQLite's `returning` does not take the table's alias.)
+        sql.push(&format!(
+            r"update campaign_leads as cl set status = ?4, updated_at = ?2
+             where cl.workspace_id = ?1 and cl.status = ?3 and cl.lead_id in
+               (select l.id from leads l where l.workspace_id = ?1 and ({}))
+             returning campaign_id",
+            matches.join(" or ")
+        ));
+        let mut by_campaign: BTreeMap<i64, u64> = BTreeMap::new();
+        for mut row in e.query(&sql).await? {
+            *by_campaign.entry(row.i64(0)?).or_default() += 1;
+        }
+        for (campaign, n) in by_campaign {
+            deltas.moved(campaign, from, CampaignLeadStatus::Unsubscribed, n);
+            stopped += n;
+        }
+    }
+    deltas.apply(e, ws).await?;
+    Ok(stopped)
 }
 
 pub async fn delete(e: &impl Exec, ws: WorkspaceRef, ids: &[ObjectId]) -> Result<u64> {

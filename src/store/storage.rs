@@ -219,11 +219,12 @@ pub trait Storage: Send + Sync + 'static {
 
     // Do-not-contact list.
     async fn list_dnc(&self, ws: WorkspaceRef, page: PageRequest) -> Result<Page<DncRow>>;
-    /// Returns (added, skipped).
+    /// Returns (added, skipped, stopped): stopped counts the memberships
+    /// of matching leads that became `unsubscribed`.
     async fn add_dnc(
         &self,
         ws: WorkspaceRef,
         entries: Vec<(DncKind, String)>,
-    ) -> Result<(u64, u64)>;
+    ) -> Result<(u64, u64, u64)>;
     async fn delete_dnc(&self, ws: WorkspaceRef, ids: Vec<ObjectId>) -> Result<u64>;
 }

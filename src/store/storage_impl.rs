@@ -360,8 +360,9 @@ macro_rules! storage_impl {
             &self,
             ws: WorkspaceRef,
             entries: Vec<(DncKind, String)>,
-        ) -> Result<(u64, u64)> {
-            $run!(self, write(true, small: entries.len() <= crate::store::storage_impl::SMALL_WRITE), |e| dnc::add(e, ws, &entries))
+        ) -> Result<(u64, u64, u64)> {
+            // Not small: an entry may stop a domain's leads in every campaign.
+            $run!(self, write(true), |e| dnc::add(e, ws, &entries))
         }
 
         async fn delete_dnc(&self, ws: WorkspaceRef, ids: Vec<ObjectId>) -> Result<u64> {

@@ -13,14 +13,20 @@ async fn entries_are_added_once_listed_and_deleted() {
             {"type": "email", "value": "no@example.com"}
         ]}))
         .await;
-    assert_eq!(r.assert_ok(200), &json!({"added": 2, "skipped": 1}));
+    assert_eq!(
+        r.assert_ok(200),
+        &json!({"added": 2, "skipped": 1, "stopped": 0})
+    );
     let r = app
         .post(
             "/v1/dnc",
             json!({"entries": [{"type": "domain", "value": "spam.io"}]}),
         )
         .await;
-    assert_eq!(r.assert_ok(200), &json!({"added": 0, "skipped": 1}));
+    assert_eq!(
+        r.assert_ok(200),
+        &json!({"added": 0, "skipped": 1, "stopped": 0})
+    );
     let list = app.all("/v1/dnc").await;
     let values: Vec<_> = list
         .iter()
@@ -72,4 +78,135 @@ async fn bad_entries_are_rejected_and_nothing_is_added() {
     )
     .await
     .assert_error(400, "VALIDATION_ERROR");
+}
+
+#[tokio::test]
+async fn listing_an_address_or_domain_stops_its_leads_in_every_campaign_at_once() {
+    let app = spawn_app().await;
+    let ids = app
+        .create_leads(vec![
+            json!({"email": "Ann@Acme.com"}),
+            json!({"email": "bob@spam.io"}),
+            json!({"email": "cy@spam.io"}),
+            json!({"email": "dee@fine.com"}),
+        ])
+        .await;
+    let draft = app.create_campaign("Draft").await;
+    let running = app.create_campaign("Running").await;
+    let all: Vec<_> = ids.iter().map(|id| json!({"leadId": id})).collect();
+    for c in [&draft, &running] {
+        app.add(c, json!({"leads": all})).await.assert_ok(200);
+    }
+    app.post(&format!("/v1/campaigns/{running}/start"), json!({}))
+        .await
+        .assert_ok(200);
+    let members = app.all(&format!("/v1/campaigns/{running}/leads")).await;
+    let bob = members
+        .iter()
+        .find(|m| m["lead"]["email"] == json!("bob@spam.io"))
+        .unwrap();
+    app.patch(
+        &format!(
+            "/v1/campaigns/{running}/leads/{}",
+            bob["_id"].as_str().unwrap()
+        ),
+        json!({"status": "paused"}),
+    )
+    .await
+    .assert_ok(200);
+
+    let r = app
+        .post(
+            "/v1/dnc",
+            json!({"entries": [
+                {"type": "email", "value": "ANN@acme.com"}, {"type": "domain", "value": "spam.io"}
+            ]}),
+        )
+        .await;
+    // ann, bob and cy: pending in one campaign, active or paused in the
+    // other.
+    assert_eq!(
+        r.assert_ok(200),
+        &json!({"added": 2, "skipped": 0, "stopped": 6})
+    );
+    let statuses = |c: String| {
+        let app = &app;
+        async move {
+            let mut s: Vec<(String, String)> = app
+                .all(&format!("/v1/campaigns/{c}/leads"))
+                .await
+                .iter()
+                .map(|m| {
+                    (
+                        m["lead"]["email"].as_str().unwrap().to_owned(),
+                        m["status"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect();
+            s.sort();
+            s
+        }
+    };
+    let expect = |rows: &[(&str, &str)]| -> Vec<(String, String)> {
+        rows.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        statuses(draft.clone()).await,
+        expect(&[
+            ("Ann@acme.com", "unsubscribed"),
+            ("bob@spam.io", "unsubscribed"),
+            ("cy@spam.io", "unsubscribed"),
+            ("dee@fine.com", "pending"),
+        ])
+    );
+    assert_eq!(
+        statuses(running.clone()).await,
+        expect(&[
+            ("Ann@acme.com", "unsubscribed"),
+            ("bob@spam.io", "unsubscribed"),
+            ("cy@spam.io", "unsubscribed"),
+            ("dee@fine.com", "active"),
+        ])
+    );
+    // The kept counts moved with them.
+    let counts = app.get(&format!("/v1/campaigns/{running}")).await;
+    let counts = &counts.data()["leadCounts"];
+    assert_eq!(
+        (
+            counts["active"].clone(),
+            counts["paused"].clone(),
+            counts["unsubscribed"].clone(),
+            counts["replied"].clone(),
+            counts["total"].clone()
+        ),
+        (json!(1), json!(0), json!(3), json!(0), json!(4))
+    );
+    // Listing again stops nothing more; deleting the entries restores
+    // nothing.
+    let r = app
+        .post(
+            "/v1/dnc",
+            json!({"entries": [{"type": "domain", "value": "spam.io"}]}),
+        )
+        .await;
+    assert_eq!(r.assert_ok(200)["stopped"], json!(0));
+    let entries: Vec<_> = app
+        .all("/v1/dnc")
+        .await
+        .iter()
+        .map(|e| e["_id"].clone())
+        .collect();
+    app.call(
+        reqwest::Method::DELETE,
+        "/v1/dnc",
+        Some(json!({"ids": entries})),
+    )
+    .await
+    .assert_ok(200);
+    assert_eq!(
+        statuses(draft.clone()).await[0],
+        ("Ann@acme.com".to_owned(), "unsubscribed".to_owned())
+    );
 }

@@ -42,6 +42,10 @@ pub struct DncAddResult {
     pub added: u64,
     /// Entries already on the list, or repeated in the request.
     pub skipped: u64,
+    /// Memberships the entries stopped: the matching leads' `pending`,
+    /// `active` and `paused` memberships, in every campaign, became
+    /// `unsubscribed`.
+    pub stopped: u64,
 }
 
 /// At most this many entries per request.
