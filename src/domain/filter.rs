@@ -15,8 +15,10 @@ pub const MAX_SEARCH: usize = 256;
 pub const MAX_VALUES: usize = 250;
 /// Longest `email` criterion, in characters (the longest address).
 pub const MAX_EMAIL: usize = super::email::MAX_LEN;
-pub const CRITERIA: [&str; 9] = [
+pub const CRITERIA: [&str; 11] = [
     "email",
+    "hasCompany",
+    "hasPhone",
     "tags",
     "search",
     "emailStatus",
@@ -33,6 +35,10 @@ pub struct LeadFilter {
     /// The lead with this address: trimmed and lower-cased, compared with
     /// the lead's lower-cased email (so exact, whatever the casing).
     pub email: Option<String>,
+    /// Leads with (`true`) or without (`false`) a company name.
+    pub has_company: Option<bool>,
+    /// Leads with (`true`) or without (`false`) a phone number.
+    pub has_phone: Option<bool>,
     /// Leads with any of these tags.
     pub tags: Option<Vec<String>>,
     /// Lower-cased substring of email, first name, last name or company.
@@ -86,7 +92,7 @@ impl LeadFilter {
                         .map(|s| Value::String(s.to_owned()))
                         .collect(),
                 ),
-                "emailVerified" => match v.as_str() {
+                "emailVerified" | "hasCompany" | "hasPhone" => match v.as_str() {
                     "true" => Value::Bool(true),
                     "false" => Value::Bool(false),
                     _ => return Err(FieldError::new(k, "must be true or false")),
@@ -157,12 +163,17 @@ impl LeadFilter {
             }
             f.email_status = Some(list);
         }
-        if let Some(v) = obj.get("emailVerified") {
-            f.email_verified =
-                Some(v.as_bool().ok_or_else(|| {
-                    FieldError::new(name("emailVerified"), "must be true or false")
-                })?);
-        }
+        let flag = |key: &str| -> Result<Option<bool>, FieldError> {
+            obj.get(key)
+                .map(|v| {
+                    v.as_bool()
+                        .ok_or_else(|| FieldError::new(name(key), "must be true or false"))
+                })
+                .transpose()
+        };
+        f.email_verified = flag("emailVerified")?;
+        f.has_company = flag("hasCompany")?;
+        f.has_phone = flag("hasPhone")?;
         if let Some(v) = obj.get("country") {
             let list = string_list(v, &name("country"))?;
             let codes = list

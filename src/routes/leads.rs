@@ -34,7 +34,7 @@ pub fn render(ws: WorkspaceRef, lead: &LeadRow) -> Value {
 
 #[utoipa::path(
     get, path = "/leads", tag = "Leads", operation_id = "listLeads", summary = "List leads",
-    description = "Newest first, with the lead filters as query parameters: `email`, `tags`, `search`, `emailStatus`, `emailVerified`, `country`, `leadIds`, `createdAfter`, `createdBefore`.",
+    description = "Newest first, with the lead filters as query parameters: `email`, `tags`, `search`, `emailStatus`, `emailVerified`, `hasCompany`, `hasPhone`, `country`, `leadIds`, `createdAfter`, `createdBefore`.",
     params(schema::PageQuery, schema::LeadQuery),
     responses((status = 200, description = "A page of leads", body = schema::ListEnvelope<schema::Lead>))
 )]

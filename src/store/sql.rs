@@ -392,6 +392,13 @@ impl Sql {
             let c = self.in_list("l.country", countries.clone(), false);
             self.push(&format!(" and {c}"));
         }
+        for (column, has) in [("l.company_name", f.has_company), ("l.phone", f.has_phone)] {
+            match has {
+                Some(true) => self.push(&format!(" and coalesce({column}, '') <> ''")),
+                Some(false) => self.push(&format!(" and coalesce({column}, '') = ''")),
+                None => self,
+            };
+        }
         if let Some(verified) = f.email_verified {
             self.push(if verified {
                 " and l.email_verification_result is not null"

@@ -226,7 +226,7 @@ async fn the_list_filters_combine_with_and() {
         json!({"email": "ann@acme.com", "firstName": "Ann", "country": "US", "tags": ["vip"], "emailVerificationResult": "valid"}),
         json!({"email": "bob@beta.com", "lastName": "Acmeson", "country": "DE", "tags": ["cold"]}),
         json!({"email": "cy@gamma.com", "companyName": "ACME Corp", "country": "US", "tags": ["vip", "cold"], "emailVerificationResult": "risky"}),
-        json!({"email": "dee@delta.com", "country": "FR"}),
+        json!({"email": "dee@delta.com", "country": "FR", "phone": "+33 1 23 45 67 89"}),
     ])
     .await;
     let emails = |v: Vec<Value>| {
@@ -237,7 +237,17 @@ async fn the_list_filters_combine_with_and() {
         e.sort();
         e
     };
-    let cases: [(&str, &[&str]); 11] = [
+    let cases: [(&str, &[&str]); 15] = [
+        ("hasCompany=true", &["cy@gamma.com"]),
+        (
+            "hasCompany=false",
+            &["ann@acme.com", "bob@beta.com", "dee@delta.com"],
+        ),
+        ("hasPhone=true", &["dee@delta.com"]),
+        (
+            "hasPhone=false&hasCompany=true&country=us",
+            &["cy@gamma.com"],
+        ),
         ("tags=vip", &["ann@acme.com", "cy@gamma.com"]),
         (
             "tags=cold,vip",
@@ -278,6 +288,8 @@ async fn the_list_filters_combine_with_and() {
         "country=XX",
         "emailStatus=nice",
         "emailVerified=maybe",
+        "hasCompany=yes",
+        "hasPhone=1",
         "createdAfter=yesterday",
         "leadIds=abc",
     ] {
@@ -285,6 +297,18 @@ async fn the_list_filters_combine_with_and() {
             .await
             .assert_error(400, "VALIDATION_ERROR");
     }
+    // The same criteria in a body's filters.
+    let c = app.create_campaign("With a phone").await;
+    let r = app
+        .add(
+            &c,
+            json!({"filters": {"hasPhone": true, "hasCompany": false}}),
+        )
+        .await;
+    assert_eq!(r.assert_ok(200)["matched"], json!(1));
+    app.add(&c, json!({"filters": {"hasPhone": "yes"}}))
+        .await
+        .assert_error(400, "VALIDATION_ERROR");
 }
 
 #[tokio::test]

@@ -223,6 +223,8 @@ fn filters() -> Value {
             "allOf": [one_or_list(json!({ "type": "string", "enum": statuses }))]
         },
         "emailVerified": { "type": "boolean" },
+        "hasCompany": { "type": "boolean", "description": "Leads with (true) or without (false) a company name." },
+        "hasPhone": { "type": "boolean", "description": "Leads with (true) or without (false) a phone number." },
         "country": { "description": "One code or a list.", "allOf": [one_or_list(country_code())] },
         "leadIds": ids(),
         "createdAfter": { "type": "string", "format": "date-time", "description": "Exclusive." },

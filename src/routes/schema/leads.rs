@@ -196,6 +196,14 @@ pub struct LeadQuery {
     #[serde(default, deserialize_with = "given")]
     #[param(value_type = Option<bool>)]
     pub email_verified: Option<Text>,
+    /// Leads with (`true`) or without (`false`) a company name.
+    #[serde(default, deserialize_with = "given")]
+    #[param(value_type = Option<bool>)]
+    pub has_company: Option<Text>,
+    /// Leads with (`true`) or without (`false`) a phone number.
+    #[serde(default, deserialize_with = "given")]
+    #[param(value_type = Option<bool>)]
+    pub has_phone: Option<Text>,
     /// Country codes, e.g. `US,DE`.
     #[serde(default, deserialize_with = "given")]
     #[param(value_type = Option<String>)]
@@ -224,6 +232,8 @@ impl LeadQuery {
             ("search", self.search),
             ("emailStatus", self.email_status),
             ("emailVerified", self.email_verified),
+            ("hasCompany", self.has_company),
+            ("hasPhone", self.has_phone),
             ("country", self.country),
             ("leadIds", self.lead_ids),
             ("createdAfter", self.created_after),
