@@ -299,6 +299,10 @@ async fn add(
                 skipped,
                 created: outcome.created,
                 blocked: outcome.blocked,
+                // Each skipped entry is an error, blocked, or its lead is
+                // in the campaign (before the request, or by an earlier
+                // entry of it).
+                already_in_campaign: skipped - outcome.blocked - errors.len() as u64,
                 errors,
                 dry_run: dry_run.then_some(true),
             })
@@ -317,6 +321,7 @@ async fn add(
                 skipped: outcome.matched - outcome.added,
                 matched: outcome.matched,
                 blocked: outcome.blocked,
+                already_in_campaign: outcome.matched - outcome.added - outcome.blocked,
                 dry_run: dry_run.then_some(true),
             })
         }

@@ -226,6 +226,7 @@ async fn import_csv(
             added: added.added,
             skipped: leads - added.added,
             blocked: added.blocked,
+            already_in_campaign: leads - added.added - added.blocked,
         });
     ok(schema::ImportResult {
         rows: rows.count as u64,

@@ -21,9 +21,10 @@ fn explicit_ok(r: &crate::helpers::Resp, entries: usize) -> Value {
         entries as u64,
         "every entry added or skipped: {d}"
     );
-    assert!(
-        count(&d, "blocked") + errors <= count(&d, "skipped"),
-        "blocked and errors are among the skipped: {d}"
+    assert_eq!(
+        count(&d, "alreadyInCampaign") + count(&d, "blocked") + errors,
+        count(&d, "skipped"),
+        "each skipped entry has one reason: {d}"
     );
     d
 }
@@ -305,8 +306,13 @@ async fn a_lead_already_in_the_campaign_is_skipped_and_keeps_its_status() {
     let again = app.add(&c, json!({"selectAll": true})).await;
     let d = again.assert_ok(200);
     assert_eq!(
-        (count(d, "matched"), count(d, "added"), count(d, "skipped")),
-        (2, 0, 2)
+        (
+            count(d, "matched"),
+            count(d, "added"),
+            count(d, "skipped"),
+            count(d, "alreadyInCampaign")
+        ),
+        (2, 0, 2, 2)
     );
 }
 

@@ -117,12 +117,25 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Explicit(entries, _) => {
                 let errors = d["errors"].as_array().unwrap().len() as u64;
                 prop_assert_eq!(added + skipped, entries.len() as u64, "{}", d);
-                prop_assert!(blocked + errors <= skipped, "{}", d);
+                prop_assert_eq!(
+                    d["alreadyInCampaign"].as_u64().unwrap() + blocked + errors,
+                    skipped,
+                    "{}",
+                    d
+                );
                 if !dry {
                     total_created += d["created"].as_u64().unwrap();
                 }
             }
-            _ => prop_assert_eq!(added + skipped, d["matched"].as_u64().unwrap(), "{}", d),
+            _ => {
+                prop_assert_eq!(added + skipped, d["matched"].as_u64().unwrap(), "{}", d);
+                prop_assert_eq!(
+                    d["alreadyInCampaign"].as_u64().unwrap() + blocked,
+                    skipped,
+                    "{}",
+                    d
+                );
+            }
         }
         let after = app.campaign_lead_total(&c).await as u64;
         if dry {

@@ -108,6 +108,11 @@ pub struct AddExplicitResult {
     pub created: u64,
     /// Leads on the do-not-contact list (counted in `skipped` too).
     pub blocked: u64,
+    /// Entries skipped because their lead is in the campaign: a member
+    /// already, or named again later in the same request (counted in
+    /// `skipped` too). `alreadyInCampaign + blocked + errors.length ==
+    /// skipped`.
+    pub already_in_campaign: u64,
     /// Entries that could not be used (counted in `skipped` too).
     pub errors: Vec<AddEntryError>,
     /// Present (true) on a dry run: nothing was written.
@@ -133,7 +138,11 @@ pub struct AddSelectionResult {
     pub skipped: u64,
     /// Leads the selection matched: added + skipped.
     pub matched: u64,
+    /// Leads on the do-not-contact list (counted in `skipped` too).
     pub blocked: u64,
+    /// Leads in the campaign already (counted in `skipped` too).
+    /// `alreadyInCampaign + blocked == skipped`.
+    pub already_in_campaign: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
 }

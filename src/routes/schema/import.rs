@@ -39,7 +39,11 @@ pub struct ImportCampaign {
     pub campaign_id: String,
     pub added: u64,
     pub skipped: u64,
+    /// Leads on the do-not-contact list (counted in `skipped` too).
     pub blocked: u64,
+    /// Leads in the campaign already (counted in `skipped` too).
+    /// `alreadyInCampaign + blocked == skipped`.
+    pub already_in_campaign: u64,
 }
 
 // ---- Query strings --------------------------------------------------------
