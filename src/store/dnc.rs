@@ -70,6 +70,9 @@ async fn stop_matching(
             .collect()
     };
     let (emails, domains) = (of(DncKind::Email), of(DncKind::Domain));
+    if emails.is_empty() && domains.is_empty() {
+        return Ok(0);
+    }
     let now = now_ms();
     let mut deltas = MemberDeltas::default();
     let mut stopped = 0;
@@ -94,9 +97,6 @@ async fn stop_matching(
         if !domains.is_empty() {
             let domain = e.dialect().email_domain("l.email_key");
             matches.push(sql.in_list(&domain, domains.clone(), false));
-        }
-        if matches.is_empty() {
-            return Ok(0);
         }
         // (SQLite's `returning` does not take the table's alias.)
         sql.push(&format!(

@@ -470,7 +470,7 @@ impl Sql {
             let index = match self.dialect {
                 Dialect::Sqlite => {
                     let q = self.param(trigrams_query(search));
-                    format!("l.id in (select rowid from leads_search where leads_search match {q})")
+                    format!("l.id in ({SQLITE_SEARCH_INDEX_READ} {q})")
                 }
                 Dialect::Postgres => format!("{SEARCH_TEXT} ilike {p}"),
             };
@@ -479,6 +479,12 @@ impl Sql {
         self.push(&format!(" and ({email} or {})", names.join(" or ")));
     }
 }
+
+/// How a SQLite statement reads the trigram index (the query follows): the
+/// writer brings the index up to date before any statement holding it
+/// (`store/sqlite/search.rs`).
+pub const SQLITE_SEARCH_INDEX_READ: &str =
+    "select rowid from leads_search where leads_search match";
 
 /// The searched fields as one text, as PostgreSQL's trigram index
 /// (`leads_search`, migration 0003) holds them: a query must write the

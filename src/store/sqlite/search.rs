@@ -14,9 +14,9 @@
 
 use rusqlite::Connection;
 
-/// Whether a statement reads the search index.
+/// Whether a statement reads the search index (as `Sql::search` writes it).
 pub(super) fn reads_index(sql: &str) -> bool {
-    sql.contains("from leads_search where")
+    sql.contains(crate::store::sql::SQLITE_SEARCH_INDEX_READ)
 }
 
 /// Indexes the leads noted since the last catch-up: drops the entries of
