@@ -47,6 +47,12 @@ struct Args {
     /// Seconds of load for P5 and for the /v1/health baseline.
     #[arg(long, default_value_t = 5.0)]
     load_seconds: f64,
+    /// P1–P4 with `skipIfInOtherCampaign: true`. Before each measured
+    /// request every membership of the workspace is marked completed
+    /// (outside the timing): each lead's memberships elsewhere are looked
+    /// at and none stops it, so both sides add the same rows.
+    #[arg(long)]
+    skip_if_in_other_campaign: bool,
     /// Only these measurements, e.g. `--only P4`.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -209,9 +215,13 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
             if run % 2 == 1 {
                 rw.push(raw.new_leads(ws, &emails).await?);
             }
+            raw.settle(ws, args.skip_if_in_other_campaign).await?;
             let campaign = server.campaign(&http, &key).await?;
-            let body = explicit_body(
-                (0..BATCH).map(|i| json!({"email": format!("p1-{run}-{i}@new.example")})),
+            let body = ruled(
+                explicit_body(
+                    (0..BATCH).map(|i| json!({"email": format!("p1-{run}-{i}@new.example")})),
+                ),
+                args,
             );
             let (d, data) = server
                 .post(
@@ -247,10 +257,14 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
             if run % 2 == 1 {
                 rw.push(raw.existing_leads(ws, &ids).await?);
             }
+            raw.settle(ws, args.skip_if_in_other_campaign).await?;
             let campaign = server.campaign(&http, &key).await?;
-            let body = explicit_body(ids.iter().map(
-                |(k, c)| json!({"leadId": leadflow::domain::id::ObjectId::new(*k, *c).to_string()}),
-            ));
+            let body = ruled(
+                explicit_body(ids.iter().map(
+                    |(k, c)| json!({"leadId": leadflow::domain::id::ObjectId::new(*k, *c).to_string()}),
+                )),
+                args,
+            );
             let (d, data) = server
                 .post(
                     &http,
@@ -285,8 +299,12 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
             } else {
                 None
             };
+            raw.settle(ws, args.skip_if_in_other_campaign).await?;
             let campaign = server.campaign(&http, &key).await?;
-            let body = serde_json::to_vec(&json!({"filters": {"tags": ["hot"], "country": "DE"}}))?;
+            let body = ruled(
+                serde_json::to_vec(&json!({"filters": {"tags": ["hot"], "country": "DE"}}))?,
+                args,
+            );
             let (d, data) = server
                 .post(
                     &http,
@@ -323,8 +341,9 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
             if run % 2 == 1 {
                 rw.push(raw.select_into_campaign(ws, false).await?.0);
             }
+            raw.settle(ws, args.skip_if_in_other_campaign).await?;
             let campaign = server.campaign(&http, &key).await?;
-            let body = serde_json::to_vec(&json!({"selectAll": true}))?;
+            let body = ruled(serde_json::to_vec(&json!({"selectAll": true}))?, args);
             let (d, data) = server
                 .post(
                     &http,
@@ -516,6 +535,16 @@ fn counted(data: &Value, field: &str) -> u64 {
     data[field].as_u64().unwrap_or_default()
 }
 
+/// A P1–P4 body, with `"skipIfInOtherCampaign": true` when the run asks.
+fn ruled(body: Vec<u8>, args: &Args) -> Vec<u8> {
+    if !args.skip_if_in_other_campaign {
+        return body;
+    }
+    let mut v: Value = serde_json::from_slice(&body).expect("json");
+    v["skipIfInOtherCampaign"] = json!(true);
+    serde_json::to_vec(&v).expect("json")
+}
+
 fn explicit_body(entries: impl Iterator<Item = Value>) -> Vec<u8> {
     serde_json::to_vec(&json!({"leads": entries.collect::<Vec<_>>()})).expect("json")
 }
@@ -530,6 +559,25 @@ const PG_NOT_DNC: &str = "not exists (select 1 from dnc_entries d where d.worksp
      where d.workspace_id = l.workspace_id and d.kind = 'domain' and d.value = split_part(l.email_key, '@', 2))";
 
 impl Raw {
+    /// With `skip_other`: finishes every membership of the workspace
+    /// (outside any timing), so that none keeps a lead out of the next
+    /// add under `skipIfInOtherCampaign`.
+    async fn settle(&mut self, ws: WorkspaceRef, skip_other: bool) -> anyhow::Result<()> {
+        if !skip_other {
+            return Ok(());
+        }
+        let sql = "update campaign_leads set status = 'completed' where workspace_id = $1 and status <> 'completed'";
+        match self {
+            Raw::Sqlite(c) => {
+                c.execute(&sql.replace("$1", "?1"), [ws.key])?;
+            }
+            Raw::Postgres(c) => {
+                c.execute(sql, &[&ws.key]).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Creates an empty campaign directly (outside any timing).
     async fn campaign(&mut self, ws: WorkspaceRef) -> anyhow::Result<i64> {
         let now = leadflow::domain::now_ms();

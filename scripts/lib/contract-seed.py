@@ -121,6 +121,8 @@ dictionaries = {
     "csv_files": ["email,Name\\ncsv1@example.com,Ann\\n",
                   "Email;Company\\ncsv2@example.com;Acme\\ncsv3@example.com;Initech\\n"],
     "csv_mappings": ['{\\"email\\": \\"email\\"}', '{\\"Name\\": \\"firstName\\"}'],
+    # Do-not-contact files for POST /v1/dnc/import.
+    "dnc_files": ["email\\ndnc1@example.com\\nspam.example\\n", "dnc2@example.com\\n"],
 }
 operations = [
     # (path, method or None for all, exclude method, parameters, headers)
@@ -141,6 +143,7 @@ operations = [
     ("/v1/leads/import/csv", "POST", None,
      {"body.file": binding("csv_files"), "body.mapping": binding("csv_mappings", 0.5),
       "body.campaignId": binding("campaigns", 0.5)}, None),
+    ("/v1/dnc/import", "POST", None, {"body.file": binding("dnc_files")}, None),
     ("/v1/workspaces/{id}", "DELETE", None, {"path.id": binding("spare_workspaces")},
      headers(workspace, deleter_key)),
     ("/v1/workspaces/{id}", None, "DELETE", {"path.id": binding("workspaces")}, None),

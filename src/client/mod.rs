@@ -57,6 +57,11 @@ pub struct ImportArgs {
     /// Also add every lead of the file to this campaign.
     #[arg(long)]
     pub campaign: Option<String>,
+    /// With --campaign: leave out leads that are pending, active or paused
+    /// in another campaign (default: the campaign's
+    /// settings.skipIfInOtherCampaign).
+    #[arg(long, requires = "campaign")]
+    pub skip_if_in_other_campaign: bool,
     /// A tag added to every imported lead.
     #[arg(long)]
     pub tag: Option<String>,
@@ -93,7 +98,9 @@ struct Summary {
     failed: u64,
     campaign_added: u64,
     campaign_skipped: u64,
+    campaign_already: u64,
     campaign_blocked: u64,
+    campaign_in_other: u64,
 }
 
 /// A row on its way: its line, its cells and its lead object.
@@ -506,16 +513,19 @@ async fn send_batch(
         .iter()
         .map(|r| json!({"email": r.lead["email"]}))
         .collect();
+    let mut body = json!({"leads": leads});
+    if args.skip_if_in_other_campaign {
+        body["skipIfInOtherCampaign"] = json!(true);
+    }
     let path = format!("/v1/campaigns/{campaign}/leads");
-    match api
-        .send(reqwest::Method::POST, &path, Some(&json!({"leads": leads})))
-        .await
-    {
+    match api.send(reqwest::Method::POST, &path, Some(&body)).await {
         Ok(data) => {
             let count = |k: &str| data[k].as_u64().unwrap_or(0);
             summary.campaign_added += count("added");
             summary.campaign_skipped += count("skipped");
+            summary.campaign_already += count("alreadyInCampaign");
             summary.campaign_blocked += count("blocked");
+            summary.campaign_in_other += count("inOtherCampaign");
             Ok(())
         }
         Err(refusal) => {

@@ -36,8 +36,12 @@ pub(super) fn report(
     );
     if args.campaign.is_some() {
         eprintln!(
-            "campaign: {} added, {} skipped (already in it or blocked), {} blocked by the do-not-contact list",
-            s.campaign_added, s.campaign_skipped, s.campaign_blocked
+            "campaign: {} added, {} skipped: {} already in it, {} blocked by the do-not-contact list, {} in another campaign",
+            s.campaign_added,
+            s.campaign_skipped,
+            s.campaign_already,
+            s.campaign_blocked,
+            s.campaign_in_other
         );
     }
     if let Some(path) = failed_file {
@@ -51,7 +55,9 @@ pub(super) fn report(
         });
         if args.campaign.is_some() {
             out["campaign"] = json!({
-                "added": s.campaign_added, "skipped": s.campaign_skipped, "blocked": s.campaign_blocked,
+                "added": s.campaign_added, "skipped": s.campaign_skipped,
+                "alreadyInCampaign": s.campaign_already, "blocked": s.campaign_blocked,
+                "inOtherCampaign": s.campaign_in_other,
             });
         }
         println!("{out}");

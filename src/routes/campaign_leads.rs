@@ -14,7 +14,7 @@ use crate::domain::lead::{FieldError, LeadError, LeadFields};
 use crate::error::ApiError;
 use crate::extract::{Body, Query, Tenant, path_id};
 use crate::state::AppState;
-use crate::store::{AddEntry, CampaignLeadRow, MemberSelection, Selection};
+use crate::store::{AddEntry, AddRules, CampaignLeadRow, MemberChange, MemberSelection, Selection};
 
 pub const MAX_EXPLICIT: usize = 5_000;
 
@@ -44,10 +44,11 @@ async fn list(
     let campaign = path_id(&id, "Campaign")?;
     let req = paging.page();
     let status = query.status.and_then(|s| s.0);
+    let ai_tag = query.ai_tag.and_then(|t| t.0);
     let _turn = state.turns.take(ws).await;
     let result = state
         .store
-        .list_campaign_leads(ws, campaign, status, req)
+        .list_campaign_leads(ws, campaign, status, ai_tag, req)
         .await?;
     page(
         result,
@@ -261,6 +262,9 @@ async fn add(
     Body(request): Body<schema::AddLeadsRequest>,
 ) -> ApiResult {
     let dry_run = flag(request.dry_run, false);
+    let rules = AddRules {
+        skip_if_in_other_campaign: request.skip_if_in_other_campaign.and_then(|f| f.0),
+    };
     let request = parse_request(request)?;
     let campaign = path_id(&id, "Campaign")?;
     let data = match request {
@@ -273,7 +277,7 @@ async fn add(
         } => {
             let outcome = state
                 .store
-                .add_leads_explicit(ws, campaign, entries, dry_run)
+                .add_leads_explicit(ws, campaign, entries, rules, dry_run)
                 .await?;
             if !dry_run {
                 crate::metrics::leads_created(outcome.created);
@@ -299,10 +303,14 @@ async fn add(
                 skipped,
                 created: outcome.created,
                 blocked: outcome.blocked,
-                // Each skipped entry is an error, blocked, or its lead is
-                // in the campaign (before the request, or by an earlier
-                // entry of it).
-                already_in_campaign: skipped - outcome.blocked - errors.len() as u64,
+                in_other_campaign: outcome.in_other,
+                // Each skipped entry is an error, blocked, in another
+                // campaign, or its lead is in the campaign (before the
+                // request, or by an earlier entry of it).
+                already_in_campaign: skipped
+                    - outcome.blocked
+                    - outcome.in_other
+                    - errors.len() as u64,
                 errors,
                 dry_run: dry_run.then_some(true),
             })
@@ -311,7 +319,7 @@ async fn add(
             let _turn = state.turns.take(ws).await;
             let outcome = state
                 .store
-                .add_leads_selection(ws, campaign, selection, dry_run)
+                .add_leads_selection(ws, campaign, selection, rules, dry_run)
                 .await?;
             if !dry_run {
                 crate::metrics::leads_added(outcome.added);
@@ -321,7 +329,11 @@ async fn add(
                 skipped: outcome.matched - outcome.added,
                 matched: outcome.matched,
                 blocked: outcome.blocked,
-                already_in_campaign: outcome.matched - outcome.added - outcome.blocked,
+                in_other_campaign: outcome.in_other,
+                already_in_campaign: outcome.matched
+                    - outcome.added
+                    - outcome.blocked
+                    - outcome.in_other,
                 dry_run: dry_run.then_some(true),
             })
         }
@@ -329,25 +341,33 @@ async fn add(
     ok(data)
 }
 
-/// `PATCH /v1/campaigns/{id}/leads/{campaignLeadId}`: `status` active or paused.
+/// `PATCH /v1/campaigns/{id}/leads/{campaignLeadId}`: `status` active or
+/// paused, `aiTag`, or both.
 #[utoipa::path(
-    patch, path = "/campaigns/{id}/leads/{campaign_lead_id}", tag = "Campaign leads", operation_id = "setCampaignLeadStatus", summary = "Pause or resume one campaign lead",
+    patch, path = "/campaigns/{id}/leads/{campaign_lead_id}", tag = "Campaign leads", operation_id = "updateCampaignLead", summary = "Pause or resume one campaign lead, or set its AI tag",
+    description = "`status` (`active` or `paused`) and `aiTag` (at most 100 characters; null or empty clears it): either or both, in one transaction. A finished membership (completed, bounced, unsubscribed, replied) cannot change status (409); its tag can change.",
     params(("id" = String, Path, description = "Campaign ID (24 hex characters)"), ("campaign_lead_id" = String, Path, description = "Campaign lead ID")),
-    request_body = schema::CampaignLeadStatusInput,
+    request_body = schema::CampaignLeadUpdate,
     responses((status = 200, description = "The campaign lead", body = schema::Envelope<schema::CampaignLead>))
 )]
 async fn set_status(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
     Path((id, member)): Path<(String, String)>,
-    Body(input): Body<schema::CampaignLeadStatusInput>,
+    Body(input): Body<schema::CampaignLeadUpdate>,
 ) -> ApiResult {
     let campaign = path_id(&id, "Campaign")?;
     let member = path_id(&member, "Campaign lead")?;
-    let status = input.status.ok_or_else(schema::SettableStatus::refusal)?.0;
+    if input.status.is_none() && input.ai_tag.is_none() {
+        return Err(ApiError::validation("Provide status, aiTag, or both"));
+    }
+    let change = MemberChange {
+        status: input.status.map(|s| s.0),
+        ai_tag: input.ai_tag.map(|t| t.0),
+    };
     let row = state
         .store
-        .set_campaign_lead_status(ws, campaign, member, status)
+        .update_campaign_lead(ws, campaign, member, change)
         .await?;
     ok(render(&row))
 }

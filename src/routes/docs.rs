@@ -94,11 +94,7 @@ fn limits() -> Vec<(&'static str, &'static str, Limit)> {
         ("MemberInput", "role", OneOf(&["owner", "member"])),
         ("CampaignInput", "name", NotBlank),
         ("WorkspaceInput", "name", NotBlank),
-        (
-            "CampaignLeadStatusInput",
-            "status",
-            OneOf(&["active", "paused"]),
-        ),
+        ("CampaignLeadUpdate", "status", OneOf(&["active", "paused"])),
         (
             "LeadActionRequest",
             "action",

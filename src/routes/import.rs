@@ -38,6 +38,7 @@ use crate::domain::lead::{FieldError, LeadFields, parse_tag};
 use crate::error::ApiError;
 use crate::extract::Tenant;
 use crate::state::AppState;
+use crate::store::AddRules;
 use lines::Lines;
 
 /// The longest header line read ahead for its separator.
@@ -64,6 +65,7 @@ struct Form {
     tag: Option<String>,
     campaign: Option<ObjectId>,
     skip_duplicates: Option<bool>,
+    skip_if_in_other_campaign: Option<bool>,
     file: Option<Upload>,
 }
 
@@ -109,24 +111,7 @@ async fn import_csv(
     Tenant(ws): Tenant,
     request: Request,
 ) -> ApiResult {
-    let is_multipart = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim()
-                .to_ascii_lowercase()
-                .starts_with("multipart/form-data")
-        });
-    if !is_multipart {
-        return Err(ApiError::UnsupportedMediaType(
-            "Content-Type must be multipart/form-data, with the CSV in a part named file".into(),
-        ));
-    }
-    let mut multipart = Multipart::from_request(request, &())
-        .await
-        .map_err(|e| ApiError::validation(format!("Invalid multipart body: {}", e.body_text())))?;
-
+    let mut multipart = multipart_form(request).await?;
     let mut form = Form::default();
     let mut seen = HashSet::new();
     while let Some(field) = multipart.next_field().await.map_err(broken_form)? {
@@ -169,20 +154,15 @@ async fn import_csv(
             }
             "skipDuplicates" => {
                 let text = text_part(field, &name).await?;
-                form.skip_duplicates = Some(match text.trim().to_ascii_lowercase().as_str() {
-                    "true" | "1" => true,
-                    "false" | "0" => false,
-                    _ => {
-                        return Err(ApiError::field(FieldError::new(
-                            "skipDuplicates",
-                            "must be true or false",
-                        )));
-                    }
-                });
+                form.skip_duplicates = Some(form_flag(&name, &text)?);
+            }
+            "skipIfInOtherCampaign" => {
+                let text = text_part(field, &name).await?;
+                form.skip_if_in_other_campaign = Some(form_flag(&name, &text)?);
             }
             other => {
                 return Err(ApiError::validation(format!(
-                    "Unknown form part '{other}' (expected file, mapping, tag, campaignId, skipDuplicates)"
+                    "Unknown form part '{other}' (expected file, mapping, tag, campaignId, skipDuplicates, skipIfInOtherCampaign)"
                 )));
             }
         }
@@ -210,6 +190,9 @@ async fn import_csv(
             form.skip_duplicates.unwrap_or(true),
             form.tag,
             form.campaign,
+            AddRules {
+                skip_if_in_other_campaign: form.skip_if_in_other_campaign,
+            },
         )
         .await?;
     let bulk = outcome.bulk;
@@ -226,7 +209,8 @@ async fn import_csv(
             added: added.added,
             skipped: leads - added.added,
             blocked: added.blocked,
-            already_in_campaign: leads - added.added - added.blocked,
+            in_other_campaign: added.in_other,
+            already_in_campaign: leads - added.added - added.blocked - added.in_other,
         });
     ok(schema::ImportResult {
         rows: rows.count as u64,
@@ -241,8 +225,42 @@ async fn import_csv(
     })
 }
 
+/// The request's multipart form: 415 when it is not one, with a CSV in a
+/// part named `file`.
+pub(crate) async fn multipart_form(request: Request) -> Result<Multipart, ApiError> {
+    let is_multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        });
+    if !is_multipart {
+        return Err(ApiError::UnsupportedMediaType(
+            "Content-Type must be multipart/form-data, with the CSV in a part named file".into(),
+        ));
+    }
+    Multipart::from_request(request, &())
+        .await
+        .map_err(|e| ApiError::validation(format!("Invalid multipart body: {}", e.body_text())))
+}
+
+/// A form part that is a flag: true or false (or 1 or 0).
+fn form_flag(name: &str, text: &str) -> Result<bool, ApiError> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(ApiError::field(FieldError::new(
+            name,
+            "must be true or false",
+        ))),
+    }
+}
+
 /// A CSV part's declared type must be one a CSV file is sent with.
-fn check_file_type(field: &Field<'_>) -> Result<(), ApiError> {
+pub(crate) fn check_file_type(field: &Field<'_>) -> Result<(), ApiError> {
     let Some(ct) = field.content_type() else {
         return Ok(());
     };
@@ -270,7 +288,7 @@ fn check_file_type(field: &Field<'_>) -> Result<(), ApiError> {
     }
 }
 
-fn not_csv(why: &str) -> ApiError {
+pub(crate) fn not_csv(why: &str) -> ApiError {
     ApiError::field(FieldError::new("file", format!("is not a CSV file: {why}")))
 }
 

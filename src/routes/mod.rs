@@ -3,7 +3,7 @@
 
 pub(crate) mod campaign_leads;
 mod campaigns;
-mod dnc;
+pub(crate) mod dnc;
 mod docs;
 mod health;
 pub(crate) mod import;

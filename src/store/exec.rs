@@ -127,6 +127,9 @@ pub struct Enrollment {
     pub campaign_key: i64,
     pub status: CampaignLeadStatus,
     pub now: i64,
+    /// Skip leads with a `pending`, `active` or `paused` membership in
+    /// another campaign of the workspace (`skipIfInOtherCampaign`).
+    pub skip_other: bool,
 }
 
 /// One connection (or transaction) of an engine.

@@ -16,6 +16,7 @@ mod storage;
 mod storage_impl;
 mod workspaces;
 
+pub use campaigns::SKIP_IF_IN_OTHER_CAMPAIGN;
 pub use storage::Storage;
 
 use std::sync::Arc;
@@ -218,6 +219,17 @@ pub struct CampaignLeadRow {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub company_name: Option<String>,
+    pub ai_tag: Option<String>,
+}
+
+/// What `PATCH /v1/campaigns/{id}/leads/{campaignLeadId}` changes; `None`
+/// leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemberChange {
+    /// `active` or `paused`.
+    pub status: Option<CampaignLeadStatus>,
+    /// `Some(None)` clears the tag.
+    pub ai_tag: Option<Option<String>>,
 }
 
 /// One campaign a lead is in: the membership and its campaign's name and
@@ -284,6 +296,9 @@ pub struct ExplicitOutcome {
     pub added: u64,
     pub created: u64,
     pub blocked: u64,
+    /// Leads new to the campaign, not blocked, skipped for a membership in
+    /// another campaign.
+    pub in_other: u64,
     /// Positions (in the entries given) of `Existing` entries that name no
     /// lead of the workspace.
     pub not_found: Vec<usize>,
@@ -302,6 +317,18 @@ pub struct SelectionOutcome {
     pub matched: u64,
     pub added: u64,
     pub blocked: u64,
+    /// Leads new to the campaign, not blocked, skipped for a membership in
+    /// another campaign.
+    pub in_other: u64,
+}
+
+/// The rules an add request may set; `None` takes the campaign's setting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AddRules {
+    /// `skipIfInOtherCampaign`; the campaign's
+    /// `settings.skipIfInOtherCampaign` when `None` (itself `false` when
+    /// absent).
+    pub skip_if_in_other_campaign: Option<bool>,
 }
 
 /// What `POST /campaigns/{id}/leads/action` does.

@@ -53,25 +53,61 @@ impl Dialect {
         )
     }
 
-    /// PostgreSQL's one-read form of the do-not-contact and membership
-    /// tests for the leads aliased `l`: the columns `blocked` (the list
-    /// holds the lead's email or domain) and `fresh` (not yet a member of
-    /// the campaign `campaign`), and the outer joins on the list's and the
-    /// membership's unique keys that give them, each naming the workspace
-    /// `ws` (co-located hash joins: what Citus routes to one shard).
-    pub fn pg_blocked_and_fresh(ws: &str, campaign: &str) -> (String, String) {
-        let domain = Dialect::Postgres.email_domain("l.email_key");
-        (
-            "(de.workspace_id is not null or dd.workspace_id is not null) as blocked, cl.lead_id is null as fresh"
-                .to_owned(),
-            format!(
+    /// PostgreSQL's one-read form of an add's tests for the leads aliased
+    /// `l`: the columns `blocked` (the do-not-contact list holds the lead's
+    /// email or domain; `false` without `dnc`), `fresh` (not yet a member
+    /// of the campaign `campaign`) and `other` (a member of another
+    /// campaign, [`Dialect::in_other_campaign`]; `false` without `other`),
+    /// and the outer joins on the list's and the membership's unique keys
+    /// that give the first two, each naming the workspace `ws` (co-located
+    /// hash joins: what Citus routes to one shard).
+    pub fn pg_enroll_tests(ws: &str, campaign: &str, dnc: bool, other: bool) -> (String, String) {
+        let mut joins = String::new();
+        let blocked = if dnc {
+            let domain = Dialect::Postgres.email_domain("l.email_key");
+            joins = format!(
                 r"left join dnc_entries de on de.workspace_id = l.workspace_id and de.workspace_id = {ws}
                    and de.kind = 'email' and de.value = l.email_key
                  left join dnc_entries dd on dd.workspace_id = l.workspace_id and dd.workspace_id = {ws}
-                   and dd.kind = 'domain' and dd.value = {domain}
-                 left join campaign_leads cl on cl.workspace_id = l.workspace_id and cl.workspace_id = {ws}
-                   and cl.campaign_id = {campaign} and cl.lead_id = l.id"
-            ),
+                   and dd.kind = 'domain' and dd.value = {domain} "
+            );
+            "(de.workspace_id is not null or dd.workspace_id is not null)"
+        } else {
+            "false"
+        };
+        joins.push_str(&format!(
+            r"left join campaign_leads cl on cl.workspace_id = l.workspace_id and cl.workspace_id = {ws}
+               and cl.campaign_id = {campaign} and cl.lead_id = l.id"
+        ));
+        let other = if other {
+            // Looked up only for leads new to the campaign.
+            format!(
+                "(cl.lead_id is null and {})",
+                Dialect::Postgres.in_other_campaign(ws, campaign)
+            )
+        } else {
+            "false".to_owned()
+        };
+        (
+            format!("{blocked} as blocked, cl.lead_id is null as fresh, {other} as other"),
+            joins,
+        )
+    }
+
+    /// True for a lead (aliased `l`) with a `pending`, `active` or `paused`
+    /// membership in a campaign of its workspace other than `campaign`
+    /// (`skipIfInOtherCampaign`): a lookup on the memberships' lead index,
+    /// naming the workspace `ws` on PostgreSQL (Citus routes it, as the
+    /// do-not-contact lookups).
+    pub fn in_other_campaign(self, ws: &str, campaign: &str) -> String {
+        let (named, index) = match self {
+            Dialect::Sqlite => (String::new(), " indexed by campaign_leads_lead"),
+            Dialect::Postgres => (format!(" and o.workspace_id = {ws}"), ""),
+        };
+        format!(
+            r"exists (select 1 from campaign_leads o{index} where o.workspace_id = l.workspace_id{named}
+               and o.lead_id = l.id and o.campaign_id <> {campaign}
+               and o.status in ('pending', 'active', 'paused'))"
         )
     }
 

@@ -121,6 +121,7 @@ pub trait Storage: Send + Sync + 'static {
         skip_duplicates: bool,
         tag: Option<String>,
         campaign: Option<ObjectId>,
+        rules: AddRules,
     ) -> Result<ImportOutcome>;
 
     // Campaigns.
@@ -157,6 +158,7 @@ pub trait Storage: Send + Sync + 'static {
         ws: WorkspaceRef,
         campaign: ObjectId,
         status: Option<CampaignLeadStatus>,
+        ai_tag: Option<String>,
         page: PageRequest,
     ) -> Result<Page<CampaignLeadRow>>;
     /// Adds the entries in one transaction; with `dry_run` nothing is kept.
@@ -165,6 +167,7 @@ pub trait Storage: Send + Sync + 'static {
         ws: WorkspaceRef,
         campaign: ObjectId,
         entries: Vec<AddEntry>,
+        rules: AddRules,
         dry_run: bool,
     ) -> Result<ExplicitOutcome>;
     async fn add_leads_selection(
@@ -172,16 +175,18 @@ pub trait Storage: Send + Sync + 'static {
         ws: WorkspaceRef,
         campaign: ObjectId,
         selection: Selection,
+        rules: AddRules,
         dry_run: bool,
     ) -> Result<SelectionOutcome>;
 
-    /// Sets one membership's status (`active` or `paused`).
-    async fn set_campaign_lead_status(
+    /// Changes one membership's status (`active` or `paused`), AI tag, or
+    /// both.
+    async fn update_campaign_lead(
         &self,
         ws: WorkspaceRef,
         campaign: ObjectId,
         id: ObjectId,
-        status: CampaignLeadStatus,
+        change: MemberChange,
     ) -> Result<CampaignLeadRow>;
     /// Pauses, resumes or removes the selected memberships in one
     /// statement; returns how many changed.

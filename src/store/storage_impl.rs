@@ -186,6 +186,7 @@ macro_rules! storage_impl {
             skip_duplicates: bool,
             tag: Option<String>,
             campaign: Option<ObjectId>,
+            rules: AddRules,
         ) -> Result<ImportOutcome> {
             $run!(self, write(true), |e| campaigns::import(
                 e,
@@ -193,7 +194,8 @@ macro_rules! storage_impl {
                 leads,
                 skip_duplicates,
                 tag.as_deref(),
-                campaign
+                campaign,
+                rules
             ))
         }
 
@@ -253,9 +255,17 @@ macro_rules! storage_impl {
             ws: WorkspaceRef,
             campaign: ObjectId,
             status: Option<CampaignLeadStatus>,
+            ai_tag: Option<String>,
             page: PageRequest,
         ) -> Result<Page<CampaignLeadRow>> {
-            $run!(self, read, |e| campaigns::list_leads(e, ws, campaign, status, page))
+            $run!(self, read, |e| campaigns::list_leads(
+                e,
+                ws,
+                campaign,
+                status,
+                ai_tag.as_deref(),
+                page
+            ))
         }
 
         async fn add_leads_explicit(
@@ -263,10 +273,11 @@ macro_rules! storage_impl {
             ws: WorkspaceRef,
             campaign: ObjectId,
             entries: Vec<AddEntry>,
+            rules: AddRules,
             dry_run: bool,
         ) -> Result<ExplicitOutcome> {
             $run!(self, write(!dry_run, small: entries.len() <= crate::store::storage_impl::SMALL_WRITE), |e| campaigns::add_explicit(
-                e, ws, campaign, entries
+                e, ws, campaign, entries, rules
             ))
         }
 
@@ -275,28 +286,29 @@ macro_rules! storage_impl {
             ws: WorkspaceRef,
             campaign: ObjectId,
             selection: Selection,
+            rules: AddRules,
             dry_run: bool,
         ) -> Result<SelectionOutcome> {
             if dry_run {
                 $run!(self, preview, |e| campaigns::preview_selection(
-                    e, ws, campaign, &selection
+                    e, ws, campaign, &selection, rules
                 ))
             } else {
                 $run!(self, write(true), |e| campaigns::add_selection(
-                    e, ws, campaign, &selection
+                    e, ws, campaign, &selection, rules
                 ))
             }
         }
 
-        async fn set_campaign_lead_status(
+        async fn update_campaign_lead(
             &self,
             ws: WorkspaceRef,
             campaign: ObjectId,
             id: ObjectId,
-            status: CampaignLeadStatus,
+            change: MemberChange,
         ) -> Result<CampaignLeadRow> {
-            $run!(self, write(true, small: true), |e| campaigns::set_lead_status(
-                e, ws, campaign, id, status
+            $run!(self, write(true, small: true), |e| campaigns::update_member(
+                e, ws, campaign, id, change
             ))
         }
 

@@ -22,7 +22,10 @@ fn explicit_ok(r: &crate::helpers::Resp, entries: usize) -> Value {
         "every entry added or skipped: {d}"
     );
     assert_eq!(
-        count(&d, "alreadyInCampaign") + count(&d, "blocked") + errors,
+        count(&d, "alreadyInCampaign")
+            + count(&d, "blocked")
+            + count(&d, "inOtherCampaign")
+            + errors,
         count(&d, "skipped"),
         "each skipped entry has one reason: {d}"
     );

@@ -181,7 +181,7 @@ async fn a_campaign_gets_every_lead_of_the_file_by_the_add_rules() {
     assert_eq!(data["failed"], json!(1));
     assert_eq!(
         data["campaign"],
-        json!({"campaignId": campaign, "added": 2, "skipped": 2, "blocked": 1, "alreadyInCampaign": 1})
+        json!({"campaignId": campaign, "added": 2, "skipped": 2, "blocked": 1, "alreadyInCampaign": 1, "inOtherCampaign": 0})
     );
     assert_eq!(app.campaign_lead_total(&campaign).await, 3);
     // A draft campaign's new members are pending, as with the add endpoint.

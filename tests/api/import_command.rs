@@ -57,6 +57,48 @@ async fn emails(app: &TestApp) -> Vec<String> {
 }
 
 #[tokio::test]
+async fn skip_if_in_other_campaign_leaves_out_leads_enrolled_elsewhere() {
+    let app = spawn_app().await;
+    let (target, other) = (
+        app.create_campaign("Target").await,
+        app.create_campaign("Other").await,
+    );
+    app.add(&other, json!({"leads": [{"email": "busy@example.com"}]}))
+        .await
+        .assert_ok(200);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_csv(
+        dir.path(),
+        "people.csv",
+        "Email\nbusy@example.com\nfree@example.com\n",
+    );
+    let run = import(
+        &app.base,
+        &app.key,
+        &[&file, "--campaign", &target, "--skip-if-in-other-campaign"],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.summary["campaign"],
+        json!({"added": 1, "skipped": 1, "alreadyInCampaign": 0, "blocked": 0, "inOtherCampaign": 1})
+    );
+    assert!(
+        run.stderr.contains("1 in another campaign"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(app.campaign_lead_total(&target).await, 1);
+    // Without the flag, the campaign's setting (absent: off) decides.
+    let again = app.create_campaign("Again").await;
+    let run = import(&app.base, &app.key, &[&file, "--campaign", &again]).await;
+    assert_eq!(run.summary["campaign"]["added"], json!(2), "{}", run.stderr);
+    // The flag needs a campaign.
+    let run = import(&app.base, &app.key, &[&file, "--skip-if-in-other-campaign"]).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+#[tokio::test]
 async fn a_50000_row_file_is_imported_with_counts_that_match_the_server() {
     let app = spawn_app().await;
     let campaign = app.create_campaign("Spreadsheet").await;
@@ -103,7 +145,8 @@ async fn a_50000_row_file_is_imported_with_counts_that_match_the_server() {
         json!({
             "rows": 50_000, "imported": 49_989, "updated": 0, "skipped": 5, "failed": 6,
             "failedRowsFile": dir.path().join("people.failed.csv").to_str().unwrap(),
-            "campaign": {"added": 49_991, "skipped": 0, "blocked": 0},
+            "campaign": {"added": 49_991, "skipped": 0, "alreadyInCampaign": 0, "blocked": 0,
+                         "inOtherCampaign": 0},
         })
     );
     assert_eq!(app.lead_total().await, 49_991);

@@ -9,6 +9,7 @@ mod cli;
 mod concurrency;
 mod counts;
 mod dnc;
+mod enrollment_rules;
 mod errors;
 mod fuzz_replay;
 mod helpers;

@@ -45,6 +45,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("get", "/v1/dnc"),
     ("post", "/v1/dnc"),
     ("delete", "/v1/dnc"),
+    ("post", "/v1/dnc/import"),
 ];
 
 async fn document(app: &TestApp) -> Value {

@@ -118,7 +118,10 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let errors = d["errors"].as_array().unwrap().len() as u64;
                 prop_assert_eq!(added + skipped, entries.len() as u64, "{}", d);
                 prop_assert_eq!(
-                    d["alreadyInCampaign"].as_u64().unwrap() + blocked + errors,
+                    d["alreadyInCampaign"].as_u64().unwrap()
+                        + blocked
+                        + d["inOtherCampaign"].as_u64().unwrap()
+                        + errors,
                     skipped,
                     "{}",
                     d
@@ -130,7 +133,9 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             _ => {
                 prop_assert_eq!(added + skipped, d["matched"].as_u64().unwrap(), "{}", d);
                 prop_assert_eq!(
-                    d["alreadyInCampaign"].as_u64().unwrap() + blocked,
+                    d["alreadyInCampaign"].as_u64().unwrap()
+                        + blocked
+                        + d["inOtherCampaign"].as_u64().unwrap(),
                     skipped,
                     "{}",
                     d

@@ -139,6 +139,21 @@ async fn workload(app: &TestApp) {
         (Some(20), Some(20)),
         "{d}"
     );
+    // The other-campaign rule without a do-not-contact list: every lead
+    // is pending in `first`, so nothing joins.
+    for body in [
+        json!({"leads": [{"leadId": ids[0]}], "skipIfInOtherCampaign": true}),
+        json!({"selectAll": true, "skipIfInOtherCampaign": true, "dryRun": true}),
+        json!({"selectAll": true, "skipIfInOtherCampaign": true}),
+    ] {
+        let r = app.add(&c, body).await;
+        let d = r.assert_ok(200);
+        assert_eq!(
+            (d["added"].as_u64(), d["inOtherCampaign"].as_u64()),
+            (Some(0), d["skipped"].as_u64()),
+            "{d}"
+        );
+    }
     app.post(
         "/v1/dnc",
         json!({"entries": [{"type": "email", "value": "w1@example.com"},
@@ -182,6 +197,24 @@ async fn workload(app: &TestApp) {
         d["added"].as_u64().unwrap() + d["skipped"].as_u64().unwrap(),
         d["matched"].as_u64().unwrap()
     );
+    // The rule with the list: each mode and its dry run.
+    let third = app.create_campaign("Third").await;
+    for body in [
+        json!({"leads": [{"leadId": ids[5]}, {"email": "x@blocked.test"}], "dryRun": true}),
+        json!({"leads": [{"leadId": ids[5]}, {"email": "x@blocked.test"}]}),
+        json!({"filters": {"search": "w"}, "dryRun": true}),
+        json!({"filters": {"search": "w"}}),
+        json!({"selectAll": true, "dryRun": true}),
+        json!({"selectAll": true}),
+    ] {
+        let mut body = body;
+        body["skipIfInOtherCampaign"] = json!(true);
+        let r = app.add(&third, body).await;
+        let d = r.assert_ok(200);
+        assert_eq!(d["added"].as_u64(), Some(0), "{d}");
+        assert!(d["inOtherCampaign"].as_u64().unwrap() >= 1, "{d}");
+        assert!(d["blocked"].as_u64().unwrap() >= 1, "{d}");
+    }
     // Reads: lists with filters, search and cursors, campaigns and counts.
     assert_eq!(app.all("/v1/leads?limit=7").await.len(), 22);
     app.get("/v1/leads?search=w1&tags=x&country=US&emailVerified=false")

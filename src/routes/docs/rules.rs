@@ -26,6 +26,7 @@ use crate::domain::lead::{
     MAX_CUSTOM_FIELDS, MAX_CUSTOM_KEY, MAX_CUSTOM_VALUE, MAX_TAG_LEN, TEXT_FIELDS,
     VERIFICATION_RESULTS,
 };
+use crate::routes::schema::MAX_DNC_ENTRIES;
 
 fn reference(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
@@ -109,6 +110,25 @@ pub fn write(doc: &mut Value) {
         "allOf": [reference("CampaignInput"), { "type": "object", "required": ["name"] }]
     });
     schemas["ImportForm"] = import_form();
+    schemas["DncImportForm"] = json!({
+        "type": "object",
+        "description": "The do-not-contact CSV form. Other parts are refused.",
+        "required": ["file"],
+        "additionalProperties": false,
+        "properties": {
+            "file": {
+                "type": "string",
+                "format": "binary",
+                "contentMediaType": "text/csv",
+                "examples": ["email\nann@example.com\nspam.example\n"],
+                "description": format!(
+                    "The CSV: one column of email addresses or domains, UTF-8, at most {MAX_DNC_ENTRIES} \
+                     values and {} MiB; a first line that is neither (such as `email`) is a header.",
+                    crate::routes::dnc::MAX_DNC_FILE_BYTES / (1024 * 1024)
+                )
+            }
+        }
+    });
     lead_input(&mut schemas["LeadInput"]);
     schemas["BulkRequest"]["properties"]["leads"]["items"] = reference("NewLead");
     schemas["BulkRequest"]["properties"]["tag"] = tag();
@@ -295,6 +315,13 @@ fn import_form() -> Value {
             },
             "skipDuplicates": {
                 "description": "true (default): existing leads are left as they are; false: updated.",
+                "type": "string",
+                "enum": ["true", "false"]
+            },
+            "skipIfInOtherCampaign": {
+                "description": "With `campaignId`: true leaves out leads that are pending, active or \
+                    paused in another campaign (counted in `campaign.inOtherCampaign`). Default: the \
+                    campaign's `settings.skipIfInOtherCampaign`.",
                 "type": "string",
                 "enum": ["true", "false"]
             }

@@ -28,6 +28,9 @@ pub struct CampaignLead {
     pub added_at: String,
     #[schema(format = DateTime)]
     pub updated_at: String,
+    /// A label the caller keeps on the membership (at most 100
+    /// characters), set with `PATCH`; null when unset.
+    pub ai_tag: Option<String>,
     pub lead: LeadSummary,
 }
 
@@ -86,6 +89,7 @@ impl CampaignLead {
             status: cl.status.as_str().to_owned(),
             added_at: format_time(cl.added_at),
             updated_at: format_time(cl.updated_at),
+            ai_tag: cl.ai_tag.clone(),
             lead: LeadSummary {
                 email: cl.email.clone(),
                 first_name: cl.first_name.clone(),
@@ -110,9 +114,14 @@ pub struct AddExplicitResult {
     pub blocked: u64,
     /// Entries skipped because their lead is in the campaign: a member
     /// already, or named again later in the same request (counted in
-    /// `skipped` too). `alreadyInCampaign + blocked + errors.length ==
-    /// skipped`.
+    /// `skipped` too).
     pub already_in_campaign: u64,
+    /// Leads skipped by `skipIfInOtherCampaign`: pending, active or paused
+    /// in another campaign (counted in `skipped` too). Each skipped entry
+    /// has one reason, in this order: `alreadyInCampaign`, `blocked`,
+    /// `inOtherCampaign`, or an entry of `errors`; `alreadyInCampaign +
+    /// blocked + inOtherCampaign + errors.length == skipped`.
+    pub in_other_campaign: u64,
     /// Entries that could not be used (counted in `skipped` too).
     pub errors: Vec<AddEntryError>,
     /// Present (true) on a dry run: nothing was written.
@@ -141,8 +150,13 @@ pub struct AddSelectionResult {
     /// Leads on the do-not-contact list (counted in `skipped` too).
     pub blocked: u64,
     /// Leads in the campaign already (counted in `skipped` too).
-    /// `alreadyInCampaign + blocked == skipped`.
     pub already_in_campaign: u64,
+    /// Leads skipped by `skipIfInOtherCampaign`: pending, active or paused
+    /// in another campaign (counted in `skipped` too). Each skipped lead
+    /// has one reason, in this order: `alreadyInCampaign`, `blocked`,
+    /// `inOtherCampaign`; `alreadyInCampaign + blocked + inOtherCampaign ==
+    /// skipped`.
+    pub in_other_campaign: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
 }
@@ -189,14 +203,63 @@ pub struct AddLeadsRequest {
     #[serde(default, deserialize_with = "given")]
     #[schema(value_type = Option<bool>)]
     pub dry_run: Option<Flag>,
+    /// Leave out leads that are `pending`, `active` or `paused` in another
+    /// campaign of the workspace (counted in `inOtherCampaign`). Default:
+    /// the campaign's `settings.skipIfInOtherCampaign`, itself `false`
+    /// when absent.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<bool>)]
+    pub skip_if_in_other_campaign: Option<Flag>,
 }
 
+/// What to change on one campaign lead: `status`, `aiTag`, or both (at
+/// least one).
 #[derive(Deserialize, ToSchema)]
-pub struct CampaignLeadStatusInput {
+#[serde(rename_all = "camelCase")]
+pub struct CampaignLeadUpdate {
     /// active or paused.
     #[serde(default, deserialize_with = "given")]
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = String)]
     pub status: Option<SettableStatus>,
+    /// A label of at most 100 characters (trimmed); null or an empty
+    /// string clears it.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    pub ai_tag: Option<AiTag>,
+}
+
+/// Most characters in a campaign lead's AI tag.
+pub const MAX_AI_TAG: usize = 100;
+
+/// A campaign lead's AI tag: `None` clears it.
+pub struct AiTag(pub Option<String>);
+
+impl AiTag {
+    /// The tag as given, trimmed: `None` when empty; a refusal when over
+    /// [`MAX_AI_TAG`] characters.
+    pub fn parse(text: &str) -> Result<Option<String>, FieldError> {
+        let t = text.trim();
+        if t.chars().count() > MAX_AI_TAG {
+            return Err(FieldError::new(
+                "",
+                format!("must be at most {MAX_AI_TAG} characters"),
+            ));
+        }
+        Ok((!t.is_empty()).then(|| t.to_owned()))
+    }
+}
+
+impl FromJson for AiTag {
+    fn from_json(v: Value) -> Result<Self, FieldError> {
+        match v {
+            Value::Null => Ok(AiTag(None)),
+            Value::String(s) => Self::parse(&s).map(AiTag),
+            _ => Err(FieldError::new(
+                "",
+                format!("must be a string of at most {MAX_AI_TAG} characters, or null"),
+            )),
+        }
+    }
 }
 
 /// The statuses a caller may set on one membership.
@@ -272,6 +335,23 @@ pub struct CampaignLeadQuery {
     #[serde(default, deserialize_with = "given")]
     #[param(value_type = Option<String>)]
     pub status: Option<StatusFilter>,
+    /// Only campaign leads with this AI tag (exact; at most 100
+    /// characters).
+    #[serde(default, deserialize_with = "given", rename = "aiTag")]
+    #[param(value_type = Option<String>, max_length = 100)]
+    pub ai_tag: Option<AiTagFilter>,
+}
+
+/// An AI tag to list by; empty is all.
+pub struct AiTagFilter(pub Option<String>);
+
+impl FromJson for AiTagFilter {
+    fn from_json(v: Value) -> Result<Self, FieldError> {
+        match v {
+            Value::String(s) => AiTag::parse(&s).map(AiTagFilter),
+            _ => Err(FieldError::new("", "must be text")),
+        }
+    }
 }
 
 /// A membership status to list; empty is all.

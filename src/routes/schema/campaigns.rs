@@ -116,6 +116,9 @@ pub struct CampaignInput {
     #[serde(default, deserialize_with = "given")]
     #[schema(value_type = Object)]
     pub sending_schedule: Option<JsonObject>,
+    /// Any object, stored and returned as given; leadflow reads
+    /// `skipIfInOtherCampaign` (true or false): the default of the
+    /// campaign's add requests' `skipIfInOtherCampaign`.
     #[serde(default, deserialize_with = "given")]
     #[schema(value_type = Object)]
     pub settings: Option<JsonObject>,
@@ -136,6 +139,18 @@ impl CampaignInput {
                 "status",
                 "cannot be set directly: use the start, pause, resume, complete and archive actions",
             )));
+        }
+        if let Some(settings) = &self.settings {
+            let rule = crate::store::SKIP_IF_IN_OTHER_CAMPAIGN;
+            if !matches!(
+                settings.0.get(rule),
+                None | Some(Value::Null | Value::Bool(_))
+            ) {
+                return Err(ApiError::field(FieldError::new(
+                    format!("settings.{rule}"),
+                    "must be true or false",
+                )));
+            }
         }
         let fields = CampaignFields {
             name: self.name.map(|n| n.0),

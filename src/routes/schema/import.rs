@@ -42,8 +42,12 @@ pub struct ImportCampaign {
     /// Leads on the do-not-contact list (counted in `skipped` too).
     pub blocked: u64,
     /// Leads in the campaign already (counted in `skipped` too).
-    /// `alreadyInCampaign + blocked == skipped`.
     pub already_in_campaign: u64,
+    /// Leads skipped by `skipIfInOtherCampaign` (counted in `skipped`
+    /// too). One reason per lead, in this order: `alreadyInCampaign`,
+    /// `blocked`, `inOtherCampaign`; `alreadyInCampaign + blocked +
+    /// inOtherCampaign == skipped`.
+    pub in_other_campaign: u64,
 }
 
 // ---- Query strings --------------------------------------------------------

@@ -45,7 +45,9 @@ written_by_rules!(
     /// One entry of add-leads mode 1 (`campaign_leads::parse_entry`).
     AddLeadEntry,
     /// The CSV import form (`routes::import`).
-    ImportForm
+    ImportForm,
+    /// The do-not-contact CSV form (`routes::dnc::import`).
+    DncImportForm
 );
 
 /// The success envelope.

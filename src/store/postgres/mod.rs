@@ -42,6 +42,7 @@ const MIGRATIONS: &[Migration] = &[
         include_str!("migrations/0002_idempotency.sql"),
     ),
     (3, "reads", include_str!("migrations/0003_reads.sql")),
+    (4, "ai_tag", include_str!("migrations/0004_ai_tag.sql")),
 ];
 
 /// The advisory lock that serialises migrations between processes.
@@ -473,22 +474,23 @@ impl<C: GenericClient + Sync> Exec for Conn<'_, C> {
         // carries whether the list blocks it and whether it is new to the
         // campaign, found by outer joins on the list's unique key and the
         // membership's (hash joins, co-located: what Citus routes).
-        sql.text = if dnc {
-            let (columns, joins) = Dialect::pg_blocked_and_fresh(&w, &ck);
+        sql.text = if dnc || to.skip_other {
+            let (columns, joins) = Dialect::pg_enroll_tests(&w, &ck, dnc, to.skip_other);
             format!(
                 r"with sel as materialized (
                    select l.id, {columns} from leads l {joins}
                    where {where_}),
-                 ins as ({insert} select {w}, {ck}, id, {st}, {at}, {at} from sel where not blocked
-                   order by id {conflict})
+                 ins as ({insert} select {w}, {ck}, id, {st}, {at}, {at} from sel
+                   where not blocked and not other order by id {conflict})
                  select (select count(*) from sel), (select count(*) from ins),
-                   (select count(*) from sel where blocked and fresh)"
+                   (select count(*) from sel where blocked and fresh),
+                   (select count(*) from sel where other and not blocked)"
             )
         } else {
             format!(
                 r"with sel as materialized (select l.id from leads l where {where_}),
                  ins as ({insert} select {w}, {ck}, id, {st}, {at}, {at} from sel order by id {conflict})
-                 select (select count(*) from sel), (select count(*) from ins), 0::bigint"
+                 select (select count(*) from sel), (select count(*) from ins), 0::bigint, 0::bigint"
             )
         };
         let mut row = self.query_one(&sql).await?;
@@ -496,6 +498,7 @@ impl<C: GenericClient + Sync> Exec for Conn<'_, C> {
             matched: row.i64(0)? as u64,
             added: row.i64(1)? as u64,
             blocked: row.i64(2)? as u64,
+            in_other: row.i64(3)? as u64,
         })
     }
 

@@ -20,6 +20,7 @@ use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, TransactionBehavior};
 use serde_json::Value;
 
+use super::campaigns::skip_tests;
 use super::exec::{self, Cell, Enrollment, Exec, Migration, Row, Tally, selection_sql, tally};
 use super::sql::{Dialect, Param, Sql};
 use super::storage_impl::storage_impl;
@@ -44,6 +45,7 @@ const MIGRATIONS: &[Migration] = &[
         "search_queue",
         include_str!("migrations/0004_search_queue.sql"),
     ),
+    (5, "ai_tag", include_str!("migrations/0005_ai_tag.sql")),
 ];
 
 /// The writer's settings. Temporary storage starts as SQLite's default, a
@@ -468,8 +470,6 @@ impl Exec for Conn<'_> {
         selection: &Selection,
         dnc: bool,
     ) -> Result<SelectionOutcome> {
-        // (SQLite's test needs no workspace placeholder: see `dnc_lookups`.)
-        let on_dnc = Dialect::Sqlite.on_dnc("");
         // `from` supplies the selected leads, `id` is their key in it, and
         // `cond` the conditions on them.
         let (from, id, cond, matched) = if selection.filter.is_some() {
@@ -498,27 +498,32 @@ impl Exec for Conn<'_> {
             matched,
             ..Default::default()
         };
-        let mut insert = cond.clone();
-        if dnc {
-            let mut sql = cond.clone();
-            let ck = sql.param(to.campaign_key);
-            sql.text = format!(
-                r"select count(*) from {from} where {} and {on_dnc}
-                 and not exists (select 1 from campaign_leads cl where cl.campaign_id = {ck} and cl.lead_id = l.id)",
-                cond.text
+        // The leads the rules skip, counted among those new to the
+        // campaign in one statement; the insert leaves them out.
+        let mut counting = cond.clone();
+        let ck = counting.param(to.campaign_key);
+        if let Some((counts, _)) = skip_tests(Dialect::Sqlite, "", &ck, to, dnc) {
+            counting.text = format!(
+                r"select {counts} from {from} where {} and {}",
+                cond.text,
+                Dialect::not_member(&ck)
             );
-            outcome.blocked = self.query_i64(&sql).await? as u64;
-            insert.push(&format!(" and {}", Dialect::Sqlite.not_on_dnc("")));
+            let mut row = self.query_one(&counting).await?;
+            (outcome.blocked, outcome.in_other) = (row.i64(0)? as u64, row.i64(1)? as u64);
         }
-        let cond_text_insert = insert.text.clone();
-        let w = insert.param(ws.key);
+        let mut insert = cond.clone();
         let ck = insert.param(to.campaign_key);
+        let leave_out = skip_tests(Dialect::Sqlite, "", &ck, to, dnc)
+            .map(|(_, leave_out)| leave_out)
+            .unwrap_or_default();
+        let w = insert.param(ws.key);
         let st = insert.param(to.status.as_str());
         let at = insert.param(to.now);
         insert.text = format!(
             r"insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at)
-             select {w}, {ck}, {id}, {st}, {at}, {at} from {from} where {cond_text_insert} order by {id}
-             on conflict (campaign_id, lead_id) do nothing"
+             select {w}, {ck}, {id}, {st}, {at}, {at} from {from} where {}{leave_out} order by {id}
+             on conflict (campaign_id, lead_id) do nothing",
+            cond.text
         );
         outcome.added = self.run(&insert)?;
         Ok(outcome)
