@@ -9,12 +9,15 @@ use utoipa_axum::routes;
 use super::{ApiResult, Target, TargetInput, ok, page, schema};
 use crate::domain::filter::{LeadFilter, MAX_LEAD_IDS, parse_ids};
 use crate::domain::id::ObjectId;
-use crate::domain::json::flag;
+use crate::domain::json::{Flag, flag};
 use crate::domain::lead::{FieldError, LeadError, LeadFields};
 use crate::error::ApiError;
 use crate::extract::{Body, Query, Tenant, path_id};
 use crate::state::AppState;
-use crate::store::{AddEntry, AddRules, CampaignLeadRow, MemberChange, MemberSelection, Selection};
+use crate::store::{
+    AddEntry, AddOptions, CampaignLeadRow, MemberChange, MemberSelection, Move, MoveLeads,
+    Selection,
+};
 
 pub const MAX_EXPLICIT: usize = 5_000;
 
@@ -22,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, add))
         .routes(routes!(action))
+        .routes(routes!(move_leads))
         .routes(routes!(set_status))
 }
 
@@ -262,8 +266,9 @@ async fn add(
     Body(request): Body<schema::AddLeadsRequest>,
 ) -> ApiResult {
     let dry_run = flag(request.dry_run, false);
-    let rules = AddRules {
+    let rules = AddOptions {
         skip_if_in_other_campaign: request.skip_if_in_other_campaign.and_then(|f| f.0),
+        explain: explain(request.explain, dry_run)?,
     };
     let request = parse_request(request)?;
     let campaign = path_id(&id, "Campaign")?;
@@ -298,20 +303,21 @@ async fn add(
             // blocked, and the entries in `errors` (as the seed page's
             // example answers), so `added + skipped` is `leads.length`.
             let skipped = total as u64 - outcome.added;
+            // Each skipped entry is an error, blocked, in another
+            // campaign, or its lead is in the campaign (before the
+            // request, or by an earlier entry of it).
+            let already = skipped - outcome.blocked - outcome.in_other - errors.len() as u64;
             schema::AddLeadsResult::Explicit(schema::AddExplicitResult {
                 added: outcome.added,
                 skipped,
                 created: outcome.created,
                 blocked: outcome.blocked,
                 in_other_campaign: outcome.in_other,
-                // Each skipped entry is an error, blocked, in another
-                // campaign, or its lead is in the campaign (before the
-                // request, or by an earlier entry of it).
-                already_in_campaign: skipped
-                    - outcome.blocked
-                    - outcome.in_other
-                    - errors.len() as u64,
+                already_in_campaign: already,
                 errors,
+                explain: outcome.examples.as_ref().map(|x| {
+                    schema::Explain::new((already, outcome.blocked, Some(outcome.in_other)), x)
+                }),
                 dry_run: dry_run.then_some(true),
             })
         }
@@ -324,16 +330,17 @@ async fn add(
             if !dry_run {
                 crate::metrics::leads_added(outcome.added);
             }
+            let already = outcome.matched - outcome.added - outcome.blocked - outcome.in_other;
             schema::AddLeadsResult::Selection(schema::AddSelectionResult {
                 added: outcome.added,
                 skipped: outcome.matched - outcome.added,
                 matched: outcome.matched,
                 blocked: outcome.blocked,
                 in_other_campaign: outcome.in_other,
-                already_in_campaign: outcome.matched
-                    - outcome.added
-                    - outcome.blocked
-                    - outcome.in_other,
+                already_in_campaign: already,
+                explain: outcome.examples.as_ref().map(|x| {
+                    schema::Explain::new((already, outcome.blocked, Some(outcome.in_other)), x)
+                }),
                 dry_run: dry_run.then_some(true),
             })
         }
@@ -411,5 +418,103 @@ async fn action(
     ok(schema::ActionResult {
         action: action.as_str().to_owned(),
         modified_count: modified,
+    })
+}
+
+/// `explain`, which goes with `dryRun: true` only.
+fn explain(given: Option<Flag>, dry_run: bool) -> Result<bool, ApiError> {
+    let explain = flag(given, false);
+    if explain && !dry_run {
+        return Err(ApiError::field(FieldError::new(
+            "explain",
+            "goes with dryRun: true",
+        )));
+    }
+    Ok(explain)
+}
+
+/// `POST /v1/campaigns/{id}/leads/move`: members of this campaign to
+/// another, by lead ID or all of them (by filters, less exclusions).
+#[utoipa::path(
+    post, path = "/campaigns/{id}/leads/move", tag = "Campaign leads", operation_id = "moveCampaignLeads", summary = "Move or copy leads to another campaign",
+    description = "Members of this campaign go to `toCampaignId`: by `leadIds` (lead `_id`s), or `selectAll: true` with optional `filters` (on the leads) and `excludeIds` (lead `_id`s). The target's rules apply: leads already in it, or on the do-not-contact list, are skipped (`alreadyInCampaign`, `blocked`) and stay where they are. `copy: true` leaves the memberships here too (`copied` instead of `moved`). `status`: `reset` (default: `pending`, or `active` in an active target) or `keep`. An archived campaign on either side is a 409. One transaction; `dryRun: true` answers exactly and keeps nothing, with `explain: true` also naming up to 100 example leads of each reason.",
+    params(("id" = String, Path, description = "Campaign ID (24 hex characters)")),
+    request_body(content = schema::MoveLeadsRequest, description = "Which members, and where to",
+        examples(
+            ("byIds" = (summary = "Move two leads", value = json!({"toCampaignId": "665d4e5f6a7b8c9d0e1f2a3c", "leadIds": ["665d4e5f6a7b8c9d0e1f2a3b"]}))),
+            ("copyAll" = (summary = "Copy every member tagged vip, keeping statuses, as an explained dry run", value = json!({"toCampaignId": "665d4e5f6a7b8c9d0e1f2a3c", "selectAll": true, "filters": {"tags": ["vip"]}, "copy": true, "status": "keep", "dryRun": true, "explain": true})))
+        )),
+    responses((status = 200, description = "`moved` (or `copied`), `skipped`, `alreadyInCampaign`, `blocked`, `matched`", body = schema::Envelope<schema::MoveLeadsResult>))
+)]
+async fn move_leads(
+    State(state): State<AppState>,
+    Tenant(ws): Tenant,
+    Path(id): Path<String>,
+    Body(input): Body<schema::MoveLeadsRequest>,
+) -> ApiResult {
+    let campaign = path_id(&id, "Campaign")?;
+    let to = match input.to_campaign_id.map(|r| r.0) {
+        None | Some(Value::Null) => {
+            return Err(ApiError::field(FieldError::new(
+                "toCampaignId",
+                "is required: the campaign the leads go to",
+            )));
+        }
+        Some(v) => v.as_str().and_then(ObjectId::parse).ok_or_else(|| {
+            ApiError::field(FieldError::new(
+                "toCampaignId",
+                "must be an ID of 24 hex characters",
+            ))
+        })?,
+    };
+    if to == campaign {
+        return Err(ApiError::field(FieldError::new(
+            "toCampaignId",
+            "must be another campaign than the one the leads are in",
+        )));
+    }
+    let dry_run = flag(input.dry_run, false);
+    let explain = explain(input.explain, dry_run)?;
+    let copy = flag(input.copy, false);
+    let target = TargetInput {
+        ids_field: "leadIds",
+        ids: input.lead_ids,
+        all_field: "selectAll",
+        all: input.select_all,
+        filters: input.filters,
+        exclude: input.exclude_ids,
+    };
+    let (leads, _turn) = match target.target()? {
+        Target::Ids(ids) => (MoveLeads::Ids(ids), None),
+        Target::All { filter, exclude } => (
+            MoveLeads::All(Selection { filter, exclude }),
+            Some(state.turns.take(ws).await),
+        ),
+    };
+    let m = Move {
+        to,
+        leads,
+        copy,
+        keep_status: input.status.is_some_and(|s| s.0),
+        explain,
+    };
+    let outcome = state
+        .store
+        .move_campaign_leads(ws, campaign, m, dry_run)
+        .await?;
+    let skipped = outcome.matched - outcome.moved;
+    let already = skipped - outcome.blocked;
+    ok(schema::MoveLeadsResult {
+        moved: (!copy).then_some(outcome.moved),
+        copied: copy.then_some(outcome.moved),
+        skipped,
+        already_in_campaign: already,
+        blocked: outcome.blocked,
+        matched: outcome.matched,
+        explain: outcome
+            .examples
+            .as_ref()
+            .map(|x| schema::Explain::new((already, outcome.blocked, None), x)),
+        dry_run: dry_run.then_some(true),
     })
 }

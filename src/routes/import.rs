@@ -38,7 +38,7 @@ use crate::domain::lead::{FieldError, LeadFields, parse_tag};
 use crate::error::ApiError;
 use crate::extract::Tenant;
 use crate::state::AppState;
-use crate::store::AddRules;
+use crate::store::AddOptions;
 use lines::Lines;
 
 /// The longest header line read ahead for its separator.
@@ -190,8 +190,9 @@ async fn import_csv(
             form.skip_duplicates.unwrap_or(true),
             form.tag,
             form.campaign,
-            AddRules {
+            AddOptions {
                 skip_if_in_other_campaign: form.skip_if_in_other_campaign,
+                explain: false,
             },
         )
         .await?;

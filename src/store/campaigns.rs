@@ -7,12 +7,12 @@ use serde_json::Value;
 
 use super::counts::{self, MemberDeltas};
 use super::exec::{self, Enrollment, Exec, Row, Total, selection_sql};
-use super::sql::{Dialect, Param};
+use super::sql::{Dialect, Param, Sql};
 use super::{
-    AddEntry, AddRules, CampaignFields, CampaignLeadRow, CampaignRow, ExplicitOutcome,
-    ImportOutcome, LeadAction, LeadCounts, LeadRow, MemberChange, MemberSelection, Page,
-    PageRequest, Result, Selection, SelectionOutcome, StoreError, WorkspaceRef, dnc, email_entries,
-    leads,
+    AddEntry, AddOptions, CampaignFields, CampaignLeadRow, CampaignRow, Examples, ExplicitOutcome,
+    ImportOutcome, LeadAction, LeadCounts, LeadRow, MAX_EXAMPLES, MemberChange, MemberSelection,
+    Move, MoveLeads, MoveOutcome, Page, PageRequest, Result, Selection, SelectionOutcome,
+    StoreError, WorkspaceRef, dnc, email_entries, leads,
 };
 use crate::domain::campaign::{CampaignLeadStatus, CampaignStatus, Transition};
 use crate::domain::email::Email;
@@ -417,12 +417,12 @@ pub async fn lead_action(
 
 /// The campaign leads may be added to, locked against status changes
 /// where the engine has row locks: 404 when missing, 409 when archived.
-/// `rules` override the campaign's settings.
+/// `options` override the campaign's settings.
 pub async fn open_campaign(
     e: &impl Exec,
     ws: WorkspaceRef,
     id: ObjectId,
-    rules: AddRules,
+    options: AddOptions,
 ) -> Result<Enrollment> {
     let lock = e.dialect().for_share();
     let mut row = e
@@ -440,7 +440,7 @@ pub async fn open_campaign(
     let status = CampaignStatus::parse(&row.text(1)?).unwrap_or(CampaignStatus::Draft);
     let status = status.admit().map_err(|m| StoreError::Conflict(m.into()))?;
     let settings: Value = row.json(2)?;
-    let skip_other = rules.skip_if_in_other_campaign.unwrap_or_else(|| {
+    let skip_other = options.skip_if_in_other_campaign.unwrap_or_else(|| {
         settings
             .get(SKIP_IF_IN_OTHER_CAMPAIGN)
             .and_then(Value::as_bool)
@@ -509,17 +509,19 @@ impl ExplicitPlan {
     }
 
     /// The lead keys in request order, the first occurrence of a lead
-    /// winning, and the positions of `Existing` entries that name no lead
-    /// (`found`: key → creation time of the named leads that exist;
-    /// `emails`: email key → key of every lead named by email).
+    /// winning, the positions of `Existing` entries that name no lead, and
+    /// the keys named again by later entries (`found`: key → creation time
+    /// of the named leads that exist; `emails`: email key → key of every
+    /// lead named by email).
     pub fn order(
         entries: &[AddEntry],
         found: &HashMap<i64, i64>,
         emails: &HashMap<String, i64>,
-    ) -> Result<(Vec<i64>, Vec<usize>)> {
+    ) -> Result<(Vec<i64>, Vec<usize>, Vec<i64>)> {
         let mut seen = HashSet::new();
         let mut keys = Vec::with_capacity(entries.len());
         let mut not_found = Vec::new();
+        let mut repeats = Vec::new();
         for (pos, e) in entries.iter().enumerate() {
             let key = match e {
                 AddEntry::Existing(id) => match found.get(&id.key) {
@@ -535,9 +537,11 @@ impl ExplicitPlan {
             };
             if seen.insert(key) {
                 keys.push(key);
+            } else {
+                repeats.push(key);
             }
         }
-        Ok((keys, not_found))
+        Ok((keys, not_found, repeats))
     }
 }
 
@@ -548,9 +552,9 @@ pub async fn add_explicit(
     ws: WorkspaceRef,
     campaign: ObjectId,
     entries: Vec<AddEntry>,
-    rules: AddRules,
+    options: AddOptions,
 ) -> Result<ExplicitOutcome> {
-    let to = open_campaign(e, ws, campaign, rules).await?;
+    let to = open_campaign(e, ws, campaign, options).await?;
     serialize_skip_other(e, ws, to).await?;
     let plan = ExplicitPlan::new(&entries, to.now);
     let found = leads::created_at_by_key(e, ws, &plan.named).await?;
@@ -564,16 +568,22 @@ pub async fn add_explicit(
     } else {
         leads::keys_by_email(e, ws, &plan.email_keys()).await?
     };
-    let (lead_keys, not_found) = ExplicitPlan::order(&entries, &found, &by_email)?;
+    let (lead_keys, not_found, repeats) = ExplicitPlan::order(&entries, &found, &by_email)?;
     let mut outcome = ExplicitOutcome {
         created: created_count,
         not_found,
         ..Default::default()
     };
+    if options.explain {
+        outcome.examples = Some(Examples::default());
+    }
     if lead_keys.is_empty() {
         return Ok(outcome);
     }
     let dnc = dnc::any(e, ws).await?;
+    if options.explain {
+        outcome.examples = Some(explain_keys(e, ws, to, &lead_keys, &repeats, dnc).await?);
+    }
     let done = if (dnc || to.skip_other) && e.dialect() == Dialect::Postgres {
         enroll_keys_tested_pg(e, ws, to, lead_keys, dnc).await?
     } else {
@@ -610,10 +620,14 @@ struct Enrolled {
 /// The tests that skip a lead (aliased `l`) new to the campaign, as SQL
 /// conditions with the workspace and campaign placeholders `ws` and `ck`:
 /// the do-not-contact list (when `dnc`) and another campaign (when
-/// `to.skip_other`). Returns the select list counting each reason among
-/// the leads new to the campaign (the query's `where` says which are), and
-/// the conditions an insert adds to leave them out; `None` when no test
-/// applies.
+/// `to.skip_other`). Returns the select list of two columns counting each
+/// reason (blocked, then in another campaign) among the leads new to the
+/// campaign (the query's `where` says which are), and the conditions an
+/// insert adds to leave them out; `None` when no test applies. Each test
+/// runs at most once per lead: a test that is off is not written at all,
+/// and with both on one sum counts both reasons (a blocked lead adds 1, one
+/// in another campaign 2^32; SQLite computes an aggregate written twice
+/// once).
 pub(super) fn skip_tests(
     d: Dialect,
     ws: &str,
@@ -621,27 +635,27 @@ pub(super) fn skip_tests(
     to: Enrollment,
     dnc: bool,
 ) -> Option<(String, String)> {
-    if !dnc && !to.skip_other {
-        return None;
-    }
-    let (blocked, passes) = if dnc {
-        (d.on_dnc(ws), format!(" and {}", d.not_on_dnc(ws)))
-    } else {
-        ("false".to_owned(), String::new())
-    };
-    let (other, stays) = if to.skip_other {
-        let other = d.in_other_campaign(ws, ck);
-        let stays = format!(" and not {other}");
-        (other, stays)
-    } else {
-        ("false".to_owned(), String::new())
-    };
-    Some((
-        format!(
-            "count(*) filter (where {blocked}), count(*) filter (where not {blocked} and {other})"
+    const BOTH: i64 = 1 << 32;
+    let (on_dnc, other) = (d.on_dnc(ws), d.in_other_campaign(ws, ck));
+    let (counts, leave_out) = match (dnc, to.skip_other) {
+        (false, false) => return None,
+        (true, false) => (
+            format!("count(*) filter (where {on_dnc}), 0"),
+            format!(" and {}", d.not_on_dnc(ws)),
         ),
-        format!("{passes}{stays}"),
-    ))
+        (false, true) => (
+            format!("0, count(*) filter (where {other})"),
+            format!(" and not {other}"),
+        ),
+        (true, true) => {
+            let sum = format!("sum(case when {on_dnc} then 1 when {other} then {BOTH} else 0 end)");
+            (
+                format!("coalesce({sum} % {BOTH}, 0), coalesce({sum} / {BOTH}, 0)"),
+                format!(" and {} and not {other}", d.not_on_dnc(ws)),
+            )
+        }
+    };
+    Some((counts, leave_out))
 }
 
 /// The explicit add's memberships, `keys` in request order (SQLite) or key
@@ -709,6 +723,7 @@ async fn enroll_keys_tested_pg(
     let mut sql = e.sql("", membership_params(ws, to));
     let rows = sql.int_rows(keys, "j");
     let (columns, joins) = Dialect::pg_enroll_tests("$1", "$2", dnc, to.skip_other);
+    let in_other = Dialect::pg_in_other_count(to.skip_other);
     sql.text = format!(
         r"with sel as materialized (
            select l.id, {columns} from {rows} cross join leads l {joins}
@@ -717,7 +732,7 @@ async fn enroll_keys_tested_pg(
            select $1, $2, id, $3, $4, $4 from sel where not blocked and not other
            order by id on conflict do nothing returning 1)
          select (select count(*) from ins), (select count(*) from sel where blocked and fresh),
-           (select count(*) from sel where other and not blocked)"
+           {in_other}"
     );
     let mut row = e.query_one(&sql).await?;
     Ok(Enrolled {
@@ -733,9 +748,9 @@ pub async fn add_selection(
     ws: WorkspaceRef,
     campaign: ObjectId,
     selection: &Selection,
-    rules: AddRules,
+    options: AddOptions,
 ) -> Result<SelectionOutcome> {
-    let to = open_campaign(e, ws, campaign, rules).await?;
+    let to = open_campaign(e, ws, campaign, options).await?;
     serialize_skip_other(e, ws, to).await?;
     let dnc = dnc::any(e, ws).await?;
     let outcome = e.enroll_selection(ws, to, selection, dnc).await?;
@@ -743,6 +758,158 @@ pub async fn add_selection(
         .add(to.campaign_key, to.status.as_str(), outcome.added as i64)
         .apply(e, ws)
         .await?;
+    Ok(outcome)
+}
+
+/// Moves (or copies) members of one campaign to another: the target's
+/// rules apply (its members and do-not-contact list are skipped), the
+/// moved memberships leave the source unless `m.copy`. The caller's one
+/// transaction; a dry run rolls it back.
+pub async fn move_leads(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    from: ObjectId,
+    m: &Move,
+) -> Result<MoveOutcome> {
+    // The two campaigns are locked in key order (the source for update:
+    // moves out of one campaign take turns; the target for share, as an
+    // add takes it), so two moves in opposite directions never deadlock.
+    let open_source = async || {
+        let source = find(e, ws, from, true).await?;
+        if source.status == CampaignStatus::Archived {
+            return Err(StoreError::Conflict(
+                "Campaign is archived; its leads cannot be moved".into(),
+            ));
+        }
+        Ok(source)
+    };
+    let rules = AddOptions {
+        skip_if_in_other_campaign: Some(false),
+        explain: false,
+    };
+    let open_target = async || {
+        open_campaign(e, ws, m.to, rules)
+            .await
+            .map_err(|err| match err {
+                StoreError::NotFound(_) => StoreError::NotFound("Target campaign not found"),
+                StoreError::Conflict(_) => StoreError::Conflict(
+                    "The target campaign is archived; leads cannot be moved to it".into(),
+                ),
+                err => err,
+            })
+    };
+    let (source, to) = if from.key < m.to.key {
+        let source = open_source().await?;
+        (source, open_target().await?)
+    } else {
+        let to = open_target().await?;
+        (open_source().await?, to)
+    };
+    let d = e.dialect();
+    let dnc = dnc::any(e, ws).await?;
+    // The selected members of the source (aliased `s`) and their leads
+    // (`l`); `head` writes what comes before `from` (a `select` list, or
+    // an insert), given the statement and the placeholders of the
+    // workspace and the target. (The target's key is always used, as
+    // SQLite wants of every parameter: the source is not the target.)
+    let selected = |head: &dyn Fn(&mut Sql, &str, &str) -> String| {
+        let mut sql = Sql::new(d);
+        let w = sql.param(ws.key);
+        let src = sql.param(source.key);
+        let ck = sql.param(to.campaign_key);
+        let head = head(&mut sql, &w, &ck);
+        sql.push(&format!(
+            "{head} from campaign_leads s join leads l on l.workspace_id = s.workspace_id and l.id = s.lead_id
+             where s.workspace_id = {w} and s.campaign_id = {src} and s.campaign_id <> {ck}
+               and l.workspace_id = {w}"
+        ));
+        match &m.leads {
+            MoveLeads::Ids(ids) => {
+                let c = sql.id_in("l", "created_at", ids, false);
+                sql.push(&format!(" and {c}"));
+            }
+            MoveLeads::All(selection) => {
+                if let Some(f) = &selection.filter {
+                    sql.lead_filter(f, &w);
+                }
+                if !selection.exclude.is_empty() {
+                    let c = sql.id_in("l", "created_at", &selection.exclude, true);
+                    sql.push(&format!(" and {c}"));
+                }
+            }
+        }
+        (sql, w, ck)
+    };
+    let select =
+        |columns: &'static str| move |_: &mut Sql, _: &str, _: &str| format!("select {columns}");
+    let reasoned = |reason: Reason, columns: &'static str, tail: &str| {
+        let (mut sql, w, ck) = selected(&select(columns));
+        sql.push(&format!(" and {}{tail}", reason.test(d, &w, &ck, dnc)));
+        sql
+    };
+    let mut outcome = MoveOutcome {
+        matched: e.query_i64(&selected(&select("count(*)")).0).await? as u64,
+        ..Default::default()
+    };
+    if dnc {
+        outcome.blocked = e
+            .query_i64(&reasoned(Reason::Blocked, "count(*)", ""))
+            .await? as u64;
+    }
+    if m.explain {
+        // (`to.skip_other` is off: a move does not test other campaigns.)
+        let of = |reason: Reason| reasoned(reason, EXAMPLE_COLUMNS, EXAMPLE_ORDER);
+        outcome.examples = Some(examples_of(e, ws, to, dnc, of).await?);
+    }
+    // The insert answers each new membership's lead and status.
+    let insert_head = |sql: &mut Sql, w: &str, ck: &str| {
+        let status = if m.keep_status {
+            "s.status".to_owned()
+        } else {
+            sql.param(to.status.as_str())
+        };
+        let at = sql.param(to.now);
+        format!(
+            r"insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at)
+             select {w}, {ck}, l.id, {status}, {at}, {at}"
+        )
+    };
+    let (mut insert, w, ck) = selected(&insert_head);
+    let passes = if dnc {
+        format!(" and {}", d.not_on_dnc(&w))
+    } else {
+        String::new()
+    };
+    let conflict = match d {
+        Dialect::Sqlite => "(campaign_id, lead_id)",
+        Dialect::Postgres => "(workspace_id, campaign_id, lead_id)",
+    };
+    insert.push(&format!(
+        r" and {}{passes} order by l.id on conflict {conflict} do nothing returning lead_id, status",
+        Dialect::not_member(&ck)
+    ));
+    let rows = e.query(&insert).await?;
+    let mut added = Vec::with_capacity(rows.len());
+    let mut statuses = Vec::with_capacity(rows.len());
+    for mut r in rows {
+        added.push(r.i64(0)?);
+        statuses.push((to.campaign_key, r.text(1)?));
+    }
+    outcome.moved = added.len() as u64;
+    let mut deltas = MemberDeltas::default();
+    for (campaign, status, n) in exec::tally(statuses) {
+        deltas.add(campaign, &status, n);
+    }
+    if !m.copy && !added.is_empty() {
+        let mut remove = e.sql(
+            "delete from campaign_leads as cl where cl.workspace_id = ?1 and cl.campaign_id = ?2 and ",
+            vec![ws.key.into(), source.key.into()],
+        );
+        let c = remove.in_list("cl.lead_id", added, false);
+        remove.push(&c);
+        deltas.removed(e.delete_members(&remove).await?);
+    }
+    deltas.apply(e, ws).await?;
     Ok(outcome)
 }
 
@@ -755,9 +922,9 @@ pub async fn preview_selection(
     ws: WorkspaceRef,
     campaign: ObjectId,
     selection: &Selection,
-    rules: AddRules,
+    options: AddOptions,
 ) -> Result<SelectionOutcome> {
-    let to = open_campaign(e, ws, campaign, rules).await?;
+    let to = open_campaign(e, ws, campaign, options).await?;
     // The selection and how many of it are not members yet...
     let mut sql = selection_sql(e.dialect(), ws, selection);
     let ck = sql.param(to.campaign_key);
@@ -776,34 +943,35 @@ pub async fn preview_selection(
     // test in a `where`: Citus routes each whole to the workspace's shard,
     // which it does not for a subquery counted in the select list.)
     let dnc = dnc::any(e, ws).await?;
-    let skipped = |blocked: bool| {
-        let mut sql = selection_sql(e.dialect(), ws, selection);
+    let d = e.dialect();
+    let reasoned = |reason: Reason, select: &str, tail: &str| {
+        let mut sql = selection_sql(d, ws, selection);
         let ck = sql.param(to.campaign_key);
         let w = sql.placeholder(1);
-        let d = e.dialect();
-        let test = if blocked {
-            d.on_dnc(&w)
-        } else if dnc {
-            format!("{} and {}", d.not_on_dnc(&w), d.in_other_campaign(&w, &ck))
-        } else {
-            d.in_other_campaign(&w, &ck)
-        };
         sql.text = format!(
-            r"select count(*) from leads l where {where_} and {not_member} and {test}",
-            where_ = sql.text,
-            not_member = Dialect::not_member(&ck)
+            "select {select} from leads l where {} and {}{tail}",
+            sql.text,
+            reason.test(d, &w, &ck, dnc)
         );
         sql
     };
     let blocked = if dnc {
-        e.query_i64(&skipped(true)).await? as u64
+        e.query_i64(&reasoned(Reason::Blocked, "count(*)", ""))
+            .await? as u64
     } else {
         0
     };
     let in_other = if to.skip_other {
-        e.query_i64(&skipped(false)).await? as u64
+        e.query_i64(&reasoned(Reason::InOther, "count(*)", ""))
+            .await? as u64
     } else {
         0
+    };
+    let examples = if options.explain {
+        let of = |reason: Reason| reasoned(reason, EXAMPLE_COLUMNS, EXAMPLE_ORDER);
+        Some(examples_of(e, ws, to, dnc, of).await?)
+    } else {
+        None
     };
     Ok(SelectionOutcome {
         matched,
@@ -812,6 +980,154 @@ pub async fn preview_selection(
         added: new.saturating_sub(blocked + in_other),
         blocked,
         in_other,
+        examples,
+    })
+}
+
+/// Why a lead is not added, in order of precedence: each test (on a lead
+/// aliased `l`) leaves out the leads of the reasons before it.
+#[derive(Clone, Copy, Debug)]
+enum Reason {
+    /// A member of the campaign already.
+    Already,
+    /// On the do-not-contact list.
+    Blocked,
+    /// Pending, active or paused in another campaign.
+    InOther,
+}
+
+impl Reason {
+    /// The test, with the placeholders of the workspace `w` and the
+    /// campaign `ck`; `dnc`: the workspace has a do-not-contact list.
+    fn test(self, d: Dialect, w: &str, ck: &str, dnc: bool) -> String {
+        let fresh = Dialect::not_member(ck);
+        match self {
+            Reason::Already => Dialect::member(ck),
+            Reason::Blocked => format!("{fresh} and {}", d.on_dnc(w)),
+            Reason::InOther if dnc => format!(
+                "{fresh} and {} and {}",
+                d.not_on_dnc(w),
+                d.in_other_campaign(w, ck)
+            ),
+            Reason::InOther => format!("{fresh} and {}", d.in_other_campaign(w, ck)),
+        }
+    }
+}
+
+/// The columns and the tail of a statement that names example leads.
+const EXAMPLE_COLUMNS: &str = "l.id, l.created_at";
+const EXAMPLE_ORDER: &str = " order by l.id limit 100";
+const _: () = assert!(MAX_EXAMPLES == 100, "EXAMPLE_ORDER says 100");
+
+/// The leads a statement selects with [`EXAMPLE_COLUMNS`], as IDs.
+async fn example_leads(e: &impl Exec, sql: &Sql) -> Result<Vec<ObjectId>> {
+    e.query(sql)
+        .await?
+        .into_iter()
+        .map(|mut r| Ok(ObjectId::new(r.i64(0)?, r.i64(1)?)))
+        .collect()
+}
+
+/// Each of `leads` with one campaign other than `campaign_key` it is
+/// pending, active or paused in (the oldest such campaign).
+async fn with_other_campaign(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    campaign_key: i64,
+    leads: Vec<ObjectId>,
+) -> Result<Vec<(ObjectId, ObjectId)>> {
+    if leads.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = e.sql(
+        r"select o.lead_id, c.id, c.created_at from campaign_leads o
+         join campaigns c on c.workspace_id = o.workspace_id and c.id = o.campaign_id
+         where o.workspace_id = ?1 and o.campaign_id <> ?2
+           and o.status in ('pending', 'active', 'paused') and ",
+        vec![ws.key.into(), campaign_key.into()],
+    );
+    let c = sql.in_list(
+        "o.lead_id",
+        leads.iter().map(|l| l.key).collect::<Vec<_>>(),
+        false,
+    );
+    sql.push(&format!("{c} order by o.lead_id, c.id"));
+    let mut other = HashMap::new();
+    for mut r in e.query(&sql).await? {
+        let lead = r.i64(0)?;
+        let campaign = ObjectId::new(r.i64(1)?, r.i64(2)?);
+        other.entry(lead).or_insert(campaign);
+    }
+    Ok(leads
+        .into_iter()
+        .filter_map(|l| other.get(&l.key).map(|c| (l, *c)))
+        .collect())
+}
+
+/// The explained dry run of an explicit add, before its insert: example
+/// leads of each reason among `keys` (the named leads, each once), and
+/// the leads named again by later entries (`repeats`) among those already
+/// in the campaign.
+async fn explain_keys(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    to: Enrollment,
+    keys: &[i64],
+    repeats: &[i64],
+    dnc: bool,
+) -> Result<Examples> {
+    let d = e.dialect();
+    let of = |reason: Reason| {
+        let mut sql = e.sql(
+            &format!("select {EXAMPLE_COLUMNS} from "),
+            vec![ws.key.into(), to.campaign_key.into()],
+        );
+        let rows = sql.int_rows(keys.to_vec(), "j");
+        sql.push(&format!(
+            "{rows} cross join leads l where l.workspace_id = ?1 and l.id = j.id and {}{EXAMPLE_ORDER}",
+            reason.test(d, "?1", "?2", dnc)
+        ));
+        sql
+    };
+    let mut examples = examples_of(e, ws, to, dnc, of).await?;
+    if !repeats.is_empty() {
+        let created = leads::created_at_by_key(e, ws, repeats).await?;
+        let already = &mut examples.already_in_campaign;
+        already.extend(
+            repeats
+                .iter()
+                .filter_map(|k| created.get(k).map(|c| ObjectId::new(*k, *c))),
+        );
+        already.sort_by_key(|l| l.key);
+        already.dedup();
+        already.truncate(MAX_EXAMPLES);
+    }
+    Ok(examples)
+}
+
+/// Example leads of each reason that applies (the do-not-contact list when
+/// `dnc`, other campaigns when `to.skip_other`), `of` writing the statement
+/// that selects a reason's leads with [`EXAMPLE_COLUMNS`].
+async fn examples_of(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    to: Enrollment,
+    dnc: bool,
+    of: impl Fn(Reason) -> Sql,
+) -> Result<Examples> {
+    Ok(Examples {
+        already_in_campaign: example_leads(e, &of(Reason::Already)).await?,
+        blocked: if dnc {
+            example_leads(e, &of(Reason::Blocked)).await?
+        } else {
+            Vec::new()
+        },
+        in_other_campaign: if to.skip_other {
+            let leads = example_leads(e, &of(Reason::InOther)).await?;
+            with_other_campaign(e, ws, to.campaign_key, leads).await?
+        } else {
+            Vec::new()
+        },
     })
 }
 
@@ -825,15 +1141,15 @@ pub async fn import(
     skip_duplicates: bool,
     tag: Option<&str>,
     campaign: Option<ObjectId>,
-    rules: AddRules,
+    options: AddOptions,
 ) -> Result<ImportOutcome> {
     if let Some(id) = campaign {
-        open_campaign(e, ws, id, rules).await?;
+        open_campaign(e, ws, id, options).await?;
     }
     let entries = campaign.map(|_| email_entries(&input));
     let bulk = leads::bulk_upsert(e, ws, input, skip_duplicates, tag).await?;
     let campaign = match (campaign, entries) {
-        (Some(id), Some(entries)) => Some(add_explicit(e, ws, id, entries, rules).await?),
+        (Some(id), Some(entries)) => Some(add_explicit(e, ws, id, entries, options).await?),
         _ => None,
     };
     Ok(ImportOutcome { bulk, campaign })

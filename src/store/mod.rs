@@ -299,6 +299,8 @@ pub struct ExplicitOutcome {
     /// Leads new to the campaign, not blocked, skipped for a membership in
     /// another campaign.
     pub in_other: u64,
+    /// With `explain`: example leads of each reason.
+    pub examples: Option<Examples>,
     /// Positions (in the entries given) of `Existing` entries that name no
     /// lead of the workspace.
     pub not_found: Vec<usize>,
@@ -320,15 +322,67 @@ pub struct SelectionOutcome {
     /// Leads new to the campaign, not blocked, skipped for a membership in
     /// another campaign.
     pub in_other: u64,
+    /// With `explain`: example leads of each reason.
+    pub examples: Option<Examples>,
 }
 
-/// The rules an add request may set; `None` takes the campaign's setting.
+/// What an add request may ask besides its leads: a rule (`None` takes the
+/// campaign's setting) and an explained dry run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct AddRules {
+pub struct AddOptions {
     /// `skipIfInOtherCampaign`; the campaign's
     /// `settings.skipIfInOtherCampaign` when `None` (itself `false` when
     /// absent).
     pub skip_if_in_other_campaign: Option<bool>,
+    /// `explain` (with a dry run): name example leads of each reason.
+    pub explain: bool,
+}
+
+/// Most example leads an explained dry run names per reason.
+pub const MAX_EXAMPLES: usize = 100;
+
+/// Example leads of each reason a dry run with `explain` skips them for,
+/// at most [`MAX_EXAMPLES`] each, in key order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Examples {
+    pub already_in_campaign: Vec<ObjectId>,
+    pub blocked: Vec<ObjectId>,
+    /// Each lead with one other campaign it is pending, active or paused
+    /// in.
+    pub in_other_campaign: Vec<(ObjectId, ObjectId)>,
+}
+
+/// Which of a campaign's members a move takes.
+#[derive(Clone, Debug)]
+pub enum MoveLeads {
+    /// By lead ID.
+    Ids(Vec<ObjectId>),
+    /// Every member whose lead matches, less the excluded leads.
+    All(Selection),
+}
+
+/// `POST /v1/campaigns/{id}/leads/move`.
+#[derive(Clone, Debug)]
+pub struct Move {
+    pub to: ObjectId,
+    pub leads: MoveLeads,
+    /// Copy: the memberships stay in the source too.
+    pub copy: bool,
+    /// Keep each membership's status; otherwise it starts over as a new
+    /// member of the target (`pending`, or `active` in an active campaign).
+    pub keep_status: bool,
+    pub explain: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MoveOutcome {
+    /// Members of the source the move selected.
+    pub matched: u64,
+    /// Moved (or copied) into the target.
+    pub moved: u64,
+    /// Not members of the target, kept out by its do-not-contact list.
+    pub blocked: u64,
+    pub examples: Option<Examples>,
 }
 
 /// What `POST /campaigns/{id}/leads/action` does.

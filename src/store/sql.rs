@@ -47,8 +47,14 @@ impl Dialect {
     /// campaign whose key is `campaign` (a placeholder), met on the
     /// workspace column so that Citus keeps the statement on one shard.
     pub fn not_member(campaign: &str) -> String {
+        format!("not {}", Self::member(campaign))
+    }
+
+    /// True for a lead (aliased `l`) that is a member of the campaign
+    /// whose key is `campaign` (the opposite of [`Dialect::not_member`]).
+    pub fn member(campaign: &str) -> String {
         format!(
-            r"not exists (select 1 from campaign_leads cl where cl.workspace_id = l.workspace_id
+            r"exists (select 1 from campaign_leads cl where cl.workspace_id = l.workspace_id
                and cl.campaign_id = {campaign} and cl.lead_id = l.id)"
         )
     }
@@ -92,6 +98,17 @@ impl Dialect {
             format!("{blocked} as blocked, cl.lead_id is null as fresh, {other} as other"),
             joins,
         )
+    }
+
+    /// The count of the leads of [`Dialect::pg_enroll_tests`]'s `sel` that
+    /// another campaign keeps out (`other` and not `blocked`); a constant
+    /// when the rule is off, so that the selection is not read again.
+    pub fn pg_in_other_count(other: bool) -> &'static str {
+        if other {
+            "(select count(*) from sel where other and not blocked)"
+        } else {
+            "0::bigint"
+        }
     }
 
     /// True for a lead (aliased `l`) with a `pending`, `active` or `paused`

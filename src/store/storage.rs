@@ -121,7 +121,7 @@ pub trait Storage: Send + Sync + 'static {
         skip_duplicates: bool,
         tag: Option<String>,
         campaign: Option<ObjectId>,
-        rules: AddRules,
+        rules: AddOptions,
     ) -> Result<ImportOutcome>;
 
     // Campaigns.
@@ -167,7 +167,7 @@ pub trait Storage: Send + Sync + 'static {
         ws: WorkspaceRef,
         campaign: ObjectId,
         entries: Vec<AddEntry>,
-        rules: AddRules,
+        rules: AddOptions,
         dry_run: bool,
     ) -> Result<ExplicitOutcome>;
     async fn add_leads_selection(
@@ -175,10 +175,19 @@ pub trait Storage: Send + Sync + 'static {
         ws: WorkspaceRef,
         campaign: ObjectId,
         selection: Selection,
-        rules: AddRules,
+        rules: AddOptions,
         dry_run: bool,
     ) -> Result<SelectionOutcome>;
 
+    /// Moves (or copies) members of a campaign to another, in one
+    /// transaction; with `dry_run` nothing is kept.
+    async fn move_campaign_leads(
+        &self,
+        ws: WorkspaceRef,
+        campaign: ObjectId,
+        m: Move,
+        dry_run: bool,
+    ) -> Result<MoveOutcome>;
     /// Changes one membership's status (`active` or `paused`), AI tag, or
     /// both.
     async fn update_campaign_lead(

@@ -186,7 +186,7 @@ macro_rules! storage_impl {
             skip_duplicates: bool,
             tag: Option<String>,
             campaign: Option<ObjectId>,
-            rules: AddRules,
+            rules: AddOptions,
         ) -> Result<ImportOutcome> {
             $run!(self, write(true), |e| campaigns::import(
                 e,
@@ -273,7 +273,7 @@ macro_rules! storage_impl {
             ws: WorkspaceRef,
             campaign: ObjectId,
             entries: Vec<AddEntry>,
-            rules: AddRules,
+            rules: AddOptions,
             dry_run: bool,
         ) -> Result<ExplicitOutcome> {
             $run!(self, write(!dry_run, small: entries.len() <= crate::store::storage_impl::SMALL_WRITE), |e| campaigns::add_explicit(
@@ -286,7 +286,7 @@ macro_rules! storage_impl {
             ws: WorkspaceRef,
             campaign: ObjectId,
             selection: Selection,
-            rules: AddRules,
+            rules: AddOptions,
             dry_run: bool,
         ) -> Result<SelectionOutcome> {
             if dry_run {
@@ -298,6 +298,16 @@ macro_rules! storage_impl {
                     e, ws, campaign, &selection, rules
                 ))
             }
+        }
+
+        async fn move_campaign_leads(
+            &self,
+            ws: WorkspaceRef,
+            campaign: ObjectId,
+            m: Move,
+            dry_run: bool,
+        ) -> Result<MoveOutcome> {
+            $run!(self, write(!dry_run), |e| campaigns::move_leads(e, ws, campaign, &m))
         }
 
         async fn update_campaign_lead(

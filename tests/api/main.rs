@@ -19,6 +19,7 @@ mod import_command;
 mod isolation;
 mod leads;
 mod limits;
+mod move_leads;
 mod openapi;
 mod property;
 mod security;

@@ -42,6 +42,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/v1/campaigns/{id}/leads"),
     ("patch", "/v1/campaigns/{id}/leads/{campaign_lead_id}"),
     ("post", "/v1/campaigns/{id}/leads/action"),
+    ("post", "/v1/campaigns/{id}/leads/move"),
     ("get", "/v1/dnc"),
     ("post", "/v1/dnc"),
     ("delete", "/v1/dnc"),

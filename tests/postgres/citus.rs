@@ -215,6 +215,46 @@ async fn workload(app: &TestApp) {
         assert!(d["inOtherCampaign"].as_u64().unwrap() >= 1, "{d}");
         assert!(d["blocked"].as_u64().unwrap() >= 1, "{d}");
     }
+    // Explained dry runs of the three modes.
+    for body in [
+        json!({"leads": [{"leadId": ids[5]}, {"leadId": ids[5]}, {"email": "x@blocked.test"}]}),
+        json!({"filters": {"search": "w"}}),
+        json!({"selectAll": true}),
+    ] {
+        let mut body = body;
+        body["skipIfInOtherCampaign"] = json!(true);
+        body["dryRun"] = json!(true);
+        body["explain"] = json!(true);
+        let r = app.add(&third, body).await;
+        let d = r.assert_ok(200);
+        let other = &d["explain"]["inOtherCampaign"];
+        assert_eq!(other["count"], d["inOtherCampaign"], "{d}");
+        assert!(other["examples"][0]["campaignId"].is_string(), "{d}");
+    }
+    // Moves and copies: by lead ID and select-all, explained dry runs.
+    let fourth = app.create_campaign("Fourth").await;
+    for body in [
+        json!({"toCampaignId": fourth, "leadIds": [ids[6], ids[7]], "dryRun": true, "explain": true}),
+        json!({"toCampaignId": fourth, "leadIds": [ids[6], ids[7]], "copy": true, "status": "keep"}),
+        json!({"toCampaignId": fourth, "selectAll": true, "filters": {"search": "w1"}, "dryRun": true, "explain": true}),
+        json!({"toCampaignId": fourth, "selectAll": true}),
+    ] {
+        let r = app
+            .post(&format!("/v1/campaigns/{first}/leads/move"), body)
+            .await;
+        let d = r.assert_ok(200);
+        assert_eq!(
+            d["matched"].as_u64(),
+            Some(
+                d["moved"].as_u64().or(d["copied"].as_u64()).unwrap()
+                    + d["skipped"].as_u64().unwrap()
+            ),
+            "{d}"
+        );
+    }
+    // Left behind: w1 (blocked), w6 and w7 (copied before, so already in
+    // the target).
+    assert_eq!(app.campaign_lead_total(&first).await, 3);
     // Reads: lists with filters, search and cursors, campaigns and counts.
     assert_eq!(app.all("/v1/leads?limit=7").await.len(), 22);
     app.get("/v1/leads?search=w1&tags=x&country=US&emailVerified=false")

@@ -124,7 +124,156 @@ pub struct AddExplicitResult {
     pub in_other_campaign: u64,
     /// Entries that could not be used (counted in `skipped` too).
     pub errors: Vec<AddEntryError>,
+    /// With `dryRun` and `explain`: example leads of each reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explain: Option<Explain>,
     /// Present (true) on a dry run: nothing was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+}
+
+/// What an explained dry run (`dryRun` and `explain`) adds to its
+/// answer: for each reason, how many leads and up to 100 of them.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Explain {
+    pub already_in_campaign: ReasonExamples,
+    pub blocked: ReasonExamples,
+    /// Add requests only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_other_campaign: Option<ReasonExamples>,
+}
+
+/// The leads skipped for one reason: the count (as at the top of the
+/// answer) and up to 100 examples, in key order.
+#[derive(Serialize, ToSchema)]
+pub struct ReasonExamples {
+    pub count: u64,
+    pub examples: Vec<ExampleLead>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExampleLead {
+    pub lead_id: String,
+    /// `inOtherCampaign`: a campaign the lead is pending, active or paused
+    /// in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<String>,
+}
+
+impl Explain {
+    /// The explanation of counts (already in the campaign, blocked, in
+    /// another campaign; the last `None` for moves) and their examples.
+    pub fn new(counts: (u64, u64, Option<u64>), examples: &crate::store::Examples) -> Self {
+        let leads = |ids: &[ObjectId]| {
+            ids.iter()
+                .map(|l| ExampleLead {
+                    lead_id: l.to_string(),
+                    campaign_id: None,
+                })
+                .collect()
+        };
+        Explain {
+            already_in_campaign: ReasonExamples {
+                count: counts.0,
+                examples: leads(&examples.already_in_campaign),
+            },
+            blocked: ReasonExamples {
+                count: counts.1,
+                examples: leads(&examples.blocked),
+            },
+            in_other_campaign: counts.2.map(|count| ReasonExamples {
+                count,
+                examples: examples
+                    .in_other_campaign
+                    .iter()
+                    .map(|(l, c)| ExampleLead {
+                        lead_id: l.to_string(),
+                        campaign_id: Some(c.to_string()),
+                    })
+                    .collect(),
+            }),
+        }
+    }
+}
+
+/// `POST /v1/campaigns/{id}/leads/move`: which members, where to, how.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MoveLeadsRequest {
+    /// The campaign the leads go to (not this one).
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = String, required = true)]
+    pub to_campaign_id: Option<Raw>,
+    /// Lead `_id`s (of leads, not of campaign leads) of this campaign's
+    /// members; or
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub lead_ids: Option<Ids<MAX_LEAD_IDS>>,
+    /// every member (narrowed by `filters` on the leads, less `excludeIds`,
+    /// lead `_id`s).
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<bool>)]
+    pub select_all: Option<Flag>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Filters>)]
+    pub filters: Option<LeadFilter>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub exclude_ids: Option<Ids<MAX_LEAD_IDS>>,
+    /// true: the memberships stay here too (default false: they leave).
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<bool>)]
+    pub copy: Option<Flag>,
+    /// reset (default): new memberships start `pending`, or `active` in an
+    /// active target; keep: each keeps its status here.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<String>)]
+    pub status: Option<MoveStatus>,
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<bool>)]
+    pub dry_run: Option<Flag>,
+    /// With `dryRun`: also name example leads of each reason.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<bool>)]
+    pub explain: Option<Flag>,
+}
+
+/// reset or keep.
+pub struct MoveStatus(pub bool);
+
+impl FromJson for MoveStatus {
+    fn from_json(v: Value) -> Result<Self, FieldError> {
+        match v.as_str() {
+            Some("reset") => Ok(MoveStatus(false)),
+            Some("keep") => Ok(MoveStatus(true)),
+            _ => Err(FieldError::new("", "must be reset or keep")),
+        }
+    }
+}
+
+/// The answer of a move: `moved`, or `copied` with `copy: true`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MoveLeadsResult {
+    /// Memberships moved to the target (they left this campaign).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved: Option<u64>,
+    /// Memberships copied to the target (`copy: true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copied: Option<u64>,
+    /// Selected members not moved: `alreadyInCampaign + blocked`. They
+    /// stay where they are.
+    pub skipped: u64,
+    /// Leads that are members of the target already.
+    pub already_in_campaign: u64,
+    /// Leads the do-not-contact list keeps out of the target.
+    pub blocked: u64,
+    /// Members of this campaign selected: `moved (or copied) + skipped`.
+    pub matched: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explain: Option<Explain>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
 }
@@ -157,6 +306,9 @@ pub struct AddSelectionResult {
     /// `inOtherCampaign`; `alreadyInCampaign + blocked + inOtherCampaign ==
     /// skipped`.
     pub in_other_campaign: u64,
+    /// With `dryRun` and `explain`: example leads of each reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explain: Option<Explain>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
 }
@@ -210,6 +362,11 @@ pub struct AddLeadsRequest {
     #[serde(default, deserialize_with = "given")]
     #[schema(value_type = Option<bool>)]
     pub skip_if_in_other_campaign: Option<Flag>,
+    /// With `dryRun`: also name up to 100 example leads of each reason
+    /// (`explain` in the answer).
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<bool>)]
+    pub explain: Option<Flag>,
 }
 
 /// What to change on one campaign lead: `status`, `aiTag`, or both (at

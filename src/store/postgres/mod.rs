@@ -483,8 +483,8 @@ impl<C: GenericClient + Sync> Exec for Conn<'_, C> {
                  ins as ({insert} select {w}, {ck}, id, {st}, {at}, {at} from sel
                    where not blocked and not other order by id {conflict})
                  select (select count(*) from sel), (select count(*) from ins),
-                   (select count(*) from sel where blocked and fresh),
-                   (select count(*) from sel where other and not blocked)"
+                   (select count(*) from sel where blocked and fresh), {in_other}",
+                in_other = Dialect::pg_in_other_count(to.skip_other)
             )
         } else {
             format!(
@@ -499,6 +499,7 @@ impl<C: GenericClient + Sync> Exec for Conn<'_, C> {
             added: row.i64(1)? as u64,
             blocked: row.i64(2)? as u64,
             in_other: row.i64(3)? as u64,
+            examples: None,
         })
     }
 
