@@ -622,13 +622,14 @@ struct Enrolled {
 /// the do-not-contact list (when `dnc`) and another campaign (when
 /// `to.skip_other`). Returns the select list of two columns counting each
 /// reason (blocked, then in another campaign) among the leads new to the
-/// campaign (the query's `where` says which are), and the conditions an
-/// insert adds to leave them out; `None` when no test applies. Each test
-/// runs at most once per lead: a test that is off is not written at all,
-/// and with both on one sum counts both reasons (a blocked lead adds 1, one
-/// in another campaign 2^32; SQLite computes an aggregate written twice
-/// once).
-pub(super) fn skip_tests(
+/// campaign, and the conditions an insert adds to leave them out; `None`
+/// when no test applies. Each test runs at most once per lead, and the
+/// membership test only for the leads a rule would skip (most leads pass
+/// the rules; an insert skips the members by its conflict clause): a test
+/// that is off is not written at all, and with both on one sum counts both
+/// reasons (a blocked lead adds 1, one in another campaign 2^32; SQLite
+/// computes an aggregate written twice once).
+fn skip_tests(
     d: Dialect,
     ws: &str,
     ck: &str,
@@ -636,19 +637,23 @@ pub(super) fn skip_tests(
     dnc: bool,
 ) -> Option<(String, String)> {
     const BOTH: i64 = 1 << 32;
-    let (on_dnc, other) = (d.on_dnc(ws), d.in_other_campaign(ws, ck));
+    let (on_dnc, other) = (d.on_dnc(ws), d.in_other_campaign(ws, ck, "l.id"));
+    let fresh = Dialect::not_member(ck);
     let (counts, leave_out) = match (dnc, to.skip_other) {
         (false, false) => return None,
         (true, false) => (
-            format!("count(*) filter (where {on_dnc}), 0"),
+            format!("count(*) filter (where {on_dnc} and {fresh}), 0"),
             format!(" and {}", d.not_on_dnc(ws)),
         ),
         (false, true) => (
-            format!("0, count(*) filter (where {other})"),
+            format!("0, count(*) filter (where {other} and {fresh})"),
             format!(" and not {other}"),
         ),
         (true, true) => {
-            let sum = format!("sum(case when {on_dnc} then 1 when {other} then {BOTH} else 0 end)");
+            let sum = format!(
+                "sum(case when {on_dnc} then (case when {fresh} then 1 else 0 end)
+                  when {other} then (case when {fresh} then {BOTH} else 0 end) else 0 end)"
+            );
             (
                 format!("coalesce({sum} % {BOTH}, 0), coalesce({sum} / {BOTH}, 0)"),
                 format!(" and {} and not {other}", d.not_on_dnc(ws)),
@@ -677,9 +682,7 @@ async fn enroll_keys(
         let mut sql = e.sql("select ", vec![ws.key.into(), to.campaign_key.into()]);
         let rows = sql.int_rows(keys.clone(), "j");
         sql.push(&format!(
-            r"{counts} from {rows} cross join leads l where l.workspace_id = ?1 and l.id = j.id
-             and {not_member}",
-            not_member = Dialect::not_member("?2")
+            r"{counts} from {rows} cross join leads l where l.workspace_id = ?1 and l.id = j.id"
         ));
         let mut row = e.query_one(&sql).await?;
         (done.blocked, done.in_other) = (row.i64(0)? as u64, row.i64(1)? as u64);
@@ -722,14 +725,14 @@ async fn enroll_keys_tested_pg(
 ) -> Result<Enrolled> {
     let mut sql = e.sql("", membership_params(ws, to));
     let rows = sql.int_rows(keys, "j");
-    let (columns, joins) = Dialect::pg_enroll_tests("$1", "$2", dnc, to.skip_other);
-    let in_other = Dialect::pg_in_other_count(to.skip_other);
+    let (columns, joins) = Dialect::pg_enroll_tests("$1", "$2", dnc);
+    let (not_other, in_other) = Dialect::pg_other_campaigns("$1", "$2", to.skip_other);
     sql.text = format!(
         r"with sel as materialized (
            select l.id, {columns} from {rows} cross join leads l {joins}
            where l.workspace_id = $1 and l.id = j.id),
          ins as (insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at)
-           select $1, $2, id, $3, $4, $4 from sel where not blocked and not other
+           select $1, $2, id, $3, $4, $4 from sel where not blocked{not_other}
            order by id on conflict do nothing returning 1)
          select (select count(*) from ins), (select count(*) from sel where blocked and fresh),
            {in_other}"
@@ -1007,9 +1010,9 @@ impl Reason {
             Reason::InOther if dnc => format!(
                 "{fresh} and {} and {}",
                 d.not_on_dnc(w),
-                d.in_other_campaign(w, ck)
+                d.in_other_campaign(w, ck, "l.id")
             ),
-            Reason::InOther => format!("{fresh} and {}", d.in_other_campaign(w, ck)),
+            Reason::InOther => format!("{fresh} and {}", d.in_other_campaign(w, ck, "l.id")),
         }
     }
 }

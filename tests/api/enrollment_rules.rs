@@ -319,8 +319,8 @@ async fn the_csv_import_skips_leads_in_other_campaigns_when_asked() {
 
 /// Two requests add the same leads to two campaigns at once, both with
 /// the option: every lead ends in exactly one of them, and the answers'
-/// counts say so. Three rounds: both explicit, both select-all, one of
-/// each.
+/// counts say so. Rounds: both explicit, both select-all, both by
+/// filters, and mixed (no do-not-contact list here).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_adds_to_two_campaigns_leave_each_lead_in_one() {
     let app = spawn_app().await;
@@ -328,10 +328,13 @@ async fn racing_adds_to_two_campaigns_leave_each_lead_in_one() {
     let explicit = json!({"leads": ids.iter().rev().map(|id| json!({"leadId": id})).collect::<Vec<_>>(),
                           "skipIfInOtherCampaign": true});
     let all = json!({"selectAll": true, "skipIfInOtherCampaign": true});
+    let filtered = json!({"filters": {"search": "race"}, "skipIfInOtherCampaign": true});
     for (round, (bx, by)) in [
         (explicit.clone(), explicit.clone()),
         (all.clone(), all.clone()),
-        (explicit, all),
+        (explicit.clone(), all),
+        (filtered.clone(), filtered.clone()),
+        (filtered, explicit),
     ]
     .into_iter()
     .enumerate()

@@ -43,6 +43,11 @@ const MIGRATIONS: &[Migration] = &[
     ),
     (3, "reads", include_str!("migrations/0003_reads.sql")),
     (4, "ai_tag", include_str!("migrations/0004_ai_tag.sql")),
+    (
+        5,
+        "open_memberships",
+        include_str!("migrations/0005_open_memberships.sql"),
+    ),
 ];
 
 /// The advisory lock that serialises migrations between processes.
@@ -475,16 +480,16 @@ impl<C: GenericClient + Sync> Exec for Conn<'_, C> {
         // campaign, found by outer joins on the list's unique key and the
         // membership's (hash joins, co-located: what Citus routes).
         sql.text = if dnc || to.skip_other {
-            let (columns, joins) = Dialect::pg_enroll_tests(&w, &ck, dnc, to.skip_other);
+            let (columns, joins) = Dialect::pg_enroll_tests(&w, &ck, dnc);
+            let (not_other, in_other) = Dialect::pg_other_campaigns(&w, &ck, to.skip_other);
             format!(
                 r"with sel as materialized (
                    select l.id, {columns} from leads l {joins}
                    where {where_}),
                  ins as ({insert} select {w}, {ck}, id, {st}, {at}, {at} from sel
-                   where not blocked and not other order by id {conflict})
+                   where not blocked{not_other} order by id {conflict})
                  select (select count(*) from sel), (select count(*) from ins),
-                   (select count(*) from sel where blocked and fresh), {in_other}",
-                in_other = Dialect::pg_in_other_count(to.skip_other)
+                   (select count(*) from sel where blocked and fresh), {in_other}"
             )
         } else {
             format!(

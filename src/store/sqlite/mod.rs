@@ -20,7 +20,6 @@ use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, TransactionBehavior};
 use serde_json::Value;
 
-use super::campaigns::skip_tests;
 use super::exec::{self, Cell, Enrollment, Exec, Migration, Row, Tally, selection_sql, tally};
 use super::sql::{Dialect, Param, Sql};
 use super::storage_impl::storage_impl;
@@ -46,6 +45,11 @@ const MIGRATIONS: &[Migration] = &[
         include_str!("migrations/0004_search_queue.sql"),
     ),
     (5, "ai_tag", include_str!("migrations/0005_ai_tag.sql")),
+    (
+        6,
+        "open_memberships",
+        include_str!("migrations/0006_open_memberships.sql"),
+    ),
 ];
 
 /// The writer's settings. Temporary storage starts as SQLite's default, a
@@ -471,11 +475,13 @@ impl Exec for Conn<'_> {
         dnc: bool,
     ) -> Result<SelectionOutcome> {
         // `from` supplies the selected leads, `id` is their key in it, and
-        // `cond` the conditions on them.
+        // `cond` the conditions on them; the rules' tests need the leads
+        // themselves (aliased `l`).
+        let tested = dnc || to.skip_other;
         let (from, id, cond, matched) = if selection.filter.is_some() {
             let matched = self.select_into_temp(ws, selection)?;
             let cond = Sql::with(Dialect::Sqlite, "true", vec![]);
-            if dnc {
+            if tested {
                 // `cross join`: the selection is the outer loop (SQLite keeps
                 // that order), never a scan of every lead probing it.
                 let from = "temp.lf_selected s cross join leads l on l.id = s.id";
@@ -498,24 +504,57 @@ impl Exec for Conn<'_> {
             matched,
             ..Default::default()
         };
-        // The leads the rules skip, counted among those new to the
-        // campaign in one statement; the insert leaves them out.
-        let mut counting = cond.clone();
-        let ck = counting.param(to.campaign_key);
-        if let Some((counts, _)) = skip_tests(Dialect::Sqlite, "", &ck, to, dnc) {
+        // (SQLite's tests need no workspace placeholder: see
+        // `Dialect::dnc_lookups`.)
+        let sqlite = Dialect::Sqlite;
+        if dnc {
+            // The blocked leads new to the campaign: the list's test for
+            // every lead, the membership's only for those it holds.
+            let mut counting = cond.clone();
+            let ck = counting.param(to.campaign_key);
             counting.text = format!(
-                r"select {counts} from {from} where {} and {}",
+                "select count(*) from {from} where {} and {} and {}",
                 cond.text,
+                sqlite.on_dnc(""),
                 Dialect::not_member(&ck)
             );
-            let mut row = self.query_one(&counting).await?;
-            (outcome.blocked, outcome.in_other) = (row.i64(0)? as u64, row.i64(1)? as u64);
+            outcome.blocked = self.query_i64(&counting).await? as u64;
         }
+        // The members already selected, counted from the campaign's side
+        // (a new campaign has few): with them, the leads in other campaigns
+        // are what the insert leaves over, and the other-campaign test runs
+        // once per lead, in the insert.
+        let already = if to.skip_other {
+            let mut sql = cond.clone();
+            let ck = sql.param(to.campaign_key);
+            sql.text = if selection.filter.is_some() {
+                format!(
+                    "select count(*) from campaign_leads t cross join temp.lf_selected s on s.id = t.lead_id
+                     where t.campaign_id = {ck}"
+                )
+            } else {
+                format!(
+                    "select count(*) from campaign_leads t cross join leads l on l.id = t.lead_id
+                     where t.campaign_id = {ck} and {}",
+                    cond.text
+                )
+            };
+            self.query_i64(&sql).await? as u64
+        } else {
+            0
+        };
         let mut insert = cond.clone();
         let ck = insert.param(to.campaign_key);
-        let leave_out = skip_tests(Dialect::Sqlite, "", &ck, to, dnc)
-            .map(|(_, leave_out)| leave_out)
-            .unwrap_or_default();
+        let mut leave_out = String::new();
+        if dnc {
+            leave_out.push_str(&format!(" and {}", sqlite.not_on_dnc("")));
+        }
+        if to.skip_other {
+            leave_out.push_str(&format!(
+                " and not {}",
+                sqlite.in_other_campaign("", &ck, "l.id")
+            ));
+        }
         let w = insert.param(ws.key);
         let st = insert.param(to.status.as_str());
         let at = insert.param(to.now);
@@ -526,6 +565,10 @@ impl Exec for Conn<'_> {
             cond.text
         );
         outcome.added = self.run(&insert)?;
+        if to.skip_other {
+            // One writer: nothing else changed the campaign meanwhile.
+            outcome.in_other = matched.saturating_sub(already + outcome.blocked + outcome.added);
+        }
         Ok(outcome)
     }
 
