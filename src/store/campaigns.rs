@@ -637,7 +637,7 @@ fn skip_tests(
     dnc: bool,
 ) -> Option<(String, String)> {
     const BOTH: i64 = 1 << 32;
-    let (on_dnc, other) = (d.on_dnc(ws), d.in_other_campaign(ws, ck, "l.id"));
+    let (on_dnc, other) = (d.on_dnc(ws), d.in_other_campaign(ws, ck));
     let fresh = Dialect::not_member(ck);
     let (counts, leave_out) = match (dnc, to.skip_other) {
         (false, false) => return None,
@@ -725,14 +725,14 @@ async fn enroll_keys_tested_pg(
 ) -> Result<Enrolled> {
     let mut sql = e.sql("", membership_params(ws, to));
     let rows = sql.int_rows(keys, "j");
-    let (columns, joins) = Dialect::pg_enroll_tests("$1", "$2", dnc);
-    let (not_other, in_other) = Dialect::pg_other_campaigns("$1", "$2", to.skip_other);
+    let (columns, joins) = Dialect::pg_enroll_tests("$1", "$2", dnc, to.skip_other);
+    let in_other = Dialect::pg_in_other_count(to.skip_other);
     sql.text = format!(
         r"with sel as materialized (
            select l.id, {columns} from {rows} cross join leads l {joins}
            where l.workspace_id = $1 and l.id = j.id),
          ins as (insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at)
-           select $1, $2, id, $3, $4, $4 from sel where not blocked{not_other}
+           select $1, $2, id, $3, $4, $4 from sel where not blocked and not other
            order by id on conflict do nothing returning 1)
          select (select count(*) from ins), (select count(*) from sel where blocked and fresh),
            {in_other}"
@@ -1010,9 +1010,9 @@ impl Reason {
             Reason::InOther if dnc => format!(
                 "{fresh} and {} and {}",
                 d.not_on_dnc(w),
-                d.in_other_campaign(w, ck, "l.id")
+                d.in_other_campaign(w, ck)
             ),
-            Reason::InOther => format!("{fresh} and {}", d.in_other_campaign(w, ck, "l.id")),
+            Reason::InOther => format!("{fresh} and {}", d.in_other_campaign(w, ck)),
         }
     }
 }

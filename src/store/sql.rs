@@ -61,12 +61,15 @@ impl Dialect {
 
     /// PostgreSQL's one-read form of an add's tests for the leads aliased
     /// `l`: the columns `blocked` (the do-not-contact list holds the lead's
-    /// email or domain; `false` without `dnc`) and `fresh` (not yet a
-    /// member of the campaign `campaign`), and the outer joins on the
-    /// list's and the membership's unique keys that give them, each naming
-    /// the workspace `ws` (co-located hash joins: what Citus routes to one
-    /// shard).
-    pub fn pg_enroll_tests(ws: &str, campaign: &str, dnc: bool) -> (String, String) {
+    /// email or domain; `false` without `dnc`), `fresh` (not yet a member
+    /// of the campaign `campaign`) and `other` (new to the campaign and in
+    /// another, [`Dialect::in_other_campaign`]; `false` without `other`),
+    /// and the outer joins on the list's and the membership's unique keys
+    /// that give the first two, each naming the workspace `ws` (co-located
+    /// hash joins: what Citus routes to one shard). `other` is a lookup per
+    /// lead on the open memberships' index, made in the selection: Citus
+    /// refuses one made later, against the selection's CTE.
+    pub fn pg_enroll_tests(ws: &str, campaign: &str, dnc: bool, other: bool) -> (String, String) {
         let mut joins = String::new();
         let blocked = if dnc {
             let domain = Dialect::Postgres.email_domain("l.email_key");
@@ -84,46 +87,48 @@ impl Dialect {
             r"left join campaign_leads cl on cl.workspace_id = l.workspace_id and cl.workspace_id = {ws}
                and cl.campaign_id = {campaign} and cl.lead_id = l.id"
         ));
+        let other = if other {
+            format!(
+                "(cl.lead_id is null and {})",
+                Dialect::Postgres.in_other_campaign(ws, campaign)
+            )
+        } else {
+            "false".to_owned()
+        };
         (
-            format!("{blocked} as blocked, cl.lead_id is null as fresh"),
+            format!("{blocked} as blocked, cl.lead_id is null as fresh, {other} as other"),
             joins,
         )
     }
 
-    /// What a PostgreSQL add over [`Dialect::pg_enroll_tests`]'s `sel`
-    /// (inserting into `ins`) adds to its insert's `where` and answers as
-    /// the count of leads in other campaigns, with `other` (the rule) on:
-    /// the test is an anti join the planner may hash, and the leads it kept
-    /// out are the fresh, unblocked ones not inserted; `""` and a zero
-    /// without the rule.
-    pub fn pg_other_campaigns(ws: &str, campaign: &str, other: bool) -> (String, &'static str) {
+    /// The count of the leads of [`Dialect::pg_enroll_tests`]'s `sel` that
+    /// another campaign keeps out (`other` and not `blocked`); a constant
+    /// when the rule is off, so that the selection is not read again.
+    pub fn pg_in_other_count(other: bool) -> &'static str {
         if other {
-            (
-                format!(
-                    " and not {}",
-                    Dialect::Postgres.in_other_campaign(ws, campaign, "sel.id")
-                ),
-                "(select count(*) from sel where fresh and not blocked) - (select count(*) from ins)",
-            )
+            "(select count(*) from sel where other and not blocked)"
         } else {
-            (String::new(), "0::bigint")
+            "0::bigint"
         }
     }
 
-    /// True for a lead (whose key is `lead`) with a `pending`, `active` or
-    /// `paused` membership in a campaign of its workspace other than
-    /// `campaign` (`skipIfInOtherCampaign`): a lookup on the open
-    /// memberships' index (`campaign_leads_open`, partial: its condition is
-    /// written here exactly), which answers it alone; naming the workspace
-    /// `ws` on PostgreSQL (Citus routes it, as the do-not-contact lookups).
-    pub fn in_other_campaign(self, ws: &str, campaign: &str, lead: &str) -> String {
+    /// True for a lead (aliased `l`) with a `pending`, `active` or `paused`
+    /// membership in a campaign of its workspace other than `campaign`
+    /// (`skipIfInOtherCampaign`): a lookup on the open memberships' index
+    /// (`campaign_leads_open`, partial: its condition is written here
+    /// exactly), which answers it alone; naming the workspace `ws` on
+    /// PostgreSQL (Citus routes it, as the do-not-contact lookups).
+    pub fn in_other_campaign(self, ws: &str, campaign: &str) -> String {
         // On SQLite a lead's key names its workspace.
         let (index, named) = match self {
             Dialect::Sqlite => (" indexed by campaign_leads_open", String::new()),
-            Dialect::Postgres => ("", format!("o.workspace_id = {ws} and ")),
+            Dialect::Postgres => (
+                "",
+                format!("o.workspace_id = l.workspace_id and o.workspace_id = {ws} and "),
+            ),
         };
         format!(
-            r"exists (select 1 from campaign_leads o{index} where {named}o.lead_id = {lead}
+            r"exists (select 1 from campaign_leads o{index} where {named}o.lead_id = l.id
                and o.campaign_id <> {campaign} and o.status in ('pending', 'active', 'paused'))"
         )
     }

@@ -480,14 +480,14 @@ impl<C: GenericClient + Sync> Exec for Conn<'_, C> {
         // campaign, found by outer joins on the list's unique key and the
         // membership's (hash joins, co-located: what Citus routes).
         sql.text = if dnc || to.skip_other {
-            let (columns, joins) = Dialect::pg_enroll_tests(&w, &ck, dnc);
-            let (not_other, in_other) = Dialect::pg_other_campaigns(&w, &ck, to.skip_other);
+            let (columns, joins) = Dialect::pg_enroll_tests(&w, &ck, dnc, to.skip_other);
+            let in_other = Dialect::pg_in_other_count(to.skip_other);
             format!(
                 r"with sel as materialized (
                    select l.id, {columns} from leads l {joins}
                    where {where_}),
                  ins as ({insert} select {w}, {ck}, id, {st}, {at}, {at} from sel
-                   where not blocked{not_other} order by id {conflict})
+                   where not blocked and not other order by id {conflict})
                  select (select count(*) from sel), (select count(*) from ins),
                    (select count(*) from sel where blocked and fresh), {in_other}"
             )

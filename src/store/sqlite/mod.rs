@@ -550,10 +550,7 @@ impl Exec for Conn<'_> {
             leave_out.push_str(&format!(" and {}", sqlite.not_on_dnc("")));
         }
         if to.skip_other {
-            leave_out.push_str(&format!(
-                " and not {}",
-                sqlite.in_other_campaign("", &ck, "l.id")
-            ));
+            leave_out.push_str(&format!(" and not {}", sqlite.in_other_campaign("", &ck)));
         }
         let w = insert.param(ws.key);
         let st = insert.param(to.status.as_str());
