@@ -617,57 +617,14 @@ struct Enrolled {
     in_other: u64,
 }
 
-/// The tests that skip a lead (aliased `l`) new to the campaign, as SQL
-/// conditions with the workspace and campaign placeholders `ws` and `ck`:
-/// the do-not-contact list (when `dnc`) and another campaign (when
-/// `to.skip_other`). Returns the select list of two columns counting each
-/// reason (blocked, then in another campaign) among the leads new to the
-/// campaign, and the conditions an insert adds to leave them out; `None`
-/// when no test applies. Each test runs at most once per lead, and the
-/// membership test only for the leads a rule would skip (most leads pass
-/// the rules; an insert skips the members by its conflict clause): a test
-/// that is off is not written at all, and with both on one sum counts both
-/// reasons (a blocked lead adds 1, one in another campaign 2^32; SQLite
-/// computes an aggregate written twice once).
-fn skip_tests(
-    d: Dialect,
-    ws: &str,
-    ck: &str,
-    to: Enrollment,
-    dnc: bool,
-) -> Option<(String, String)> {
-    const BOTH: i64 = 1 << 32;
-    let (on_dnc, other) = (d.on_dnc(ws), d.in_other_campaign(ws, ck));
-    let fresh = Dialect::not_member(ck);
-    let (counts, leave_out) = match (dnc, to.skip_other) {
-        (false, false) => return None,
-        (true, false) => (
-            format!("count(*) filter (where {on_dnc} and {fresh}), 0"),
-            format!(" and {}", d.not_on_dnc(ws)),
-        ),
-        (false, true) => (
-            format!("0, count(*) filter (where {other} and {fresh})"),
-            format!(" and not {other}"),
-        ),
-        (true, true) => {
-            let sum = format!(
-                "sum(case when {on_dnc} then (case when {fresh} then 1 else 0 end)
-                  when {other} then (case when {fresh} then {BOTH} else 0 end) else 0 end)"
-            );
-            (
-                format!("coalesce({sum} % {BOTH}, 0), coalesce({sum} / {BOTH}, 0)"),
-                format!(" and {} and not {other}", d.not_on_dnc(ws)),
-            )
-        }
-    };
-    Some((counts, leave_out))
-}
-
 /// The explicit add's memberships, `keys` in request order (SQLite) or key
 /// order (PostgreSQL), less the leads the do-not-contact list blocks when
-/// `dnc` and those in other campaigns when `to.skip_other`; the skipped
-/// ones new to the campaign are counted in a statement of their own, before
-/// the insert.
+/// `dnc` and those in other campaigns when `to.skip_other` (SQLite only:
+/// PostgreSQL tests other campaigns in [`enroll_keys_tested_pg`]). The
+/// blocked leads new to the campaign are counted in a statement of their
+/// own before the insert; the other-campaign test runs once per lead, in
+/// the insert, and the leads it kept out are the ones left over (one
+/// writer: nothing else changes the campaign meanwhile).
 async fn enroll_keys(
     e: &impl Exec,
     ws: WorkspaceRef,
@@ -675,18 +632,41 @@ async fn enroll_keys(
     keys: Vec<i64>,
     dnc: bool,
 ) -> Result<Enrolled> {
+    let d = e.dialect();
+    let named = keys.len() as u64;
     let mut done = Enrolled::default();
-    let tests = skip_tests(e.dialect(), "?1", "?2", to, dnc);
     let mut leave_out = String::new();
-    if let Some((counts, passes)) = tests {
-        let mut sql = e.sql("select ", vec![ws.key.into(), to.campaign_key.into()]);
+    // The rules' tests on a lead `l` of `keys` (parameters: workspace,
+    // campaign, keys).
+    let of_keys = |test: &str| {
+        let mut sql = e.sql(
+            "select count(*) from ",
+            vec![ws.key.into(), to.campaign_key.into()],
+        );
         let rows = sql.int_rows(keys.clone(), "j");
         sql.push(&format!(
-            r"{counts} from {rows} cross join leads l where l.workspace_id = ?1 and l.id = j.id"
+            "{rows} cross join leads l where l.workspace_id = ?1 and l.id = j.id and {test}"
         ));
-        let mut row = e.query_one(&sql).await?;
-        (done.blocked, done.in_other) = (row.i64(0)? as u64, row.i64(1)? as u64);
-        leave_out = passes;
+        sql
+    };
+    if dnc {
+        let blocked = format!("{} and {}", d.on_dnc("?1"), Dialect::not_member("?2"));
+        done.blocked = e.query_i64(&of_keys(&blocked)).await? as u64;
+        leave_out.push_str(&format!(" and {}", d.not_on_dnc("?1")));
+    }
+    let mut already = 0;
+    if to.skip_other {
+        leave_out.push_str(&format!(" and not {}", d.in_other_campaign("?1", "?2")));
+        // The members among the leads: none when the campaign has none
+        // (its kept count), as a new campaign.
+        let members: i64 = lead_counts(e, ws, to.campaign_key)
+            .await?
+            .by_status
+            .iter()
+            .sum();
+        if members > 0 {
+            already = e.query_i64(&of_keys(&Dialect::member("?2"))).await? as u64;
+        }
     }
     let mut sql = e.sql(
         r"insert into campaign_leads (workspace_id, campaign_id, lead_id, status, added_at, updated_at)
@@ -699,7 +679,7 @@ async fn enroll_keys(
     // With one writer (SQLite) memberships take the request's order; with
     // many (PostgreSQL) every request inserts in key order, so concurrent
     // ones wait on each other's index entries instead of deadlocking.
-    let order = match e.dialect() {
+    let order = match d {
         Dialect::Sqlite => "j.pos",
         Dialect::Postgres => "l.id",
     };
@@ -708,6 +688,9 @@ async fn enroll_keys(
          order by {order} on conflict do nothing"
     ));
     done.added = e.insert_count(&sql).await?;
+    if to.skip_other {
+        done.in_other = named.saturating_sub(already + done.blocked + done.added);
+    }
     Ok(done)
 }
 
