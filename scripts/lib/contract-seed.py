@@ -133,7 +133,7 @@ operations = [
     *[(f"/v1/campaigns/{{id}}/{action}", None, None, {"path.id": binding("campaigns")}, None)
       for action in ["start", "pause", "leads", "leads/action"]],
     ("/v1/campaigns/{id}/leads/move", "POST", None,
-     {"path.id": binding("campaigns"), "body.toCampaignId": binding("campaigns")}, None),
+     {"path.id": binding("campaigns", 1.0), "body.toCampaignId": binding("campaigns", 1.0)}, None),
     ("/v1/campaigns/{id}/resume", None, None, {"path.id": binding("resuming")}, None),
     ("/v1/campaigns/{id}/complete", None, None, {"path.id": binding("completing")}, None),
     ("/v1/campaigns/{id}/archive", None, None, {"path.id": binding("archiving")}, None),

@@ -178,6 +178,17 @@ pub fn write(doc: &mut Value) {
     ]);
     schemas["DeleteLeadsRequest"]["oneOf"] = ids_or_all("leadIds", "deleteAll");
     schemas["LeadActionRequest"]["oneOf"] = ids_or_all("leadIds", "selectAll");
+    schemas["MoveLeadsRequest"]["oneOf"] = ids_or_all("leadIds", "selectAll");
+    schemas["MoveLeadsRequest"]["properties"]["toCampaignId"] = id();
+    schemas["MoveLeadsRequest"]["properties"]["status"] =
+        json!({ "type": "string", "enum": ["reset", "keep"], "default": "reset" });
+    // `explain` goes with `dryRun: true`.
+    for name in ["AddLeadsRequest", "MoveLeadsRequest"] {
+        schemas[name]["if"] =
+            json!({ "properties": { "explain": { "const": true } }, "required": ["explain"] });
+        schemas[name]["then"] =
+            json!({ "properties": { "dryRun": { "const": true } }, "required": ["dryRun"] });
+    }
     for path in ["/v1/leads", "/v1/campaigns"] {
         for p in doc["paths"][path]["get"]["parameters"]
             .as_array_mut()
