@@ -114,7 +114,12 @@ fn limits() -> Vec<(&'static str, &'static str, Limit)> {
         }
     }
     // (`Filters` and `AddLeadEntry` are written whole by `rules`.)
-    for schema in ["AddLeadsRequest", "DeleteLeadsRequest", "LeadActionRequest"] {
+    for schema in [
+        "AddLeadsRequest",
+        "DeleteLeadsRequest",
+        "LeadActionRequest",
+        "MoveLeadsRequest",
+    ] {
         for field in ["leadIds", "excludeIds"] {
             if schema == "AddLeadsRequest" && field == "leadIds" {
                 continue;
