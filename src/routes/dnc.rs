@@ -2,13 +2,12 @@
 //! add-leads skips (and counts as `blocked`).
 
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::StatusCode;
 use csv_async::{AsyncReaderBuilder, StringRecord};
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::import::{check_file_type, multipart_form, not_csv};
+use super::import::{broken_form_of, check_file_type, multipart_form, not_csv, too_large_of};
 use super::{ApiResult, ok, page, schema};
 use crate::domain::id::ObjectId;
 use crate::domain::json::FromJson;
@@ -139,18 +138,11 @@ async fn import(State(state): State<AppState>, Tenant(ws): Tenant, request: Requ
 }
 
 fn too_large() -> ApiError {
-    ApiError::PayloadTooLarge(format!(
-        "The file is larger than {} MiB",
-        MAX_DNC_FILE_BYTES / (1024 * 1024)
-    ))
+    too_large_of(MAX_DNC_FILE_BYTES)
 }
 
 fn broken(e: axum::extract::multipart::MultipartError) -> ApiError {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        too_large()
-    } else {
-        ApiError::validation(format!("Invalid multipart body: {}", e.body_text()))
-    }
+    broken_form_of(e, MAX_DNC_FILE_BYTES)
 }
 
 /// A refusal of the file, naming its line.

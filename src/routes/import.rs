@@ -301,17 +301,27 @@ fn mapping_error(message: &str) -> ApiError {
 }
 
 fn broken_form(e: MultipartError) -> ApiError {
+    broken_form_of(e, MAX_FILE_BYTES)
+}
+
+/// A form that could not be read, for a file of at most `max` bytes.
+pub(crate) fn broken_form_of(e: MultipartError, max: usize) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        too_large()
+        too_large_of(max)
     } else {
         ApiError::validation(format!("Invalid multipart body: {}", e.body_text()))
     }
 }
 
 fn too_large() -> ApiError {
+    too_large_of(MAX_FILE_BYTES)
+}
+
+/// A file over `max` bytes (a whole number of MiB).
+pub(crate) fn too_large_of(max: usize) -> ApiError {
     ApiError::PayloadTooLarge(format!(
         "The file is larger than {} MiB",
-        MAX_FILE_BYTES / (1024 * 1024)
+        max / (1024 * 1024)
     ))
 }
 

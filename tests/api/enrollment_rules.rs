@@ -2,8 +2,6 @@
 //! mode and the CSV import, the campaign setting that makes it the
 //! default, the reasons every answer gives, and two racing requests.
 
-use std::collections::HashMap;
-
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, csv_form, leads, spawn_app};
@@ -21,20 +19,6 @@ fn reasons(d: &Value) -> (u64, u64, u64) {
         count(d, "blocked"),
         count(d, "inOtherCampaign"),
     )
-}
-
-/// The emails of a campaign's members, with their statuses.
-async fn members(app: &TestApp, campaign: &str) -> HashMap<String, String> {
-    app.all(&format!("/v1/campaigns/{campaign}/leads"))
-        .await
-        .iter()
-        .map(|cl| {
-            (
-                cl["lead"]["email"].as_str().unwrap().to_owned(),
-                cl["status"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
 }
 
 /// A workspace of six leads, a@ … f@example.com (IDs in that order), and
@@ -124,7 +108,7 @@ async fn explicit_adds_skip_leads_in_other_campaigns_with_one_reason_each() {
         assert_eq!(reasons(d), (1, 1, 2), "{d}");
         assert_eq!(d["errors"].as_array().unwrap().len(), 1);
     }
-    let mut emails: Vec<String> = members(&app, &target).await.into_keys().collect();
+    let mut emails: Vec<String> = app.members(&target).await.into_keys().collect();
     emails.sort();
     assert_eq!(
         emails,
@@ -150,7 +134,7 @@ async fn without_the_option_leads_in_other_campaigns_are_added() {
         .clone();
     assert_eq!(count(&d, "added"), 4, "{d}");
     assert_eq!(reasons(&d), (1, 1, 0), "{d}");
-    assert!(members(&app, &target).await.contains_key("c@example.com"));
+    assert!(app.members(&target).await.contains_key("c@example.com"));
     // Given false.
     let fresh = app.create_campaign("Fresh").await;
     let d = app
@@ -312,7 +296,7 @@ async fn the_csv_import_skips_leads_in_other_campaigns_when_asked() {
         .await;
     r.assert_error(400, "VALIDATION_ERROR");
     assert!(r.message().contains("skipIfInOtherCampaign"), "{}", r.body);
-    let m = members(&app, &target).await;
+    let m = app.members(&target).await;
     assert!(m.contains_key("b@example.com") && m.contains_key("new@example.com"));
     assert!(!m.contains_key("a@example.com") && !m.contains_key("c@example.com"));
 }
@@ -345,7 +329,7 @@ async fn racing_adds_to_two_campaigns_leave_each_lead_in_one() {
         );
         let (rx, ry) = tokio::join!(app.add(&x, bx), app.add(&y, by));
         let (dx, dy) = (rx.assert_ok(200).clone(), ry.assert_ok(200).clone());
-        let (mx, my) = (members(&app, &x).await, members(&app, &y).await);
+        let (mx, my) = (app.members(&x).await, app.members(&y).await);
         assert_eq!(mx.len() + my.len(), 300, "round {round}: {dx} {dy}");
         assert!(mx.keys().all(|e| !my.contains_key(e)), "round {round}");
         assert_eq!(count(&dx, "added") + count(&dy, "added"), 300);

@@ -249,6 +249,20 @@ impl TestApp {
             .await
     }
 
+    /// A campaign's members: email → membership status.
+    pub async fn members(&self, campaign: &str) -> std::collections::BTreeMap<String, String> {
+        self.all(&format!("/v1/campaigns/{campaign}/leads"))
+            .await
+            .iter()
+            .map(|cl| {
+                (
+                    cl["lead"]["email"].as_str().unwrap().to_owned(),
+                    cl["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
     /// Every item of a list, walking its pages.
     pub async fn all(&self, path: &str) -> Vec<Value> {
         self.all_as(&self.key, path).await

@@ -13,20 +13,6 @@ fn count(v: &Value, field: &str) -> u64 {
         .unwrap_or_else(|| panic!("{field} missing in {v}"))
 }
 
-/// A campaign's members: email → status.
-async fn members(app: &TestApp, campaign: &str) -> BTreeMap<String, String> {
-    app.all(&format!("/v1/campaigns/{campaign}/leads"))
-        .await
-        .iter()
-        .map(|cl| {
-            (
-                cl["lead"]["email"].as_str().unwrap().to_owned(),
-                cl["status"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
 async fn total(app: &TestApp, campaign: &str) -> Value {
     app.get(&format!("/v1/campaigns/{campaign}")).await.data()["leadCounts"].clone()
 }
@@ -98,8 +84,8 @@ async fn select_all_moves_what_the_target_takes_and_a_dry_run_says_so_first() {
         })
     );
     // The dry run kept nothing.
-    assert_eq!(members(&app, &source).await.len(), 6);
-    assert_eq!(members(&app, &target).await.len(), 1);
+    assert_eq!(app.members(&source).await.len(), 6);
+    assert_eq!(app.members(&target).await.len(), 1);
 
     let d = move_(&app, &source, body).await.assert_ok(200).clone();
     for d in [&preview, &d] {
@@ -120,13 +106,13 @@ async fn select_all_moves_what_the_target_takes_and_a_dry_run_says_so_first() {
     // The skipped stay where they were; the moved start over as pending
     // (the target is a draft), m1's pause included.
     assert_eq!(
-        members(&app, &source).await,
+        app.members(&source).await,
         BTreeMap::from([
             ("m2@example.com".to_owned(), "pending".to_owned()),
             ("m3@example.com".to_owned(), "unsubscribed".to_owned()),
         ])
     );
-    let moved = members(&app, &target).await;
+    let moved = app.members(&target).await;
     assert_eq!(
         moved.keys().cloned().collect::<BTreeSet<_>>(),
         emails(&["m0", "m1", "m2", "m4", "m5"])
@@ -146,7 +132,7 @@ async fn copy_by_lead_ids_keeps_statuses_and_leaves_the_source_as_it_was() {
     app.post(&format!("/v1/campaigns/{target}/start"), json!({}))
         .await
         .assert_ok(200);
-    let before = members(&app, &source).await;
+    let before = app.members(&source).await;
     let d = move_(
         &app,
         &source,
@@ -165,8 +151,8 @@ async fn copy_by_lead_ids_keeps_statuses_and_leaves_the_source_as_it_was() {
         "{d}"
     );
     assert!(d.get("moved").is_none());
-    assert_eq!(members(&app, &source).await, before);
-    let t = members(&app, &target).await;
+    assert_eq!(app.members(&source).await, before);
+    let t = app.members(&target).await;
     assert_eq!(t["m1@example.com"], "paused");
     assert_eq!(t["m4@example.com"], "pending");
     assert_eq!(total(&app, &target).await["paused"], json!(1));
@@ -183,8 +169,8 @@ async fn copy_by_lead_ids_keeps_statuses_and_leaves_the_source_as_it_was() {
     .await;
     let d = d.assert_ok(200);
     assert_eq!((count(d, "moved"), count(d, "matched")), (1, 1), "{d}");
-    assert_eq!(members(&app, &target).await["m5@example.com"], "active");
-    assert!(!members(&app, &source).await.contains_key("m5@example.com"));
+    assert_eq!(app.members(&target).await["m5@example.com"], "active");
+    assert!(!app.members(&source).await.contains_key("m5@example.com"));
 }
 
 #[tokio::test]
@@ -202,7 +188,7 @@ async fn filters_and_exclusions_choose_the_members_to_move() {
     // m2 … m5 matched: m2 already there, m3 blocked.
     assert_eq!((count(d, "moved"), count(d, "matched")), (2, 4), "{d}");
     assert_eq!(
-        members(&app, &target)
+        app.members(&target)
             .await
             .keys()
             .cloned()
@@ -289,8 +275,8 @@ async fn bad_moves_are_refused_and_change_nothing() {
         assert_eq!(r.status.as_u16(), status, "{body}: {}", r.body);
         assert!(r.message().contains(says), "{body}: {}", r.body);
     }
-    assert_eq!(members(&app, &source).await.len(), 6);
-    assert_eq!(members(&app, &target).await.len(), 1);
+    assert_eq!(app.members(&source).await.len(), 6);
+    assert_eq!(app.members(&target).await.len(), 1);
 }
 
 /// Two moves in opposite directions at once: neither deadlocks, and every
@@ -315,7 +301,7 @@ async fn opposite_moves_at_once_both_finish() {
         );
         ra.assert_ok(200);
         rb.assert_ok(200);
-        let (ma, mb) = (members(&app, &a).await, members(&app, &b).await);
+        let (ma, mb) = (app.members(&a).await, app.members(&b).await);
         assert_eq!(ma.len() + mb.len(), 400);
         assert!(ma.keys().all(|e| !mb.contains_key(e)));
         assert_eq!(total(&app, &a).await["total"], json!(ma.len()));
@@ -367,13 +353,13 @@ async fn explained_add_dry_runs_name_examples_of_every_reason() {
         json!({"count": 1, "examples": [{"leadId": ids[0], "campaignId": source}]})
     );
     // Nothing was kept; and explain needs a dry run.
-    assert_eq!(members(&app, &target).await.len(), 1);
+    assert_eq!(app.members(&target).await.len(), 1);
     let r = app
         .add(&target, json!({"selectAll": true, "explain": true}))
         .await;
     r.assert_error(400, "VALIDATION_ERROR");
     assert!(r.message().contains("explain"), "{}", r.body);
-    assert_eq!(members(&app, &target).await.len(), 1);
+    assert_eq!(app.members(&target).await.len(), 1);
 
     // Modes 2 and 3: the same reasons, counts exactly as the real call's.
     for body in [
