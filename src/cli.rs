@@ -126,6 +126,9 @@ struct ServeArgs {
     /// The certificate's private key (PEM).
     #[arg(long, env = "LEADFLOW_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<std::path::PathBuf>,
+    /// Days the event log (`GET /v1/events`) keeps an event.
+    #[arg(long, env = "LEADFLOW_EVENT_RETENTION_DAYS", default_value_t = Config::DEFAULT_EVENT_RETENTION_DAYS)]
+    event_retention_days: u64,
     #[command(flatten)]
     db: DbArgs,
 }
@@ -459,6 +462,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.heavy_per_workspace = args.heavy_per_workspace.max(1);
     config.idempotency_stale = std::time::Duration::from_secs(args.idempotency_claim_secs.max(1));
     config.shutdown_grace = std::time::Duration::from_secs(args.shutdown_grace_secs);
+    config.event_retention =
+        std::time::Duration::from_secs(args.event_retention_days.max(1) * 86_400);
     config.rate_limit = std::num::NonZeroU32::new(args.rate_limit).map(|per_sec| {
         let burst = std::num::NonZeroU32::new(args.rate_burst).unwrap_or(per_sec);
         (per_sec, burst)

@@ -73,6 +73,8 @@ pub struct Config {
     /// Serve HTTPS with this certificate chain and key (PEM files), re-read
     /// on SIGHUP; `None` serves plain HTTP.
     pub tls: Option<Tls>,
+    /// Events older than this are removed from the event log.
+    pub event_retention: std::time::Duration,
     /// Tests only (no flag sets it): mounts `/__test/panic` and
     /// `/__test/sleep/{ms}` inside the real router's layers; see
     /// `startup::test_routes`.
@@ -96,6 +98,7 @@ impl Config {
     pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
     pub const DEFAULT_RATE_LIMIT: u32 = 100;
     pub const DEFAULT_RATE_BURST: u32 = 200;
+    pub const DEFAULT_EVENT_RETENTION_DAYS: u64 = 30;
 
     pub fn new(listen: impl Into<String>, database_url: DatabaseUrl) -> Self {
         Self {
@@ -111,6 +114,9 @@ impl Config {
             shutdown_grace: std::time::Duration::from_secs(Self::DEFAULT_SHUTDOWN_GRACE_SECS),
             rate_limit: None,
             tls: None,
+            event_retention: std::time::Duration::from_secs(
+                Self::DEFAULT_EVENT_RETENTION_DAYS * 86_400,
+            ),
             test_routes: false,
         }
     }

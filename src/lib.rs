@@ -7,6 +7,7 @@ pub mod client;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod extract;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -211,6 +211,7 @@ impl Application {
                 }
             });
         }
+        crate::events::prune_every_hour(std::sync::Arc::downgrade(&store), config.event_retention);
         let router = app(AppState {
             store: store.clone(),
             body_limit: config.body_limit,

@@ -3,6 +3,7 @@
 pub mod campaign;
 pub mod country;
 pub mod email;
+pub mod event;
 pub mod filter;
 pub mod id;
 pub mod import;

@@ -5,6 +5,7 @@ pub(crate) mod campaign_leads;
 mod campaigns;
 pub(crate) mod dnc;
 mod docs;
+mod events;
 mod health;
 pub(crate) mod import;
 mod leads;
@@ -38,6 +39,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(campaigns::router())
         .merge(campaign_leads::router())
         .merge(dnc::router())
+        .merge(events::router())
         .merge(workspaces::router());
     let (router, doc) = OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .nest("/v1", v1)

@@ -3,9 +3,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::counts::{self, MemberDeltas};
+use super::events::{self, Event};
 use super::exec::{self, Enrollment, Exec, Row, Total, selection_sql};
 use super::sql::{Dialect, Param, Sql};
 use super::{
@@ -16,6 +17,7 @@ use super::{
 };
 use crate::domain::campaign::{CampaignLeadStatus, CampaignStatus, Transition};
 use crate::domain::email::Email;
+use crate::domain::event::EventType;
 use crate::domain::id::ObjectId;
 use crate::domain::lead::LeadFields;
 use crate::domain::now_ms;
@@ -87,7 +89,12 @@ pub async fn create(e: &impl Exec, ws: WorkspaceRef, f: CampaignFields) -> Resul
             ],
         ))
         .await?;
-    find_with_counts(e, ws, ObjectId::new(key, now)).await
+    let id = ObjectId::new(key, now);
+    let row = find_with_counts(e, ws, id).await?;
+    let data =
+        json!({"campaignId": id.to_string(), "name": row.name, "status": row.status.as_str()});
+    events::record(e, ws, vec![Event::new(EventType::CampaignCreated, data)]).await?;
+    Ok(row)
 }
 
 pub async fn list(
@@ -193,6 +200,10 @@ pub async fn transition(
         ],
     ))
     .await?;
+    let mut told = vec![Event::new(
+        EventType::CampaignStatusChanged,
+        json!({"campaignId": id.to_string(), "from": campaign.status.as_str(), "to": to.as_str()}),
+    )];
     if to == CampaignStatus::Active {
         // A campaign that becomes active activates its pending leads in the
         // same transaction.
@@ -212,8 +223,39 @@ pub async fn transition(
             )
             .apply(e, ws)
             .await?;
+        if n > 0 {
+            told.push(member_status_event(
+                id,
+                n,
+                CampaignLeadStatus::Active,
+                Some(CampaignLeadStatus::Pending),
+                None,
+            ));
+        }
     }
+    events::record(e, ws, told).await?;
     find_with_counts(e, ws, id).await
+}
+
+/// `campaign_lead.status_changed`: `count` members of `campaign` now in
+/// `status` (from one status, when they all came from it; the one
+/// membership, when there is one).
+fn member_status_event(
+    campaign: ObjectId,
+    count: u64,
+    status: CampaignLeadStatus,
+    from: Option<CampaignLeadStatus>,
+    member: Option<ObjectId>,
+) -> Event {
+    let mut data =
+        json!({"campaignId": campaign.to_string(), "count": count, "status": status.as_str()});
+    if let Some(from) = from {
+        data["from"] = from.as_str().into();
+    }
+    if let Some(member) = member {
+        data["campaignLeadIds"] = json!([member.to_string()]);
+    }
+    Event::new(EventType::CampaignLeadStatusChanged, data)
 }
 
 const CAMPAIGN_LEAD_SELECT: &str = r"select cl.id, cl.lead_id, l.created_at, cl.status, cl.added_at, cl.updated_at,
@@ -306,6 +348,7 @@ pub async fn update_member(
     }
     let current =
         CampaignLeadStatus::parse(&current.text(1)?).unwrap_or(CampaignLeadStatus::Pending);
+    let mut told = Vec::new();
     if let Some(status) = change.status {
         current.check_change().map_err(StoreError::Conflict)?;
         e.execute(&e.sql(
@@ -322,6 +365,15 @@ pub async fn update_member(
             .moved(found.key, current, status, 1)
             .apply(e, ws)
             .await?;
+        if status != current {
+            told.push(member_status_event(
+                campaign,
+                1,
+                status,
+                Some(current),
+                Some(id),
+            ));
+        }
     }
     if let Some(tag) = change.ai_tag {
         e.execute(&e.sql(
@@ -335,6 +387,7 @@ pub async fn update_member(
         ))
         .await?;
     }
+    events::record(e, ws, told).await?;
     let row = e
         .query_one(&e.sql(
             &format!("{CAMPAIGN_LEAD_SELECT} where cl.workspace_id = ?1 and cl.id = ?2"),
@@ -397,6 +450,7 @@ pub async fn lead_action(
         }
     };
     let mut changed = 0;
+    let mut told = None;
     for (from, to) in moves {
         let mut update = sql.clone();
         let now = update.param(now_ms());
@@ -410,8 +464,18 @@ pub async fn lead_action(
         let n = e.execute(&update).await?;
         deltas.moved(found.key, *from, *to, n);
         changed += n;
+        told = Some(*to);
     }
     deltas.apply(e, ws).await?;
+    if let Some(to) = told.filter(|_| changed > 0) {
+        let from = (moves.len() == 1).then(|| moves[0].0);
+        events::record(
+            e,
+            ws,
+            vec![member_status_event(campaign, changed, to, from, None)],
+        )
+        .await?;
+    }
     Ok(changed)
 }
 
@@ -553,9 +617,109 @@ pub async fn add_explicit(
     campaign: ObjectId,
     entries: Vec<AddEntry>,
     options: AddOptions,
+    dry_run: bool,
 ) -> Result<ExplicitOutcome> {
+    let (outcome, added) = explicit(e, ws, campaign, entries, options).await?;
+    if !dry_run {
+        let told = added
+            .event(e, ws, "leads", explicit_counts(&outcome))
+            .await?;
+        events::record(e, ws, told).await?;
+    }
+    Ok(outcome)
+}
+
+/// An explicit add's counts, for its event.
+fn explicit_counts(o: &ExplicitOutcome) -> Value {
+    json!({
+        "added": o.added,
+        "created": o.created,
+        "blocked": o.blocked,
+        "inOtherCampaign": o.in_other,
+        "notFound": o.not_found.len(),
+    })
+}
+
+/// Where an add put its memberships, for its `campaign.leads_added` event:
+/// after `before`, the campaign's last membership key before the add
+/// (keys only grow), at `at`, the add's time.
+#[derive(Clone, Copy, Debug)]
+struct Added {
+    campaign: ObjectId,
+    before: i64,
+    at: i64,
+}
+
+impl Added {
+    async fn begin(e: &impl Exec, ws: WorkspaceRef, campaign: ObjectId, at: i64) -> Result<Self> {
+        let sql = match e.dialect() {
+            // (The campaign's index holds its memberships in key order.)
+            Dialect::Sqlite => e.sql(
+                "select coalesce(max(id), 0) from campaign_leads where campaign_id = ?1",
+                vec![campaign.key.into()],
+            ),
+            Dialect::Postgres => e.sql(
+                "select coalesce(max(id), 0) from campaign_leads where workspace_id = ?1 and campaign_id = ?2",
+                vec![ws.key.into(), campaign.key.into()],
+            ),
+        };
+        Ok(Added {
+            campaign,
+            before: e.query_i64(&sql).await?,
+            at,
+        })
+    }
+
+    /// `campaign.leads_added` with `counts` (whose `added` says how many),
+    /// the mode and the first [`events::MAX_EVENT_IDS`] leads added, in
+    /// membership order; none when the add added nothing.
+    async fn event(
+        self,
+        e: &impl Exec,
+        ws: WorkspaceRef,
+        mode: &str,
+        mut counts: Value,
+    ) -> Result<Vec<Event>> {
+        if counts["added"].as_u64().unwrap_or(0) == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = e
+            .query(&e.sql(
+                r"select l.id, l.created_at from campaign_leads cl
+                 join leads l on l.workspace_id = cl.workspace_id and l.id = cl.lead_id
+                 where cl.workspace_id = ?1 and cl.campaign_id = ?2 and cl.id > ?3 and cl.added_at = ?4
+                 order by cl.id limit ?5",
+                vec![
+                    ws.key.into(),
+                    self.campaign.key.into(),
+                    self.before.into(),
+                    self.at.into(),
+                    (events::MAX_EVENT_IDS as i64).into(),
+                ],
+            ))
+            .await?;
+        let ids = rows
+            .into_iter()
+            .map(|mut r| Ok(ObjectId::new(r.i64(0)?, r.i64(1)?)))
+            .collect::<Result<Vec<_>>>()?;
+        counts["campaignId"] = self.campaign.to_string().into();
+        counts["mode"] = mode.into();
+        counts["leadIds"] = events::id_list(ids).into();
+        Ok(vec![Event::new(EventType::CampaignLeadsAdded, counts)])
+    }
+}
+
+/// [`add_explicit`]'s work, with where it put the memberships.
+async fn explicit(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    campaign: ObjectId,
+    entries: Vec<AddEntry>,
+    options: AddOptions,
+) -> Result<(ExplicitOutcome, Added)> {
     let to = open_campaign(e, ws, campaign, options).await?;
     serialize_skip_other(e, ws, to).await?;
+    let added = Added::begin(e, ws, campaign, to.now).await?;
     let plan = ExplicitPlan::new(&entries, to.now);
     let found = leads::created_at_by_key(e, ws, &plan.named).await?;
     // Create first, then look up the emails that were not created: a lead
@@ -578,7 +742,7 @@ pub async fn add_explicit(
         outcome.examples = Some(Examples::default());
     }
     if lead_keys.is_empty() {
-        return Ok(outcome);
+        return Ok((outcome, added));
     }
     let dnc = dnc::any(e, ws).await?;
     if options.explain {
@@ -594,7 +758,7 @@ pub async fn add_explicit(
         .add(to.campaign_key, to.status.as_str(), outcome.added as i64)
         .apply(e, ws)
         .await?;
-    Ok(outcome)
+    Ok((outcome, added))
 }
 
 /// A new membership's values, parameters 1 to 4 of the statements that
@@ -738,12 +902,26 @@ pub async fn add_selection(
 ) -> Result<SelectionOutcome> {
     let to = open_campaign(e, ws, campaign, options).await?;
     serialize_skip_other(e, ws, to).await?;
+    let added = Added::begin(e, ws, campaign, to.now).await?;
     let dnc = dnc::any(e, ws).await?;
     let outcome = e.enroll_selection(ws, to, selection, dnc).await?;
     MemberDeltas::default()
         .add(to.campaign_key, to.status.as_str(), outcome.added as i64)
         .apply(e, ws)
         .await?;
+    let mode = if selection.filter.is_some() {
+        "filters"
+    } else {
+        "all"
+    };
+    let counts = json!({
+        "matched": outcome.matched,
+        "added": outcome.added,
+        "blocked": outcome.blocked,
+        "inOtherCampaign": outcome.in_other,
+    });
+    let told = added.event(e, ws, mode, counts).await?;
+    events::record(e, ws, told).await?;
     Ok(outcome)
 }
 
@@ -756,6 +934,7 @@ pub async fn move_leads(
     ws: WorkspaceRef,
     from: ObjectId,
     m: &Move,
+    dry_run: bool,
 ) -> Result<MoveOutcome> {
     // The two campaigns are locked in key order (the source for update:
     // moves out of one campaign take turns; the target for share, as an
@@ -792,6 +971,7 @@ pub async fn move_leads(
         (open_source().await?, to)
     };
     let d = e.dialect();
+    let made = Added::begin(e, ws, m.to, to.now).await?;
     let dnc = dnc::any(e, ws).await?;
     // The selected members of the source (aliased `s`) and their leads
     // (`l`); `head` writes what comes before `from` (a `select` list, or
@@ -896,6 +1076,16 @@ pub async fn move_leads(
         deltas.removed(e.delete_members(&remove).await?);
     }
     deltas.apply(e, ws).await?;
+    if !dry_run {
+        let counts = json!({
+            "fromCampaignId": from.to_string(),
+            "matched": outcome.matched,
+            "added": outcome.moved,
+            "blocked": outcome.blocked,
+        });
+        let mode = if m.copy { "copy" } else { "move" };
+        events::record(e, ws, made.event(e, ws, mode, counts).await?).await?;
+    }
     Ok(outcome)
 }
 
@@ -1133,10 +1323,26 @@ pub async fn import(
         open_campaign(e, ws, id, options).await?;
     }
     let entries = campaign.map(|_| email_entries(&input));
-    let bulk = leads::bulk_upsert(e, ws, input, skip_duplicates, tag).await?;
+    let rows = input.len();
+    let (bulk, mut told) = leads::upsert(e, ws, input, skip_duplicates, tag).await?;
+    let mut done = json!({
+        "leads": rows,
+        "imported": bulk.imported.len(),
+        "updated": bulk.updated,
+        "skipped": bulk.skipped,
+    });
     let campaign = match (campaign, entries) {
-        (Some(id), Some(entries)) => Some(add_explicit(e, ws, id, entries, options).await?),
+        (Some(id), Some(entries)) => {
+            let (outcome, added) = explicit(e, ws, id, entries, options).await?;
+            let counts = explicit_counts(&outcome);
+            done["campaignId"] = id.to_string().into();
+            done["campaign"] = counts.clone();
+            told.extend(added.event(e, ws, "import", counts).await?);
+            Some(outcome)
+        }
         _ => None,
     };
+    told.push(Event::new(EventType::ImportCompleted, done));
+    events::record(e, ws, told).await?;
     Ok(ImportOutcome { bulk, campaign })
 }

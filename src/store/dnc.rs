@@ -2,10 +2,14 @@
 
 use std::collections::BTreeMap;
 
+use serde_json::json;
+
 use super::counts::MemberDeltas;
+use super::events::{self, Event, MAX_EVENT_IDS};
 use super::exec::{self, Exec};
 use super::{DncKind, DncRow, Page, PageRequest, Result, WorkspaceRef};
 use crate::domain::campaign::CampaignLeadStatus;
+use crate::domain::event::EventType;
 use crate::domain::id::ObjectId;
 use crate::domain::now_ms;
 
@@ -47,7 +51,27 @@ pub async fn add(
     sql.push(" where true on conflict (workspace_id, kind, value) do nothing");
     let added = e.insert_count(&sql).await?;
     let stopped = stop_matching(e, ws, entries).await?;
-    Ok((added, entries.len() as u64 - added, stopped))
+    let skipped = entries.len() as u64 - added;
+    let mut told = Vec::new();
+    if added > 0 || stopped > 0 {
+        let listed: Vec<_> = entries
+            .iter()
+            .take(MAX_EVENT_IDS)
+            .map(|(k, v)| json!({"type": k.as_str(), "value": v}))
+            .collect();
+        told.push(Event::new(
+            EventType::DncAdded,
+            json!({"added": added, "skipped": skipped, "stopped": stopped, "entries": listed}),
+        ));
+    }
+    if stopped > 0 {
+        told.push(Event::new(
+            EventType::CampaignLeadStatusChanged,
+            json!({"count": stopped, "status": CampaignLeadStatus::Unsubscribed.as_str(), "reason": "dnc"}),
+        ));
+    }
+    events::record(e, ws, told).await?;
+    Ok((added, skipped, stopped))
 }
 
 /// Unsubscribes the workspace's leads that `entries` match (their email,

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use super::counts::{self, MemberDeltas};
+use super::events::{self, Event};
 use super::exec::{self, Exec, Row, Total};
 use super::sql::{Dialect, Param, Sql};
 use super::{
@@ -13,6 +14,7 @@ use super::{
 };
 use crate::domain::campaign::{CampaignLeadStatus, CampaignStatus};
 use crate::domain::email::Email;
+use crate::domain::event::EventType;
 use crate::domain::filter::LeadFilter;
 use crate::domain::id::ObjectId;
 use crate::domain::lead::{Contact, LeadFields};
@@ -165,6 +167,8 @@ pub async fn create(
     row.key = *created
         .get(&row.email_key())
         .ok_or_else(|| StoreError::Conflict(format!("A lead with email {email} already exists")))?;
+    let id = ObjectId::new(row.key, row.created_at);
+    events::record(e, ws, vec![Event::leads(EventType::LeadCreated, 1, [id])]).await?;
     Ok(row)
 }
 
@@ -325,6 +329,7 @@ pub async fn update(
     row.check_limits()?;
     row.updated_at = now;
     e.update_leads(ws, std::slice::from_ref(&row), now).await?;
+    events::record(e, ws, vec![Event::leads(EventType::LeadUpdated, 1, [id])]).await?;
     Ok(row)
 }
 
@@ -344,23 +349,54 @@ pub async fn delete(e: &impl Exec, ws: WorkspaceRef, id: ObjectId) -> Result<()>
         ))
         .await?;
     counts::add_leads(e, ws, -(gone as i64)).await?;
-    MemberDeltas::default().removed(members).apply(e, ws).await
+    MemberDeltas::default()
+        .removed(members)
+        .apply(e, ws)
+        .await?;
+    events::record(
+        e,
+        ws,
+        vec![Event::leads(EventType::LeadDeleted, gone, [id])],
+    )
+    .await
 }
 
 /// Deletes the selected leads with their memberships; returns how many.
 pub async fn delete_many(e: &impl Exec, ws: WorkspaceRef, selection: &Selection) -> Result<u64> {
+    let ids = first_ids(e, ws, selection).await?;
     let (gone, members) = e.delete_selection(ws, selection).await?;
     counts::add_leads(e, ws, -(gone as i64)).await?;
     MemberDeltas::default()
         .removed(members)
         .apply(e, ws)
         .await?;
+    if gone > 0 {
+        events::record(e, ws, vec![Event::leads(EventType::LeadDeleted, gone, ids)]).await?;
+    }
     Ok(gone)
 }
 
-/// Creates leads by email; existing ones are skipped or, when
-/// `skip_duplicates` is false, updated. Creating first means a lead that
-/// another request creates at the same moment is simply an existing one.
+/// The first [`events::MAX_EVENT_IDS`] leads of a selection, in key order
+/// (the IDs its event lists).
+async fn first_ids(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    selection: &Selection,
+) -> Result<Vec<ObjectId>> {
+    let mut sql = exec::selection_sql(e.dialect(), ws, selection);
+    let limit = sql.param(events::MAX_EVENT_IDS as i64);
+    sql.text = format!(
+        "select l.id, l.created_at from leads l where {} order by l.id limit {limit}",
+        sql.text
+    );
+    e.query(&sql)
+        .await?
+        .into_iter()
+        .map(|mut r| Ok(ObjectId::new(r.i64(0)?, r.i64(1)?)))
+        .collect()
+}
+
+/// [`upsert`], and its events.
 pub async fn bulk_upsert(
     e: &impl Exec,
     ws: WorkspaceRef,
@@ -368,6 +404,23 @@ pub async fn bulk_upsert(
     skip_duplicates: bool,
     tag: Option<&str>,
 ) -> Result<BulkOutcome> {
+    let (outcome, changed) = upsert(e, ws, input, skip_duplicates, tag).await?;
+    events::record(e, ws, changed).await?;
+    Ok(outcome)
+}
+
+/// Creates leads by email; existing ones are skipped or, when
+/// `skip_duplicates` is false, updated. Creating first means a lead that
+/// another request creates at the same moment is simply an existing one.
+/// Returns the events to record: `lead.created`, `lead.updated`, each when
+/// any lead was.
+pub async fn upsert(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    input: Vec<(Email, LeadFields)>,
+    skip_duplicates: bool,
+    tag: Option<&str>,
+) -> Result<(BulkOutcome, Vec<Event>)> {
     let now = now_ms();
     let new_rows: Vec<LeadRow> = input
         .iter()
@@ -391,12 +444,22 @@ pub async fn bulk_upsert(
         .map(LeadRow::email_key)
         .filter(|k| !created.contains_key(k))
         .collect();
+    let mut changed = Vec::new();
+    if !imported.is_empty() {
+        let n = imported.len() as u64;
+        changed.push(Event::leads(
+            EventType::LeadCreated,
+            n,
+            imported.iter().copied(),
+        ));
+    }
     if skip_duplicates || existing.is_empty() {
-        return Ok(BulkOutcome {
+        let outcome = BulkOutcome {
             skipped: existing.len() as u64,
             imported,
             updated: 0,
-        });
+        };
+        return Ok((outcome, changed));
     }
     let lock = e.dialect().for_update();
     if !lock.is_empty() {
@@ -419,9 +482,18 @@ pub async fn bulk_upsert(
         }
     }
     e.update_leads(ws, &updates, now).await?;
-    Ok(BulkOutcome {
+    if !updates.is_empty() {
+        let ids = updates.iter().map(|r| ObjectId::new(r.key, r.created_at));
+        changed.push(Event::leads(
+            EventType::LeadUpdated,
+            updates.len() as u64,
+            ids,
+        ));
+    }
+    let outcome = BulkOutcome {
         imported,
         updated: updates.len() as u64,
         skipped: 0,
-    })
+    };
+    Ok((outcome, changed))
 }

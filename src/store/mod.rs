@@ -6,6 +6,7 @@
 mod campaigns;
 mod counts;
 mod dnc;
+pub mod events;
 mod exec;
 pub mod idempotency;
 mod leads;
@@ -14,6 +15,7 @@ mod sql;
 pub mod sqlite;
 mod storage;
 mod storage_impl;
+pub mod webhooks;
 mod workspaces;
 
 pub use campaigns::SKIP_IF_IN_OTHER_CAMPAIGN;
@@ -25,6 +27,7 @@ use serde_json::{Map, Value};
 
 use crate::domain::campaign::{CampaignLeadStatus, CampaignStatus, Transition};
 use crate::domain::email::Email;
+use crate::domain::event::EventType;
 use crate::domain::filter::LeadFilter;
 use crate::domain::id::ObjectId;
 use crate::domain::key::ApiKey;

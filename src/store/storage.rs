@@ -241,4 +241,17 @@ pub trait Storage: Send + Sync + 'static {
         entries: Vec<(DncKind, String)>,
     ) -> Result<(u64, u64, u64)>;
     async fn delete_dnc(&self, ws: WorkspaceRef, ids: Vec<ObjectId>) -> Result<u64>;
+
+    // Events.
+    /// The workspace's events numbered after `after`, of `types` (all when
+    /// empty), in commit order: at most `limit`, and whether more follow.
+    async fn list_events(
+        &self,
+        ws: WorkspaceRef,
+        after: i64,
+        types: Vec<EventType>,
+        limit: usize,
+    ) -> Result<(Vec<events::EventRow>, bool)>;
+    /// Removes every workspace's events recorded before `before` (ms).
+    async fn prune_events(&self, before: i64) -> Result<u64>;
 }

@@ -277,7 +277,7 @@ macro_rules! storage_impl {
             dry_run: bool,
         ) -> Result<ExplicitOutcome> {
             $run!(self, write(!dry_run, small: entries.len() <= crate::store::storage_impl::SMALL_WRITE), |e| campaigns::add_explicit(
-                e, ws, campaign, entries, rules
+                e, ws, campaign, entries, rules, dry_run
             ))
         }
 
@@ -307,7 +307,7 @@ macro_rules! storage_impl {
             m: Move,
             dry_run: bool,
         ) -> Result<MoveOutcome> {
-            $run!(self, write(!dry_run), |e| campaigns::move_leads(e, ws, campaign, &m))
+            $run!(self, write(!dry_run), |e| campaigns::move_leads(e, ws, campaign, &m, dry_run))
         }
 
         async fn update_campaign_lead(
@@ -389,6 +389,20 @@ macro_rules! storage_impl {
 
         async fn delete_dnc(&self, ws: WorkspaceRef, ids: Vec<ObjectId>) -> Result<u64> {
             $run!(self, write(true), |e| dnc::delete(e, ws, &ids))
+        }
+
+        async fn list_events(
+            &self,
+            ws: WorkspaceRef,
+            after: i64,
+            types: Vec<EventType>,
+            limit: usize,
+        ) -> Result<(Vec<events::EventRow>, bool)> {
+            $run!(self, one, |e| events::list(e, ws, after, &types, limit))
+        }
+
+        async fn prune_events(&self, before: i64) -> Result<u64> {
+            $run!(self, write(true), |e| events::prune(e, before))
         }
         }
     };

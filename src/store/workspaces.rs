@@ -282,6 +282,10 @@ pub async fn delete_workspace(e: &impl Exec, ws: WorkspaceRef) -> Result<()> {
         "dnc_entries",
         "workspace_members",
         "api_keys",
+        "events",
+        "event_counters",
+        "webhook_deliveries",
+        "webhooks",
     ] {
         e.execute(&e.sql(
             &format!("delete from {table} where workspace_id = ?1"),

@@ -264,6 +264,38 @@ impl TestApp {
     }
 
     /// Every item of a list, walking its pages.
+    /// Every event of the workspace after `after`, following the feed's
+    /// cursor a page of `limit` at a time; with the last cursor.
+    pub async fn events_after(
+        &self,
+        after: &str,
+        query: &str,
+        limit: usize,
+    ) -> (Vec<Value>, String) {
+        let mut events = Vec::new();
+        let mut cursor = after.to_owned();
+        loop {
+            let r = self
+                .get(&format!("/v1/events?after={cursor}&limit={limit}{query}"))
+                .await;
+            let page = r.assert_ok(200).as_array().unwrap().clone();
+            let next = r.body["pagination"]["nextCursor"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            events.extend(page);
+            cursor = next;
+            if r.body["pagination"]["hasMore"] != Value::Bool(true) {
+                return (events, cursor);
+            }
+        }
+    }
+
+    /// Every event of the workspace, oldest first.
+    pub async fn events(&self) -> Vec<Value> {
+        self.events_after("0", "", 100).await.0
+    }
+
     pub async fn all(&self, path: &str) -> Vec<Value> {
         self.all_as(&self.key, path).await
     }
@@ -415,7 +447,7 @@ impl TestApp {
 }
 
 /// The tables whose rows belong to one workspace, by their `workspace_id`.
-pub const WORKSPACE_TABLES: [&str; 8] = [
+pub const WORKSPACE_TABLES: [&str; 10] = [
     "leads",
     "lead_totals",
     "campaign_counts",
@@ -424,6 +456,8 @@ pub const WORKSPACE_TABLES: [&str; 8] = [
     "dnc_entries",
     "workspace_members",
     "api_keys",
+    "events",
+    "event_counters",
 ];
 
 /// `leadflow ARGS`, with `LEADFLOW_DATABASE_URL` set to `db` when given:

@@ -11,6 +11,7 @@ mod counts;
 mod dnc;
 mod enrollment_rules;
 mod errors;
+mod events;
 mod fuzz_replay;
 mod helpers;
 mod idempotency;

@@ -47,6 +47,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/v1/dnc"),
     ("delete", "/v1/dnc"),
     ("post", "/v1/dnc/import"),
+    ("get", "/v1/events"),
 ];
 
 async fn document(app: &TestApp) -> Value {

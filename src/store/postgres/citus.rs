@@ -26,6 +26,10 @@ const DISTRIBUTED: &[&str] = &[
     "workspace_members",
     "campaign_counts",
     "lead_totals",
+    "event_counters",
+    "events",
+    "webhooks",
+    "webhook_deliveries",
 ];
 
 /// Whether the database runs Citus.

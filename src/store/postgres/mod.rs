@@ -48,6 +48,8 @@ const MIGRATIONS: &[Migration] = &[
         "open_memberships",
         include_str!("migrations/0005_open_memberships.sql"),
     ),
+    (6, "events", include_str!("migrations/0006_events.sql")),
+    (7, "webhooks", include_str!("migrations/0007_webhooks.sql")),
 ];
 
 /// The advisory lock that serialises migrations between processes.

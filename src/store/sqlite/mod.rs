@@ -50,6 +50,8 @@ const MIGRATIONS: &[Migration] = &[
         "open_memberships",
         include_str!("migrations/0006_open_memberships.sql"),
     ),
+    (7, "events", include_str!("migrations/0007_events.sql")),
+    (8, "webhooks", include_str!("migrations/0008_webhooks.sql")),
 ];
 
 /// The writer's settings. Temporary storage starts as SQLite's default, a
