@@ -129,8 +129,54 @@ struct ServeArgs {
     /// Days the event log (`GET /v1/events`) keeps an event.
     #[arg(long, env = "LEADFLOW_EVENT_RETENTION_DAYS", default_value_t = Config::DEFAULT_EVENT_RETENTION_DAYS)]
     event_retention_days: u64,
+    /// Deliver webhooks to loopback, private and link-local addresses too
+    /// (refused by default: a URL must not reach into the server's network).
+    #[arg(long, env = "LEADFLOW_ALLOW_PRIVATE_WEBHOOKS")]
+    allow_private_webhooks: bool,
+    /// The delays between a webhook delivery's attempts, e.g. `5s,5m,30m,2h,5h,10h,10h`
+    /// (the default: about a day).
+    #[arg(long, env = "LEADFLOW_WEBHOOK_RETRIES", value_parser = parse_delays)]
+    webhook_retries: Option<Delays>,
+    /// Seconds a server holds a webhook delivery it is sending; after a
+    /// crash, another sends it once this has passed.
+    #[arg(
+        long,
+        env = "LEADFLOW_WEBHOOK_LEASE_SECS",
+        default_value_t = 60,
+        hide = true
+    )]
+    webhook_lease_secs: u64,
     #[command(flatten)]
     db: DbArgs,
+}
+
+/// Delays, as `--webhook-retries` takes them.
+#[derive(Clone, Debug)]
+struct Delays(Vec<std::time::Duration>);
+
+/// `5s,5m,30m,2h`: whole numbers of seconds (`s`), minutes (`m`), hours
+/// (`h`) or milliseconds (`ms`), separated by commas.
+fn parse_delays(s: &str) -> Result<Delays, String> {
+    s.split(',')
+        .map(|part| {
+            let part = part.trim();
+            let split = part
+                .find(|c: char| !c.is_ascii_digit())
+                .ok_or_else(|| format!("{part:?} needs a unit: ms, s, m or h"))?;
+            let n: u64 = part[..split]
+                .parse()
+                .map_err(|_| format!("{part:?} is not a delay"))?;
+            let ms = match &part[split..] {
+                "ms" => n,
+                "s" => n * 1000,
+                "m" => n * 60_000,
+                "h" => n * 3_600_000,
+                _ => return Err(format!("{part:?}: the unit is ms, s, m or h")),
+            };
+            Ok(std::time::Duration::from_millis(ms))
+        })
+        .collect::<Result<_, _>>()
+        .map(Delays)
 }
 
 #[derive(Subcommand)]
@@ -464,6 +510,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.shutdown_grace = std::time::Duration::from_secs(args.shutdown_grace_secs);
     config.event_retention =
         std::time::Duration::from_secs(args.event_retention_days.max(1) * 86_400);
+    config.webhooks.allow_private = args.allow_private_webhooks;
+    if let Some(Delays(delays)) = args.webhook_retries {
+        config.webhooks.retries = delays;
+    }
+    config.webhooks.lease = std::time::Duration::from_secs(args.webhook_lease_secs.max(1));
     config.rate_limit = std::num::NonZeroU32::new(args.rate_limit).map(|per_sec| {
         let burst = std::num::NonZeroU32::new(args.rate_burst).unwrap_or(per_sec);
         (per_sec, burst)

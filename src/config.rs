@@ -75,6 +75,8 @@ pub struct Config {
     pub tls: Option<Tls>,
     /// Events older than this are removed from the event log.
     pub event_retention: std::time::Duration,
+    /// How webhook deliveries are made.
+    pub webhooks: crate::webhooks::WebhookConfig,
     /// Tests only (no flag sets it): mounts `/__test/panic` and
     /// `/__test/sleep/{ms}` inside the real router's layers; see
     /// `startup::test_routes`.
@@ -117,6 +119,7 @@ impl Config {
             event_retention: std::time::Duration::from_secs(
                 Self::DEFAULT_EVENT_RETENTION_DAYS * 86_400,
             ),
+            webhooks: Default::default(),
             test_routes: false,
         }
     }

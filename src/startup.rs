@@ -212,6 +212,7 @@ impl Application {
             });
         }
         crate::events::prune_every_hour(std::sync::Arc::downgrade(&store), config.event_retention);
+        crate::webhooks::start(std::sync::Arc::downgrade(&store), config.webhooks.clone());
         let router = app(AppState {
             store: store.clone(),
             body_limit: config.body_limit,
@@ -222,6 +223,8 @@ impl Application {
             statement_timeout: config.statement_timeout,
             idempotency_stale: config.idempotency_stale,
             turns: crate::turns::Turns::new(config.heavy_per_workspace),
+            webhooks: crate::webhooks::Sender::new(config.webhooks.allow_private),
+            allow_private_webhooks: config.webhooks.allow_private,
         });
         Ok(Self {
             listener,

@@ -24,4 +24,8 @@ pub struct AppState {
     pub idempotency_stale: Duration,
     /// Heavy work runs a few requests at a time per workspace.
     pub turns: Arc<crate::turns::Turns>,
+    /// Sends `POST /v1/webhooks/{id}/test` messages.
+    pub webhooks: crate::webhooks::Sender,
+    /// Webhook URLs may point at private addresses.
+    pub allow_private_webhooks: bool,
 }

@@ -22,6 +22,7 @@ deletion.
 """
 import json
 import sys
+import time
 import urllib.request
 
 base, user_key, workspace, out, member = sys.argv[1:6]
@@ -87,6 +88,25 @@ member_workspaces = [call("POST", "/v1/workspaces", {"name": f"members {i}"})["_
 for w in workspaces + member_workspaces:
     call("POST", f"/v1/workspaces/{w}/members", {"email": member})
 sink = call("POST", "/v1/workspaces", {"name": "contract deletes"})["_id"]
+# Webhooks to a port nobody listens on: their deliveries fail and wait for
+# a retry, so that resend has deliveries to send again. Spares to delete.
+HOOK_URL = "http://127.0.0.1:9/hook"
+# (Only the first receives every event; the others few or none, so that
+# the worker's retries stay a small load beside the run.)
+webhooks = [call("POST", "/v1/webhooks", {"url": HOOK_URL, "events": events})["_id"]
+            for events in [None, ["dnc.added"], ["job.finished"]]]
+spare_webhooks = [call("POST", "/v1/webhooks", {"url": HOOK_URL, "enabled": False})["_id"]
+                  for _ in range(spares)]
+redelivered = webhooks[0]
+lead("webhook-event@example.com")
+deliveries = []
+for _ in range(100):
+    deliveries = [d["_id"] for d in call("GET", f"/v1/webhooks/{redelivered}/deliveries")]
+    if deliveries:
+        break
+    time.sleep(0.1)
+if not deliveries:
+    sys.exit("error: the seeded webhook got no delivery")
 for i in range(3):
     lead(f"sink{i}@example.com", sink)
 
@@ -116,6 +136,8 @@ dictionaries = {
     "workspaces": [workspace] + workspaces, "spare_workspaces": spare_workspaces,
     "member_emails": [member], "member_workspaces": member_workspaces,
     "keyed_workspaces": keyed_workspaces,
+    "webhooks": webhooks, "spare_webhooks": spare_webhooks, "redelivered": [redelivered],
+    "deliveries": deliveries,
     # CSV files and mappings for POST /v1/leads/import/csv (a generated
     # file is bytes, rarely a CSV with an email column).
     "csv_files": ["email,Name\\ncsv1@example.com,Ann\\n",
@@ -157,6 +179,12 @@ operations = [
      {"path.id": binding("keyed_workspaces")}, None),
     ("/v1/workspaces/{id}/api-key", None, "DELETE", {"path.id": binding("workspaces")}, None),
     ("/v1/workspaces/{id}/api-key/rotate", None, None, {"path.id": binding("keyed_workspaces")}, None),
+    ("/v1/webhooks/{id}", "DELETE", None, {"path.id": binding("spare_webhooks")}, None),
+    ("/v1/webhooks/{id}", None, "DELETE", {"path.id": binding("webhooks")}, None),
+    *[(f"/v1/webhooks/{{id}}/{action}", None, None, {"path.id": binding("webhooks")}, None)
+      for action in ["rotate-secret", "test", "deliveries"]],
+    ("/v1/webhooks/{id}/deliveries/{delivery_id}/resend", None, None,
+     {"path.id": binding("redelivered", 1.0), "path.delivery_id": binding("deliveries")}, None),
 ]
 
 with open(out, "w") as f:

@@ -10,6 +10,7 @@ pub mod import;
 pub mod json;
 pub mod key;
 pub mod lead;
+pub mod webhook;
 pub mod workspace;
 
 /// Milliseconds since the epoch, the storage form of every timestamp.

@@ -10,6 +10,7 @@ mod health;
 pub(crate) mod import;
 mod leads;
 pub mod schema;
+mod webhooks;
 mod workspaces;
 
 pub(crate) use workspaces::may_replay;
@@ -40,6 +41,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(campaign_leads::router())
         .merge(dnc::router())
         .merge(events::router())
+        .merge(webhooks::router())
         .merge(workspaces::router());
     let (router, doc) = OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .nest("/v1", v1)

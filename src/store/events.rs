@@ -141,8 +141,14 @@ pub async fn last(e: &impl Exec, ws: WorkspaceRef) -> Result<i64> {
     .unwrap_or(0))
 }
 
-/// Removes every workspace's events older than `before`; returns how many.
+/// Removes every workspace's events older than `before`, and the webhook
+/// deliveries made before then that are finished; returns how many events.
 pub async fn prune(e: &impl Exec, before: i64) -> Result<u64> {
+    e.execute(&e.sql(
+        "delete from webhook_deliveries where created_at < ?1 and status <> 'pending'",
+        vec![before.into()],
+    ))
+    .await?;
     e.execute(&e.sql(
         "delete from events where created_at < ?1",
         vec![before.into()],

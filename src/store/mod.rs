@@ -32,6 +32,7 @@ use crate::domain::filter::LeadFilter;
 use crate::domain::id::ObjectId;
 use crate::domain::key::ApiKey;
 use crate::domain::lead::{Contact, LeadFields};
+use webhooks::{Attempt, Claimed, DeliveryRow, EndpointNext, Next, WebhookChange, WebhookRow};
 
 pub type Store = Arc<dyn Storage>;
 

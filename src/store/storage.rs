@@ -252,6 +252,60 @@ pub trait Storage: Send + Sync + 'static {
         types: Vec<EventType>,
         limit: usize,
     ) -> Result<(Vec<events::EventRow>, bool)>;
-    /// Removes every workspace's events recorded before `before` (ms).
+    /// Removes every workspace's events recorded before `before` (ms),
+    /// and the finished deliveries made before then.
     async fn prune_events(&self, before: i64) -> Result<u64>;
+
+    // Webhooks.
+    async fn create_webhook(&self, ws: WorkspaceRef, c: WebhookChange) -> Result<WebhookRow>;
+    async fn list_webhooks(&self, ws: WorkspaceRef, page: PageRequest) -> Result<Page<WebhookRow>>;
+    async fn get_webhook(&self, ws: WorkspaceRef, id: ObjectId) -> Result<WebhookRow>;
+    async fn update_webhook(
+        &self,
+        ws: WorkspaceRef,
+        id: ObjectId,
+        c: WebhookChange,
+    ) -> Result<WebhookRow>;
+    /// Removes the endpoint and its deliveries.
+    async fn delete_webhook(&self, ws: WorkspaceRef, id: ObjectId) -> Result<()>;
+    async fn list_webhook_deliveries(
+        &self,
+        ws: WorkspaceRef,
+        id: ObjectId,
+        page: PageRequest,
+    ) -> Result<Page<DeliveryRow>>;
+    async fn resend_webhook_delivery(
+        &self,
+        ws: WorkspaceRef,
+        id: ObjectId,
+        delivery: ObjectId,
+    ) -> Result<DeliveryRow>;
+    async fn record_webhook_test(
+        &self,
+        ws: WorkspaceRef,
+        id: ObjectId,
+        attempt: Attempt,
+    ) -> Result<DeliveryRow>;
+    /// Enabled endpoints with events past their cursor.
+    async fn webhooks_behind(&self) -> Result<Vec<(WorkspaceRef, i64)>>;
+    /// Queues an endpoint's deliveries of up to `limit` new events.
+    async fn dispatch_webhook(&self, ws: WorkspaceRef, webhook: i64, limit: usize) -> Result<u64>;
+    /// Workspaces with deliveries due at `now`.
+    async fn deliveries_due(&self, now: i64) -> Result<Vec<WorkspaceRef>>;
+    /// Claims up to `limit` due deliveries of a workspace until `lease_until`.
+    async fn claim_deliveries(
+        &self,
+        ws: WorkspaceRef,
+        now: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> Result<Vec<Claimed>>;
+    /// Records an attempt of a claimed delivery.
+    async fn finish_delivery(
+        &self,
+        c: Claimed,
+        attempt: Attempt,
+        next: Next,
+        endpoint: EndpointNext,
+    ) -> Result<()>;
 }

@@ -404,6 +404,99 @@ macro_rules! storage_impl {
         async fn prune_events(&self, before: i64) -> Result<u64> {
             $run!(self, write(true), |e| events::prune(e, before))
         }
+
+        async fn create_webhook(&self, ws: WorkspaceRef, c: WebhookChange) -> Result<WebhookRow> {
+            $run!(self, write(true, small: true), |e| webhooks::create(e, ws, c))
+        }
+
+        async fn list_webhooks(
+            &self,
+            ws: WorkspaceRef,
+            page: PageRequest,
+        ) -> Result<Page<WebhookRow>> {
+            $run!(self, read, |e| webhooks::list(e, ws, page))
+        }
+
+        async fn get_webhook(&self, ws: WorkspaceRef, id: ObjectId) -> Result<WebhookRow> {
+            $run!(self, one, |e| webhooks::get(e, ws, id))
+        }
+
+        async fn update_webhook(
+            &self,
+            ws: WorkspaceRef,
+            id: ObjectId,
+            c: WebhookChange,
+        ) -> Result<WebhookRow> {
+            $run!(self, write(true, small: true), |e| webhooks::update(e, ws, id, c))
+        }
+
+        async fn delete_webhook(&self, ws: WorkspaceRef, id: ObjectId) -> Result<()> {
+            $run!(self, write(true), |e| webhooks::delete(e, ws, id))
+        }
+
+        async fn list_webhook_deliveries(
+            &self,
+            ws: WorkspaceRef,
+            id: ObjectId,
+            page: PageRequest,
+        ) -> Result<Page<DeliveryRow>> {
+            $run!(self, read, |e| webhooks::list_deliveries(e, ws, id, page))
+        }
+
+        async fn resend_webhook_delivery(
+            &self,
+            ws: WorkspaceRef,
+            id: ObjectId,
+            delivery: ObjectId,
+        ) -> Result<DeliveryRow> {
+            $run!(self, write(true, small: true), |e| webhooks::resend(e, ws, id, delivery))
+        }
+
+        async fn record_webhook_test(
+            &self,
+            ws: WorkspaceRef,
+            id: ObjectId,
+            attempt: Attempt,
+        ) -> Result<DeliveryRow> {
+            $run!(self, write(true, small: true), |e| webhooks::record_test(e, ws, id, &attempt))
+        }
+
+        async fn webhooks_behind(&self) -> Result<Vec<(WorkspaceRef, i64)>> {
+            $run!(self, one, |e| webhooks::behind(e))
+        }
+
+        async fn dispatch_webhook(
+            &self,
+            ws: WorkspaceRef,
+            webhook: i64,
+            limit: usize,
+        ) -> Result<u64> {
+            $run!(self, write(true), |e| webhooks::dispatch(e, ws, webhook, limit))
+        }
+
+        async fn deliveries_due(&self, now: i64) -> Result<Vec<WorkspaceRef>> {
+            $run!(self, one, |e| webhooks::due(e, now))
+        }
+
+        async fn claim_deliveries(
+            &self,
+            ws: WorkspaceRef,
+            now: i64,
+            lease_until: i64,
+            limit: usize,
+        ) -> Result<Vec<Claimed>> {
+            $run!(self, write(true, small: true), |e| webhooks::claim(e, ws, now, lease_until, limit))
+        }
+
+        async fn finish_delivery(
+            &self,
+            c: Claimed,
+            attempt: Attempt,
+            next: Next,
+            endpoint: EndpointNext,
+        ) -> Result<()> {
+            $run!(self, write(true, small: true), |e| webhooks::finish(e, &c, &attempt, next, endpoint))
+        }
         }
     };
 }

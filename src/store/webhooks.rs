@@ -584,6 +584,8 @@ pub enum Next {
 /// What becomes of the endpoint after an attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EndpointNext {
+    /// As it was (the attempt says nothing about the endpoint).
+    Unchanged,
     Healthy,
     Failing,
     Disable(String),
@@ -621,6 +623,7 @@ pub async fn finish(
     ))
     .await?;
     let set = match endpoint {
+        EndpointNext::Unchanged => return Ok(()),
         EndpointNext::Healthy => "failing_since = null".to_owned(),
         EndpointNext::Failing => "failing_since = coalesce(failing_since, ?3)".to_owned(),
         EndpointNext::Disable(_) => {

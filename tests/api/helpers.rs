@@ -447,7 +447,7 @@ impl TestApp {
 }
 
 /// The tables whose rows belong to one workspace, by their `workspace_id`.
-pub const WORKSPACE_TABLES: [&str; 10] = [
+pub const WORKSPACE_TABLES: [&str; 12] = [
     "leads",
     "lead_totals",
     "campaign_counts",
@@ -458,6 +458,8 @@ pub const WORKSPACE_TABLES: [&str; 10] = [
     "api_keys",
     "events",
     "event_counters",
+    "webhooks",
+    "webhook_deliveries",
 ];
 
 /// `leadflow ARGS`, with `LEADFLOW_DATABASE_URL` set to `db` when given:

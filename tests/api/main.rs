@@ -25,4 +25,5 @@ mod openapi;
 mod property;
 mod security;
 mod seed;
+mod webhooks;
 mod workspaces;

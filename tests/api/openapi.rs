@@ -48,6 +48,15 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("delete", "/v1/dnc"),
     ("post", "/v1/dnc/import"),
     ("get", "/v1/events"),
+    ("get", "/v1/webhooks"),
+    ("post", "/v1/webhooks"),
+    ("get", "/v1/webhooks/{id}"),
+    ("patch", "/v1/webhooks/{id}"),
+    ("delete", "/v1/webhooks/{id}"),
+    ("post", "/v1/webhooks/{id}/rotate-secret"),
+    ("post", "/v1/webhooks/{id}/test"),
+    ("get", "/v1/webhooks/{id}/deliveries"),
+    ("post", "/v1/webhooks/{id}/deliveries/{delivery_id}/resend"),
 ];
 
 async fn document(app: &TestApp) -> Value {

@@ -403,6 +403,21 @@ async fn deleting_a_workspace_removes_its_data_and_keys_and_nothing_else() {
     .await
     .assert_ok(200);
 
+    // A webhook in each, with a delivery (its test message).
+    for k in [&key, &app.key] {
+        let r = app
+            .call_as(
+                k,
+                Method::POST,
+                "/v1/webhooks",
+                Some(json!({"url": "https://hooks.example.com/in"})),
+            )
+            .await;
+        let hook = r.assert_ok(201)["_id"].as_str().unwrap().to_owned();
+        app.call_as(k, Method::POST, &format!("/v1/webhooks/{hook}/test"), None)
+            .await
+            .assert_ok(200);
+    }
     // Underneath, both workspaces have rows in every table: what the
     // deletion must remove, and what it must leave.
     let doomed = app.rows_of_workspace(&id).await;

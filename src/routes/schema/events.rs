@@ -44,7 +44,12 @@ impl Event {
 
 /// An event's ID: unique over every workspace.
 pub fn event_id(e: &EventRow) -> String {
-    format!("evt_{}_{}", e.workspace.id(), e.seq)
+    event_id_of(e.workspace, e.seq)
+}
+
+/// The ID of event `seq` of a workspace.
+pub fn event_id_of(ws: crate::store::WorkspaceRef, seq: i64) -> String {
+    format!("evt_{}_{}", ws.id(), seq)
 }
 
 /// An event type.

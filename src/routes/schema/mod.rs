@@ -16,6 +16,7 @@ mod dnc;
 mod events;
 mod import;
 mod leads;
+mod webhooks;
 mod workspaces;
 
 pub use campaign_leads::*;
@@ -24,6 +25,7 @@ pub use dnc::*;
 pub use events::*;
 pub use import::*;
 pub use leads::*;
+pub use webhooks::*;
 pub use workspaces::*;
 
 /// Names of the shapes the server reads by hand, for the types that hold
