@@ -153,7 +153,11 @@ operations = [
     ("/v1/campaigns/{id}", "DELETE", None, {"path.id": binding("spare_campaigns")}, None),
     ("/v1/campaigns/{id}", None, "DELETE", {"path.id": binding("campaigns")}, None),
     *[(f"/v1/campaigns/{{id}}/{action}", None, None, {"path.id": binding("campaigns")}, None)
-      for action in ["start", "pause", "leads", "leads/action"]],
+      for action in ["start", "leads", "leads/action"]],
+    # (Pause answers 409 to most seeded campaigns, which are drafts: with a
+    # share of generated IDs too, some runs saw only 404s and 409s in a
+    # phase and failed on missing test data. Its 404 is tested in tests/.)
+    ("/v1/campaigns/{id}/pause", None, None, {"path.id": binding("campaigns", 1.0)}, None),
     ("/v1/campaigns/{id}/leads/move", "POST", None,
      {"path.id": binding("campaigns", 1.0), "body.toCampaignId": binding("campaigns", 1.0)}, None),
     ("/v1/campaigns/{id}/resume", None, None, {"path.id": binding("resuming")}, None),
