@@ -146,6 +146,32 @@ struct ServeArgs {
         hide = true
     )]
     webhook_lease_secs: u64,
+    /// Background jobs of one workspace that run at once, over every server.
+    #[arg(long, env = "LEADFLOW_JOBS_PER_WORKSPACE", default_value_t = 2)]
+    jobs_per_workspace: usize,
+    /// Background jobs this server runs at once.
+    #[arg(long, env = "LEADFLOW_JOB_RUNNERS", default_value_t = 4)]
+    job_runners: usize,
+    /// Leads per chunk of a background job (one transaction each).
+    #[arg(long, env = "LEADFLOW_JOB_CHUNK", default_value_t = 10_000)]
+    job_chunk: usize,
+    /// Seconds a server holds a job between chunks; after a crash, another
+    /// takes it up once this has passed.
+    #[arg(
+        long,
+        env = "LEADFLOW_JOB_LEASE_SECS",
+        default_value_t = 60,
+        hide = true
+    )]
+    job_lease_secs: u64,
+    /// Tests only: milliseconds to wait after each chunk of a job.
+    #[arg(
+        long,
+        env = "LEADFLOW_JOB_CHUNK_PAUSE_MS",
+        default_value_t = 0,
+        hide = true
+    )]
+    job_chunk_pause_ms: u64,
     #[command(flatten)]
     db: DbArgs,
 }
@@ -515,6 +541,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.webhooks.retries = delays;
     }
     config.webhooks.lease = std::time::Duration::from_secs(args.webhook_lease_secs.max(1));
+    config.jobs.per_workspace = args.jobs_per_workspace.max(1);
+    config.jobs.runners = args.job_runners.max(1);
+    config.jobs.chunk = args.job_chunk.max(1);
+    config.jobs.lease = std::time::Duration::from_secs(args.job_lease_secs.max(1));
+    config.jobs.pause = std::time::Duration::from_millis(args.job_chunk_pause_ms);
     config.rate_limit = std::num::NonZeroU32::new(args.rate_limit).map(|per_sec| {
         let burst = std::num::NonZeroU32::new(args.rate_burst).unwrap_or(per_sec);
         (per_sec, burst)

@@ -77,6 +77,8 @@ pub struct Config {
     pub event_retention: std::time::Duration,
     /// How webhook deliveries are made.
     pub webhooks: crate::webhooks::WebhookConfig,
+    /// How background jobs run.
+    pub jobs: crate::jobs::JobConfig,
     /// Tests only (no flag sets it): mounts `/__test/panic` and
     /// `/__test/sleep/{ms}` inside the real router's layers; see
     /// `startup::test_routes`.
@@ -120,6 +122,7 @@ impl Config {
                 Self::DEFAULT_EVENT_RETENTION_DAYS * 86_400,
             ),
             webhooks: Default::default(),
+            jobs: Default::default(),
             test_routes: false,
         }
     }

@@ -12,6 +12,7 @@ pub mod extract;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod idempotency;
+pub mod jobs;
 pub mod metrics;
 pub mod rate_limit;
 pub mod request_id;

@@ -213,6 +213,7 @@ impl Application {
         }
         crate::events::prune_every_hour(std::sync::Arc::downgrade(&store), config.event_retention);
         crate::webhooks::start(std::sync::Arc::downgrade(&store), config.webhooks.clone());
+        crate::jobs::start(std::sync::Arc::downgrade(&store), config.jobs.clone());
         let router = app(AppState {
             store: store.clone(),
             body_limit: config.body_limit,

@@ -355,13 +355,22 @@ mod tests {
 
         // Failing for 5 days disables it; for less, it is only failing.
         let five_days = 5 * 24 * 3600 * 1000;
-        let (_, endpoint) = judge(&claimed(2, Some(now - five_days)), &answered(500), &config, now);
+        let (_, endpoint) = judge(
+            &claimed(2, Some(now - five_days)),
+            &answered(500),
+            &config,
+            now,
+        );
         assert_eq!(
             endpoint,
             EndpointNext::Disable("every delivery failed for 5 days".into())
         );
-        let (_, endpoint) =
-            judge(&claimed(2, Some(now - five_days + 60_000)), &answered(500), &config, now);
+        let (_, endpoint) = judge(
+            &claimed(2, Some(now - five_days + 60_000)),
+            &answered(500),
+            &config,
+            now,
+        );
         assert_eq!(endpoint, EndpointNext::Failing);
     }
 }

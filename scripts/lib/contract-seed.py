@@ -107,6 +107,10 @@ for _ in range(100):
     time.sleep(0.1)
 if not deliveries:
     sys.exit("error: the seeded webhook got no delivery")
+# Background jobs, for GET and DELETE /v1/jobs/{id} (they finish at once:
+# a cancel answers 409, a read 200).
+jobs = [call("POST", f"/v1/campaigns/{campaigns[0]}/leads", {"selectAll": True, "async": True})["jobId"]
+        for _ in range(3)]
 for i in range(3):
     lead(f"sink{i}@example.com", sink)
 
@@ -137,7 +141,7 @@ dictionaries = {
     "member_emails": [member], "member_workspaces": member_workspaces,
     "keyed_workspaces": keyed_workspaces,
     "webhooks": webhooks, "spare_webhooks": spare_webhooks, "redelivered": [redelivered],
-    "deliveries": deliveries,
+    "deliveries": deliveries, "jobs": jobs,
     # CSV files and mappings for POST /v1/leads/import/csv (a generated
     # file is bytes, rarely a CSV with an email column).
     "csv_files": ["email,Name\\ncsv1@example.com,Ann\\n",
@@ -183,6 +187,7 @@ operations = [
      {"path.id": binding("keyed_workspaces")}, None),
     ("/v1/workspaces/{id}/api-key", None, "DELETE", {"path.id": binding("workspaces")}, None),
     ("/v1/workspaces/{id}/api-key/rotate", None, None, {"path.id": binding("keyed_workspaces")}, None),
+    ("/v1/jobs/{id}", None, None, {"path.id": binding("jobs")}, None),
     ("/v1/webhooks/{id}", "DELETE", None, {"path.id": binding("spare_webhooks")}, None),
     ("/v1/webhooks/{id}", None, "DELETE", {"path.id": binding("webhooks")}, None),
     *[(f"/v1/webhooks/{{id}}/{action}", None, None, {"path.id": binding("webhooks")}, None)

@@ -73,6 +73,52 @@ impl LeadFilter {
         Self::from_map(obj, prefix)
     }
 
+    /// The body form, which [`LeadFilter::from_json`] reads back as this
+    /// filter (a background job keeps its selection so).
+    pub fn to_json(&self) -> Value {
+        let mut obj = Map::new();
+        let mut put = |k: &str, v: Value| {
+            obj.insert(k.to_owned(), v);
+        };
+        if let Some(v) = &self.email {
+            put("email", v.clone().into());
+        }
+        if let Some(v) = self.has_company {
+            put("hasCompany", v.into());
+        }
+        if let Some(v) = self.has_phone {
+            put("hasPhone", v.into());
+        }
+        if let Some(v) = &self.tags {
+            put("tags", v.clone().into());
+        }
+        if let Some(v) = &self.search {
+            put("search", v.clone().into());
+        }
+        if let Some(v) = &self.email_status {
+            put("emailStatus", v.clone().into());
+        }
+        if let Some(v) = self.email_verified {
+            put("emailVerified", v.into());
+        }
+        if let Some(v) = &self.country {
+            put("country", v.clone().into());
+        }
+        if let Some(v) = &self.lead_ids {
+            put(
+                "leadIds",
+                v.iter().map(ToString::to_string).collect::<Vec<_>>().into(),
+            );
+        }
+        if let Some(v) = self.created_after {
+            put("createdAfter", super::format_time(v).into());
+        }
+        if let Some(v) = self.created_before {
+            put("createdBefore", super::format_time(v).into());
+        }
+        Value::Object(obj)
+    }
+
     /// Parses the JSON form of a request field, for `domain::json`: the
     /// field names in a refusal are relative to the field (`.tags`).
     pub fn from_field(value: &Value) -> Result<Self, FieldError> {
@@ -274,6 +320,21 @@ fn parse_time(v: &Value, field: &str) -> Result<i64, FieldError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_filter_reads_back_from_its_json() {
+        let f = LeadFilter::from_json(
+            &json!({"email": "A@B.co", "hasCompany": true, "hasPhone": false, "tags": ["vip", "q4"],
+                    "search": "Acme", "emailStatus": ["valid", "unverified"], "emailVerified": false,
+                    "country": ["de", "US"], "leadIds": ["665d4e5f6a7b8c9d0e1f2a3b"],
+                    "createdAfter": "2026-11-26T10:15:30.250Z", "createdBefore": "2026-12-01T00:00:00Z"}),
+            "filters",
+        )
+        .unwrap();
+        assert!(f.email.is_some() && f.created_before.is_some() && f.lead_ids.is_some());
+        assert_eq!(LeadFilter::from_json(&f.to_json(), "filters").unwrap(), f);
+        assert_eq!(LeadFilter::default().to_json(), json!({}));
+    }
 
     #[test]
     fn the_body_form_parses_every_criterion() {

@@ -236,7 +236,11 @@ pub(crate) fn parse_request(req: schema::AddLeadsRequest) -> Result<Mode, ApiErr
         Some(v) => parse_ids(&v, "excludeIds", MAX_LEAD_IDS)?,
         None => Vec::new(),
     };
-    Ok(Mode::Selection(Selection { filter, exclude }))
+    Ok(Mode::Selection(Selection {
+        filter,
+        exclude,
+        keys: None,
+    }))
 }
 
 #[utoipa::path(
@@ -257,7 +261,11 @@ Leads already in the campaign are skipped (`alreadyInCampaign`); leads on the do
             ("filters" = (summary = "Mode 2: by filters", value = json!({"filters": {"tags": ["vip"], "country": "US"}, "excludeIds": []}))),
             ("selectAll" = (summary = "Mode 3: select all, with exclusions, as a dry run", value = json!({"selectAll": true, "excludeIds": ["665d4e5f6a7b8c9d0e1f2a3b"], "dryRun": true})))
         )),
-    responses((status = 200, description = "Mode 1: `added`, `skipped`, `created`, `alreadyInCampaign`, `blocked`, `inOtherCampaign`, `errors`; modes 2 and 3: `added`, `skipped`, `matched`, `alreadyInCampaign`, `blocked`, `inOtherCampaign`; `explain` on an explained dry run", body = schema::Envelope<schema::AddLeadsResult>))
+    responses(
+        (status = 200, description = "Mode 1: `added`, `skipped`, `created`, `alreadyInCampaign`, `blocked`, `inOtherCampaign`, `errors`; modes 2 and 3: `added`, `skipped`, `matched`, `alreadyInCampaign`, `blocked`, `inOtherCampaign`; `explain` on an explained dry run", body = schema::Envelope<schema::AddLeadsResult>),
+        (status = 202, description = "Modes 2 and 3 with `async: true`: the job that does it (`Location: /v1/jobs/{id}`)", body = schema::Envelope<schema::JobAccepted>,
+            headers(("Location" = String, description = "The job: /v1/jobs/{id}")))
+    )
 )]
 async fn add(
     State(state): State<AppState>,
@@ -270,8 +278,18 @@ async fn add(
         skip_if_in_other_campaign: request.skip_if_in_other_campaign.and_then(|f| f.0),
         explain: explain(request.explain, dry_run)?,
     };
+    let run_async = flag(request.run_async, false) && !dry_run;
     let request = parse_request(request)?;
     let campaign = path_id(&id, "Campaign")?;
+    if let (true, Mode::Selection(selection)) = (run_async, &request) {
+        let params =
+            crate::store::jobs::add_params(campaign, selection, rules.skip_if_in_other_campaign);
+        let job = state
+            .store
+            .create_job(ws, crate::store::jobs::ADD_LEADS, params)
+            .await?;
+        return super::jobs::accepted(&job);
+    }
     let data = match request {
         Mode::Explicit {
             given,
@@ -330,19 +348,19 @@ async fn add(
             if !dry_run {
                 crate::metrics::leads_added(outcome.added);
             }
-            let already = outcome.matched - outcome.added - outcome.blocked - outcome.in_other;
-            schema::AddLeadsResult::Selection(schema::AddSelectionResult {
-                added: outcome.added,
-                skipped: outcome.matched - outcome.added,
-                matched: outcome.matched,
-                blocked: outcome.blocked,
-                in_other_campaign: outcome.in_other,
-                already_in_campaign: already,
-                explain: outcome.examples.as_ref().map(|x| {
-                    schema::Explain::new((already, outcome.blocked, Some(outcome.in_other)), x)
-                }),
-                dry_run: dry_run.then_some(true),
-            })
+            let mut result = schema::AddSelectionResult::of(&outcome);
+            result.explain = outcome.examples.as_ref().map(|x| {
+                schema::Explain::new(
+                    (
+                        result.already_in_campaign,
+                        outcome.blocked,
+                        Some(outcome.in_other),
+                    ),
+                    x,
+                )
+            });
+            result.dry_run = dry_run.then_some(true);
+            schema::AddLeadsResult::Selection(result)
         }
     };
     ok(data)
@@ -487,7 +505,11 @@ async fn move_leads(
     let (leads, _turn) = match target.target()? {
         Target::Ids(ids) => (MoveLeads::Ids(ids), None),
         Target::All { filter, exclude } => (
-            MoveLeads::All(Selection { filter, exclude }),
+            MoveLeads::All(Box::new(Selection {
+                filter,
+                exclude,
+                keys: None,
+            })),
             Some(state.turns.take(ws).await),
         ),
     };

@@ -52,6 +52,7 @@ use crate::state::AppState;
         (name = "Leads"),
         (name = "Campaigns"),
         (name = "Do not contact"),
+        (name = "Jobs", description = "Work run in the background, in chunks"),
         (name = "Events", description = "What changed, in commit order: the event log and its webhooks"),
         (name = "Account and workspaces", description = "Platform key only"),
         (name = "Health")

@@ -222,13 +222,18 @@ pub fn entry_message(e: LeadError) -> String {
     delete, path = "/leads", tag = "Leads", operation_id = "deleteLeads", summary = "Delete leads",
     description = "By `leadIds`, or `deleteAll: true` with optional `filters` and `excludeIds`; their campaign memberships go too.",
     request_body = schema::DeleteLeadsRequest,
-    responses((status = 200, description = "How many were deleted", body = schema::Envelope<schema::DeletedCount>))
+    responses(
+        (status = 200, description = "How many were deleted", body = schema::Envelope<schema::DeletedCount>),
+        (status = 202, description = "With `deleteAll` and `async: true`: the job that does it (`Location: /v1/jobs/{id}`)", body = schema::Envelope<schema::JobAccepted>,
+            headers(("Location" = String, description = "The job: /v1/jobs/{id}")))
+    )
 )]
 async fn delete_many(
     State(state): State<AppState>,
     Tenant(ws): Tenant,
     Body(input): Body<schema::DeleteLeadsRequest>,
 ) -> ApiResult {
+    let run_async = crate::domain::json::flag(input.run_async, false);
     let target = TargetInput {
         ids_field: "leadIds",
         ids: input.lead_ids,
@@ -245,13 +250,26 @@ async fn delete_many(
                     ..Default::default()
                 }),
                 exclude: Vec::new(),
+                keys: None,
             },
             None,
         ),
-        Target::All { filter, exclude } => (
-            Selection { filter, exclude },
-            Some(state.turns.take(ws).await),
-        ),
+        Target::All { filter, exclude } => {
+            let selection = Selection {
+                filter,
+                exclude,
+                keys: None,
+            };
+            if run_async {
+                let params = crate::store::jobs::selection_params(&selection);
+                let job = state
+                    .store
+                    .create_job(ws, crate::store::jobs::DELETE_LEADS, params)
+                    .await?;
+                return super::jobs::accepted(&job);
+            }
+            (selection, Some(state.turns.take(ws).await))
+        }
     };
     let deleted = state.store.delete_leads(ws, selection).await?;
     ok(schema::DeletedCount {

@@ -8,6 +8,7 @@ mod docs;
 mod events;
 mod health;
 pub(crate) mod import;
+pub(crate) mod jobs;
 mod leads;
 pub mod schema;
 mod webhooks;
@@ -42,6 +43,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(dnc::router())
         .merge(events::router())
         .merge(webhooks::router())
+        .merge(jobs::router())
         .merge(workspaces::router());
     let (router, doc) = OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .nest("/v1", v1)

@@ -619,11 +619,18 @@ pub async fn add_explicit(
     options: AddOptions,
     dry_run: bool,
 ) -> Result<ExplicitOutcome> {
-    let (outcome, added) = explicit(e, ws, campaign, entries, options).await?;
+    let (outcome, added, created) = explicit(e, ws, campaign, entries, options).await?;
     if !dry_run {
-        let told = added
-            .event(e, ws, "leads", explicit_counts(&outcome))
-            .await?;
+        let mut told = Vec::new();
+        if !created.is_empty() {
+            let n = created.len() as u64;
+            told.push(Event::leads(EventType::LeadCreated, n, created));
+        }
+        told.extend(
+            added
+                .event(e, ws, "leads", explicit_counts(&outcome))
+                .await?,
+        );
         events::record(e, ws, told).await?;
     }
     Ok(outcome)
@@ -709,14 +716,15 @@ impl Added {
     }
 }
 
-/// [`add_explicit`]'s work, with where it put the memberships.
+/// [`add_explicit`]'s work, with where it put the memberships and the
+/// leads it created (in key order).
 async fn explicit(
     e: &impl Exec,
     ws: WorkspaceRef,
     campaign: ObjectId,
     entries: Vec<AddEntry>,
     options: AddOptions,
-) -> Result<(ExplicitOutcome, Added)> {
+) -> Result<(ExplicitOutcome, Added, Vec<ObjectId>)> {
     let to = open_campaign(e, ws, campaign, options).await?;
     serialize_skip_other(e, ws, to).await?;
     let added = Added::begin(e, ws, campaign, to.now).await?;
@@ -727,6 +735,11 @@ async fn explicit(
     // than duplicated.
     let created = leads::insert(e, ws, &plan.by_email, to.now).await?;
     let created_count = created.len() as u64;
+    let mut created_ids: Vec<ObjectId> = created
+        .values()
+        .map(|k| ObjectId::new(*k, to.now))
+        .collect();
+    created_ids.sort_by_key(|id| id.key);
     let by_email = if created.len() == plan.by_email.len() {
         created
     } else {
@@ -742,7 +755,7 @@ async fn explicit(
         outcome.examples = Some(Examples::default());
     }
     if lead_keys.is_empty() {
-        return Ok((outcome, added));
+        return Ok((outcome, added, created_ids));
     }
     let dnc = dnc::any(e, ws).await?;
     if options.explain {
@@ -758,7 +771,7 @@ async fn explicit(
         .add(to.campaign_key, to.status.as_str(), outcome.added as i64)
         .apply(e, ws)
         .await?;
-    Ok((outcome, added))
+    Ok((outcome, added, created_ids))
 }
 
 /// A new membership's values, parameters 1 to 4 of the statements that
@@ -1333,7 +1346,7 @@ pub async fn import(
     });
     let campaign = match (campaign, entries) {
         (Some(id), Some(entries)) => {
-            let (outcome, added) = explicit(e, ws, id, entries, options).await?;
+            let (outcome, added, _) = explicit(e, ws, id, entries, options).await?;
             let counts = explicit_counts(&outcome);
             done["campaignId"] = id.to_string().into();
             done["campaign"] = counts.clone();

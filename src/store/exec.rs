@@ -215,6 +215,10 @@ pub fn selection_sql(dialect: Dialect, ws: WorkspaceRef, selection: &Selection) 
         let c = sql.id_in("l", "created_at", &selection.exclude, true);
         sql.push(&format!(" and {c}"));
     }
+    if let Some((lo, hi)) = selection.keys {
+        let (lo, hi) = (sql.param(lo), sql.param(hi));
+        sql.push(&format!(" and l.id > {lo} and l.id <= {hi}"));
+    }
     sql
 }
 

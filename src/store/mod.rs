@@ -9,6 +9,7 @@ mod dnc;
 pub mod events;
 mod exec;
 pub mod idempotency;
+pub mod jobs;
 mod leads;
 pub mod postgres;
 mod sql;
@@ -32,6 +33,7 @@ use crate::domain::filter::LeadFilter;
 use crate::domain::id::ObjectId;
 use crate::domain::key::ApiKey;
 use crate::domain::lead::{Contact, LeadFields};
+use jobs::JobRow;
 use webhooks::{Attempt, Claimed, DeliveryRow, EndpointNext, Next, WebhookChange, WebhookRow};
 
 pub type Store = Arc<dyn Storage>;
@@ -316,6 +318,8 @@ pub struct Selection {
     /// `None` selects every lead of the workspace.
     pub filter: Option<LeadFilter>,
     pub exclude: Vec<ObjectId>,
+    /// Only the leads with `lo < key <= hi`: a job's chunk.
+    pub keys: Option<(i64, i64)>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -362,7 +366,7 @@ pub enum MoveLeads {
     /// By lead ID.
     Ids(Vec<ObjectId>),
     /// Every member whose lead matches, less the excluded leads.
-    All(Selection),
+    All(Box<Selection>),
 }
 
 /// `POST /v1/campaigns/{id}/leads/move`.

@@ -300,6 +300,37 @@ pub trait Storage: Send + Sync + 'static {
         lease_until: i64,
         limit: usize,
     ) -> Result<Vec<Claimed>>;
+    // Jobs.
+    /// Queues a job (an add's campaign is checked first: 404, 409).
+    async fn create_job(
+        &self,
+        ws: WorkspaceRef,
+        kind: &str,
+        params: serde_json::Value,
+    ) -> Result<JobRow>;
+    async fn get_job(&self, ws: WorkspaceRef, id: ObjectId) -> Result<JobRow>;
+    async fn list_jobs(&self, ws: WorkspaceRef, page: PageRequest) -> Result<Page<JobRow>>;
+    async fn cancel_job(&self, ws: WorkspaceRef, id: ObjectId) -> Result<JobRow>;
+    /// Workspaces with jobs waiting for a runner.
+    async fn jobs_waiting(&self, now: i64) -> Result<Vec<WorkspaceRef>>;
+    /// Claims a workspace's oldest waiting job, within its limit.
+    async fn claim_job(
+        &self,
+        ws: WorkspaceRef,
+        now: i64,
+        lease_until: i64,
+        per_workspace: usize,
+    ) -> Result<Option<JobRow>>;
+    /// Does a job's next chunk, in one transaction.
+    async fn job_step(
+        &self,
+        ws: WorkspaceRef,
+        id: ObjectId,
+        chunk: usize,
+        lease_until: i64,
+    ) -> Result<jobs::Step>;
+    async fn fail_job(&self, ws: WorkspaceRef, id: ObjectId, error: &str) -> Result<()>;
+
     /// Records an attempt of a claimed delivery.
     async fn finish_delivery(
         &self,

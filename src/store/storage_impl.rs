@@ -488,6 +488,57 @@ macro_rules! storage_impl {
             $run!(self, write(true, small: true), |e| webhooks::claim(e, ws, now, lease_until, limit))
         }
 
+        async fn create_job(
+            &self,
+            ws: WorkspaceRef,
+            kind: &str,
+            params: serde_json::Value,
+        ) -> Result<JobRow> {
+            let kind = kind.to_owned();
+            $run!(self, write(true, small: true), |e| jobs::create(e, ws, &kind, params))
+        }
+
+        async fn get_job(&self, ws: WorkspaceRef, id: ObjectId) -> Result<JobRow> {
+            $run!(self, one, |e| jobs::get(e, ws, id))
+        }
+
+        async fn list_jobs(&self, ws: WorkspaceRef, page: PageRequest) -> Result<Page<JobRow>> {
+            $run!(self, read, |e| jobs::list(e, ws, page))
+        }
+
+        async fn cancel_job(&self, ws: WorkspaceRef, id: ObjectId) -> Result<JobRow> {
+            $run!(self, write(true, small: true), |e| jobs::cancel(e, ws, id))
+        }
+
+        async fn jobs_waiting(&self, now: i64) -> Result<Vec<WorkspaceRef>> {
+            $run!(self, one, |e| jobs::waiting(e, now))
+        }
+
+        async fn claim_job(
+            &self,
+            ws: WorkspaceRef,
+            now: i64,
+            lease_until: i64,
+            per_workspace: usize,
+        ) -> Result<Option<JobRow>> {
+            $run!(self, write(true), |e| jobs::claim(e, ws, now, lease_until, per_workspace))
+        }
+
+        async fn job_step(
+            &self,
+            ws: WorkspaceRef,
+            id: ObjectId,
+            chunk: usize,
+            lease_until: i64,
+        ) -> Result<jobs::Step> {
+            $run!(self, write(true), |e| jobs::step(e, ws, id, chunk, lease_until))
+        }
+
+        async fn fail_job(&self, ws: WorkspaceRef, id: ObjectId, error: &str) -> Result<()> {
+            let error = error.to_owned();
+            $run!(self, write(true, small: true), |e| jobs::fail(e, ws, id, &error))
+        }
+
         async fn finish_delivery(
             &self,
             c: Claimed,

@@ -286,6 +286,7 @@ pub async fn delete_workspace(e: &impl Exec, ws: WorkspaceRef) -> Result<()> {
         "event_counters",
         "webhook_deliveries",
         "webhooks",
+        "jobs",
     ] {
         e.execute(&e.sql(
             &format!("delete from {table} where workspace_id = ?1"),

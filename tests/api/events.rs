@@ -91,6 +91,7 @@ async fn every_change_is_one_event_in_the_order_it_committed() {
             "lead.updated",
             "lead.created",
             "campaign.created",
+            "lead.created",
             "campaign.leads_added",
             "campaign.status_changed",
             "campaign_lead.status_changed",
@@ -131,14 +132,17 @@ async fn every_change_is_one_event_in_the_order_it_committed() {
         d(3),
         &json!({"campaignId": c, "name": "Launch", "status": "draft"})
     );
+    // The add's entry by email created a lead: its own event, first.
+    assert_eq!(d(4)["count"], json!(1));
+    let created = d(4)["leadIds"][0].as_str().unwrap();
     // The add: its counts, and the leads it made members, in request order.
-    assert_eq!(d(4)["campaignId"], json!(c));
-    assert_eq!(d(4)["mode"], json!("leads"));
-    assert_eq!(d(4)["added"], json!(3));
-    assert_eq!(d(4)["created"], json!(1));
+    assert_eq!(d(5)["campaignId"], json!(c));
+    assert_eq!(d(5)["mode"], json!("leads"));
+    assert_eq!(d(5)["added"], json!(3));
+    assert_eq!(d(5)["created"], json!(1));
     // (In membership order: the request's on SQLite, key order on
     // PostgreSQL.)
-    let added: BTreeSet<&str> = d(4)["leadIds"]
+    let added: BTreeSet<&str> = d(5)["leadIds"]
         .as_array()
         .unwrap()
         .iter()
@@ -146,48 +150,49 @@ async fn every_change_is_one_event_in_the_order_it_committed() {
         .collect();
     assert_eq!(added.len(), 3);
     assert!(added.contains(ann.as_str()) && added.contains(bulk[0].as_str()));
+    assert!(added.contains(created));
     assert_eq!(
-        d(5),
+        d(6),
         &json!({"campaignId": c, "from": "draft", "to": "active"})
     );
     assert_eq!(
-        d(6),
+        d(7),
         &json!({"campaignId": c, "count": 3, "status": "active", "from": "pending"})
     );
     assert_eq!(
-        d(7),
+        d(8),
         &json!({"campaignId": c, "count": 1, "status": "paused", "from": "active", "campaignLeadIds": [member]})
     );
     assert_eq!(
-        d(8),
+        d(9),
         &json!({"campaignId": c, "count": 1, "status": "active", "from": "paused"})
     );
-    assert_eq!(d(9)["added"], json!(1));
-    assert_eq!(d(9)["stopped"], json!(1));
+    assert_eq!(d(10)["added"], json!(1));
+    assert_eq!(d(10)["stopped"], json!(1));
     assert_eq!(
-        d(9)["entries"],
+        d(10)["entries"],
         json!([{"type": "email", "value": "ann@example.com"}])
     );
     assert_eq!(
-        d(10),
+        d(11),
         &json!({"count": 1, "status": "unsubscribed", "reason": "dnc"})
     );
-    assert_eq!(d(11)["count"], json!(2));
-    assert_eq!(d(12)["mode"], json!("import"));
-    assert_eq!(d(12)["added"], json!(2), "bulk0 is a member already");
-    assert_eq!(d(13)["imported"], json!(2));
-    assert_eq!(d(13)["skipped"], json!(1));
-    assert_eq!(d(13)["campaignId"], json!(c));
-    assert_eq!(d(13)["campaign"]["added"], json!(2));
+    assert_eq!(d(12)["count"], json!(2));
+    assert_eq!(d(13)["mode"], json!("import"));
+    assert_eq!(d(13)["added"], json!(2), "bulk0 is a member already");
+    assert_eq!(d(14)["imported"], json!(2));
+    assert_eq!(d(14)["skipped"], json!(1));
+    assert_eq!(d(14)["campaignId"], json!(c));
+    assert_eq!(d(14)["campaign"]["added"], json!(2));
     // The bulk delete names the leads it deleted; the single one its lead.
-    assert_eq!(d(14)["count"], json!(2));
-    assert_eq!(d(14)["leadIds"], d(11)["leadIds"]);
-    assert_eq!(d(15), &json!({"count": 1, "leadIds": [bulk[2]]}));
+    assert_eq!(d(15)["count"], json!(2));
+    assert_eq!(d(15)["leadIds"], d(12)["leadIds"]);
+    assert_eq!(d(16), &json!({"count": 1, "leadIds": [bulk[2]]}));
 
     // A reader that resumes from a cursor sees only what came after it.
-    let (later, cursor) = since(&app, "14").await;
+    let (later, cursor) = since(&app, "15").await;
     assert_eq!(types(&later), vec!["lead.deleted", "lead.deleted"]);
-    assert_eq!(cursor, "16");
+    assert_eq!(cursor, "17");
     let (none, same) = since(&app, &cursor).await;
     assert!(none.is_empty());
     assert_eq!(same, cursor, "an empty page keeps the cursor");

@@ -18,6 +18,7 @@ mod idempotency;
 mod import;
 mod import_command;
 mod isolation;
+mod jobs;
 mod leads;
 mod limits;
 mod move_leads;

@@ -367,6 +367,40 @@ pub struct AddLeadsRequest {
     #[serde(default, deserialize_with = "given")]
     #[schema(value_type = Option<bool>)]
     pub explain: Option<Flag>,
+    /// Modes 2 and 3: run as a background job, in chunks of their own
+    /// transactions, and answer 202 with its `jobId` at once (`GET
+    /// /v1/jobs/{id}` follows it). Mode 1 and dry runs answer at once
+    /// whatever it says.
+    #[serde(default, rename = "async", deserialize_with = "given")]
+    #[schema(value_type = Option<bool>)]
+    pub run_async: Option<Flag>,
+}
+
+/// The answer to a request run as a background job (202, with its
+/// `Location`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobAccepted {
+    pub job_id: String,
+    /// `queued`.
+    pub status: String,
+}
+
+impl AddSelectionResult {
+    /// The answer to a filter or select-all add (or its job) that did this.
+    pub fn of(outcome: &crate::store::SelectionOutcome) -> Self {
+        let already = outcome.matched - outcome.added - outcome.blocked - outcome.in_other;
+        AddSelectionResult {
+            added: outcome.added,
+            skipped: outcome.matched - outcome.added,
+            matched: outcome.matched,
+            blocked: outcome.blocked,
+            in_other_campaign: outcome.in_other,
+            already_in_campaign: already,
+            explain: None,
+            dry_run: None,
+        }
+    }
 }
 
 /// What to change on one campaign lead: `status`, `aiTag`, or both (at

@@ -170,6 +170,12 @@ pub struct DeleteLeadsRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Vec<String>>)]
     pub exclude_ids: Option<Ids<MAX_LEAD_IDS>>,
+    /// With `deleteAll`: run as a background job, in chunks of their own
+    /// transactions, and answer 202 with its `jobId` at once. A delete by
+    /// `leadIds` answers at once whatever it says.
+    #[serde(default, rename = "async", deserialize_with = "given")]
+    #[schema(value_type = Option<bool>)]
+    pub run_async: Option<Flag>,
 }
 
 /// Lead filters (docs/API.md, "Lead filters"); lists are comma-separated. With [`PageQuery`].

@@ -30,6 +30,7 @@ const DISTRIBUTED: &[&str] = &[
     "events",
     "webhooks",
     "webhook_deliveries",
+    "jobs",
 ];
 
 /// Whether the database runs Citus.

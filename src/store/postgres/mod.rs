@@ -50,6 +50,7 @@ const MIGRATIONS: &[Migration] = &[
     ),
     (6, "events", include_str!("migrations/0006_events.sql")),
     (7, "webhooks", include_str!("migrations/0007_webhooks.sql")),
+    (8, "jobs", include_str!("migrations/0008_jobs.sql")),
 ];
 
 /// The advisory lock that serialises migrations between processes.

@@ -52,6 +52,7 @@ const MIGRATIONS: &[Migration] = &[
     ),
     (7, "events", include_str!("migrations/0007_events.sql")),
     (8, "webhooks", include_str!("migrations/0008_webhooks.sql")),
+    (9, "jobs", include_str!("migrations/0009_jobs.sql")),
 ];
 
 /// The writer's settings. Temporary storage starts as SQLite's default, a

@@ -1,0 +1,461 @@
+//! Background jobs, for both engines: a request too large for one
+//! transaction (an add of millions of leads) is queued as a job, and a
+//! runner does it in chunks, each its own transaction that also moves the
+//! job's `cursor` (the last lead key done) and adds the chunk's counts to
+//! its `result`. A runner that dies leaves the job with its last whole
+//! chunk recorded; another runner takes it when the lease lapses and goes
+//! on from the cursor, so the final counts count each lead once. A
+//! cancelled job stops after its current chunk: whole chunks stay.
+//!
+//! On PostgreSQL a runner claims a job with `for update skip locked`, so
+//! each job has one runner; at most `per_workspace` jobs of a workspace run
+//! at once.
+
+use serde_json::{Value, json};
+
+use super::exec::{self, Exec, Row, Total};
+use super::sql::Dialect;
+use super::{
+    AddOptions, Page, PageRequest, Result, Selection, SelectionOutcome, StoreError, WorkspaceRef,
+    campaigns, events, leads,
+};
+use crate::domain::event::EventType;
+use crate::domain::filter::LeadFilter;
+use crate::domain::id::ObjectId;
+use crate::domain::now_ms;
+
+pub const NOT_FOUND: StoreError = StoreError::NotFound("Job not found");
+
+/// The kind of job that adds a selection of leads to a campaign.
+pub const ADD_LEADS: &str = "campaign.add_leads";
+/// The kind of job that deletes a selection of leads.
+pub const DELETE_LEADS: &str = "leads.delete";
+
+/// A job.
+#[derive(Clone, Debug)]
+pub struct JobRow {
+    pub workspace: WorkspaceRef,
+    pub key: i64,
+    pub kind: String,
+    pub status: String,
+    pub params: Value,
+    pub cursor: i64,
+    pub done: i64,
+    pub total: Option<i64>,
+    pub result: Value,
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+impl JobRow {
+    pub fn id(&self) -> ObjectId {
+        ObjectId::new(self.key, self.created_at)
+    }
+
+    /// A delete job's count so far.
+    pub fn deleted(&self) -> u64 {
+        self.result["deletedCount"].as_u64().unwrap_or(0)
+    }
+
+    /// An add job's counts so far.
+    pub fn outcome(&self) -> SelectionOutcome {
+        let n = |k: &str| self.result[k].as_u64().unwrap_or(0);
+        SelectionOutcome {
+            matched: n("matched"),
+            added: n("added"),
+            blocked: n("blocked"),
+            in_other: n("inOtherCampaign"),
+            examples: None,
+        }
+    }
+}
+
+const JOB_COLUMNS: &str = "id, kind, status, params, cursor, done, total, result, error, created_at, started_at, finished_at";
+
+fn job(ws: WorkspaceRef) -> impl Fn(Row) -> Result<JobRow> {
+    move |mut r| {
+        Ok(JobRow {
+            workspace: ws,
+            key: r.i64(0)?,
+            kind: r.text(1)?,
+            status: r.text(2)?,
+            params: r.json(3)?,
+            cursor: r.i64(4)?,
+            done: r.i64(5)?,
+            total: r.opt_i64(6)?,
+            result: r.json(7)?,
+            error: r.opt_text(8)?,
+            created_at: r.i64(9)?,
+            started_at: r.opt_i64(10)?,
+            finished_at: r.opt_i64(11)?,
+        })
+    }
+}
+
+/// What a delete job does: its selection of leads.
+pub fn selection_params(selection: &Selection) -> Value {
+    json!({
+        "filters": selection.filter.as_ref().map(LeadFilter::to_json),
+        "excludeIds": selection.exclude.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    })
+}
+
+/// What an add job does: the selection, the campaign and the rule.
+pub fn add_params(
+    campaign: ObjectId,
+    selection: &Selection,
+    skip_if_in_other_campaign: Option<bool>,
+) -> Value {
+    let mut params = selection_params(selection);
+    params["campaignId"] = campaign.to_string().into();
+    params["skipIfInOtherCampaign"] = skip_if_in_other_campaign.into();
+    params
+}
+
+fn unreadable(params: &Value) -> StoreError {
+    StoreError::Internal(anyhow::anyhow!("a job's params do not read back: {params}"))
+}
+
+/// A job's selection, read back from its params.
+fn selection_of(params: &Value) -> Result<Selection> {
+    let filter = match &params["filters"] {
+        Value::Null => None,
+        f => Some(LeadFilter::from_json(f, "filters").map_err(|_| unreadable(params))?),
+    };
+    let exclude = params["excludeIds"]
+        .as_array()
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|i| i.as_str().and_then(ObjectId::parse))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Selection {
+        filter,
+        exclude,
+        keys: None,
+    })
+}
+
+/// An add job's campaign and rules, read back from its params.
+fn add_target(params: &Value) -> Result<(ObjectId, AddOptions)> {
+    let campaign = params["campaignId"]
+        .as_str()
+        .and_then(ObjectId::parse)
+        .ok_or_else(|| unreadable(params))?;
+    let options = AddOptions {
+        skip_if_in_other_campaign: params["skipIfInOtherCampaign"].as_bool(),
+        explain: false,
+    };
+    Ok((campaign, options))
+}
+
+/// Queues a job. The campaign of an add is checked now (404, 409), as the
+/// synchronous call would.
+pub async fn create(e: &impl Exec, ws: WorkspaceRef, kind: &str, params: Value) -> Result<JobRow> {
+    if kind == ADD_LEADS {
+        let (campaign, options) = add_target(&params)?;
+        campaigns::open_campaign(e, ws, campaign, options).await?;
+    }
+    let now = now_ms();
+    let key = e
+        .query_i64(&e.sql(
+            r"insert into jobs (workspace_id, kind, status, params, cursor, done, result, created_at, updated_at)
+             values (?1, ?2, 'queued', ?3, 0, 0, ?4, ?5, ?5) returning id",
+            vec![
+                ws.key.into(),
+                kind.into(),
+                params.into(),
+                json!({}).into(),
+                now.into(),
+            ],
+        ))
+        .await?;
+    get(e, ws, ObjectId::new(key, now)).await
+}
+
+pub async fn get(e: &impl Exec, ws: WorkspaceRef, id: ObjectId) -> Result<JobRow> {
+    e.query_opt(&e.sql(
+        &format!("select {JOB_COLUMNS} from jobs where workspace_id = ?1 and id = ?2"),
+        vec![ws.key.into(), id.key.into()],
+    ))
+    .await?
+    .map(job(ws))
+    .transpose()?
+    .filter(|j| id.matches(j.key, j.created_at))
+    .ok_or(NOT_FOUND)
+}
+
+pub async fn list(e: &impl Exec, ws: WorkspaceRef, page: PageRequest) -> Result<Page<JobRow>> {
+    exec::page(
+        e,
+        e.sql("workspace_id = ?1", vec![ws.key.into()]),
+        &format!("select {JOB_COLUMNS} from jobs"),
+        Total::Count("jobs"),
+        "id",
+        page,
+        job(ws),
+    )
+    .await
+}
+
+/// `job.finished`: the job, its status and, on success, its counts.
+fn finished_event(j: &JobRow, status: &str, error: Option<&str>) -> events::Event {
+    events::Event::new(
+        EventType::JobFinished,
+        json!({
+            "jobId": j.id().to_string(),
+            "type": j.kind,
+            "status": status,
+            "progress": {"done": j.done, "total": j.total},
+            "result": if status == "succeeded" { j.result.clone() } else { Value::Null },
+            "error": error,
+        }),
+    )
+}
+
+/// Cancels a queued or running job (a running one stops after the chunk
+/// it is doing: whole chunks stay); 409 when it has finished.
+pub async fn cancel(e: &impl Exec, ws: WorkspaceRef, id: ObjectId) -> Result<JobRow> {
+    let lock = e.dialect().for_update();
+    let current = e
+        .query_opt(&e.sql(
+            &format!("select {JOB_COLUMNS} from jobs where workspace_id = ?1 and id = ?2{lock}"),
+            vec![ws.key.into(), id.key.into()],
+        ))
+        .await?
+        .map(job(ws))
+        .transpose()?
+        .filter(|j| id.matches(j.key, j.created_at))
+        .ok_or(NOT_FOUND)?;
+    if !matches!(current.status.as_str(), "queued" | "running") {
+        return Err(StoreError::Conflict(format!(
+            "The job has finished ({}); it cannot be cancelled",
+            current.status
+        )));
+    }
+    let now = now_ms();
+    e.execute(&e.sql(
+        r"update jobs set status = 'cancelled', finished_at = ?3, lease_until = null, updated_at = ?3
+         where workspace_id = ?1 and id = ?2",
+        vec![ws.key.into(), current.key.into(), now.into()],
+    ))
+    .await?;
+    events::record(e, ws, vec![finished_event(&current, "cancelled", None)]).await?;
+    get(e, ws, id).await
+}
+
+// ---- The runners ------------------------------------------------------------
+
+/// Workspaces with queued jobs, or running ones whose runner's lease has
+/// lapsed.
+pub async fn waiting(e: &impl Exec, now: i64) -> Result<Vec<WorkspaceRef>> {
+    e.query(&e.sql(
+        r"select s.id, s.created_at from workspaces s where s.id in (
+           select j.workspace_id from jobs j
+           where j.status in ('queued', 'running') and (j.lease_until is null or j.lease_until <= ?1))",
+        vec![now.into()],
+    ))
+    .await?
+    .into_iter()
+    .map(|mut r| {
+        Ok(WorkspaceRef {
+            key: r.i64(0)?,
+            created_at: r.i64(1)?,
+        })
+    })
+    .collect()
+}
+
+/// Claims the workspace's oldest waiting job until `lease_until`, unless
+/// `per_workspace` of its jobs already run (under a live lease). Marks it
+/// running, and counts its selection the first time.
+pub async fn claim(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    now: i64,
+    lease_until: i64,
+    per_workspace: usize,
+) -> Result<Option<JobRow>> {
+    let running = e
+        .query_i64(&e.sql(
+            r"select count(*) from jobs where workspace_id = ?1 and status = 'running' and lease_until > ?2",
+            vec![ws.key.into(), now.into()],
+        ))
+        .await?;
+    if running as usize >= per_workspace {
+        return Ok(None);
+    }
+    let skip = match e.dialect() {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " for update skip locked",
+    };
+    let Some(j) = e
+        .query_opt(&e.sql(
+            &format!(
+                r"select {JOB_COLUMNS} from jobs where workspace_id = ?1 and status in ('queued', 'running')
+                 and (lease_until is null or lease_until <= ?2) order by id limit 1{skip}"
+            ),
+            vec![ws.key.into(), now.into()],
+        ))
+        .await?
+        .map(job(ws))
+        .transpose()?
+    else {
+        return Ok(None);
+    };
+    let total = match j.total {
+        Some(t) => t,
+        None => count(e, ws, &j).await?,
+    };
+    e.execute(&e.sql(
+        r"update jobs set status = 'running', lease_until = ?3, total = ?4,
+           started_at = coalesce(started_at, ?5), updated_at = ?5
+         where workspace_id = ?1 and id = ?2",
+        vec![
+            ws.key.into(),
+            j.key.into(),
+            lease_until.into(),
+            total.into(),
+            now.into(),
+        ],
+    ))
+    .await?;
+    get(e, ws, j.id()).await.map(Some)
+}
+
+/// How many leads the job's selection holds now (its progress's total).
+async fn count(e: &impl Exec, ws: WorkspaceRef, j: &JobRow) -> Result<i64> {
+    let selection = selection_of(&j.params)?;
+    let sql = exec::selection_sql(e.dialect(), ws, &selection);
+    e.query_i64(&super::sql::Sql {
+        text: format!("select count(*) from leads l where {}", sql.text),
+        ..sql
+    })
+    .await
+}
+
+/// What a chunk did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// A chunk was done; more may follow.
+    Done,
+    /// The job has finished: succeeded, or stopped (cancelled, or no longer
+    /// this runner's).
+    Finished,
+}
+
+/// Does the job's next chunk of at most `chunk` leads, in the caller's
+/// transaction, and extends the lease; when none is left, the job has
+/// succeeded. A job that is no longer running (cancelled) is left alone.
+pub async fn step(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    id: ObjectId,
+    chunk: usize,
+    lease_until: i64,
+) -> Result<Step> {
+    let lock = e.dialect().for_update();
+    let j = e
+        .query_opt(&e.sql(
+            &format!("select {JOB_COLUMNS} from jobs where workspace_id = ?1 and id = ?2{lock}"),
+            vec![ws.key.into(), id.key.into()],
+        ))
+        .await?
+        .map(job(ws))
+        .transpose()?
+        .ok_or(NOT_FOUND)?;
+    if j.status != "running" {
+        return Ok(Step::Finished);
+    }
+    let mut selection = selection_of(&j.params)?;
+    // The chunk: the next `chunk` leads of the selection after the cursor.
+    selection.keys = Some((j.cursor, i64::MAX));
+    let sql = exec::selection_sql(e.dialect(), ws, &selection);
+    let limit = chunk as i64;
+    let end = e
+        .query_opt(&super::sql::Sql {
+            text: format!(
+                "select max(id) from (select l.id from leads l where {} order by l.id limit {limit}) c",
+                sql.text
+            ),
+            ..sql
+        })
+        .await?
+        .map(|mut r| r.opt_i64(0))
+        .transpose()?
+        .flatten();
+    let now = now_ms();
+    let Some(end) = end else {
+        e.execute(&e.sql(
+            r"update jobs set status = 'succeeded', finished_at = ?3, lease_until = null, updated_at = ?3
+             where workspace_id = ?1 and id = ?2",
+            vec![ws.key.into(), j.key.into(), now.into()],
+        ))
+        .await?;
+        events::record(e, ws, vec![finished_event(&j, "succeeded", None)]).await?;
+        return Ok(Step::Finished);
+    };
+    selection.keys = Some((j.cursor, end));
+    let (done, counts) = match j.kind.as_str() {
+        ADD_LEADS => {
+            let (campaign, options) = add_target(&j.params)?;
+            let o = campaigns::add_selection(e, ws, campaign, &selection, options).await?;
+            let counts = json!({
+                "matched": o.matched,
+                "added": o.added,
+                "blocked": o.blocked,
+                "inOtherCampaign": o.in_other,
+            });
+            (o.matched, counts)
+        }
+        DELETE_LEADS => {
+            let gone = leads::delete_many(e, ws, &selection).await?;
+            (gone, json!({"deletedCount": gone}))
+        }
+        other => {
+            return Err(StoreError::Internal(anyhow::anyhow!(
+                "unknown job kind {other}"
+            )));
+        }
+    };
+    // The counts so far, plus this chunk's.
+    let mut result = j.result.clone();
+    for (k, v) in counts.as_object().into_iter().flatten() {
+        let sum = result[k].as_u64().unwrap_or(0) + v.as_u64().unwrap_or(0);
+        result[k] = sum.into();
+    }
+    e.execute(&e.sql(
+        r"update jobs set cursor = ?3, done = ?4, result = ?5, lease_until = ?6, updated_at = ?7
+         where workspace_id = ?1 and id = ?2",
+        vec![
+            ws.key.into(),
+            j.key.into(),
+            end.into(),
+            (j.done + done as i64).into(),
+            result.into(),
+            lease_until.into(),
+            now.into(),
+        ],
+    ))
+    .await?;
+    Ok(Step::Done)
+}
+
+/// Records that the job failed (its last chunk's error), with its event.
+pub async fn fail(e: &impl Exec, ws: WorkspaceRef, id: ObjectId, error: &str) -> Result<()> {
+    let j = get(e, ws, id).await?;
+    if j.status != "running" {
+        return Ok(());
+    }
+    let now = now_ms();
+    e.execute(&e.sql(
+        r"update jobs set status = 'failed', error = ?3, finished_at = ?4, lease_until = null, updated_at = ?4
+         where workspace_id = ?1 and id = ?2",
+        vec![ws.key.into(), j.key.into(), error.into(), now.into()],
+    ))
+    .await?;
+    events::record(e, ws, vec![finished_event(&j, "failed", Some(error))]).await
+}

@@ -1,0 +1,497 @@
+//! Background jobs: `"async": true` on a filter or select-all add, `GET
+//! /v1/jobs/{id}`, `GET /v1/jobs`, `DELETE /v1/jobs/{id}`; chunks of one
+//! transaction each, resumed after a crash with exact counts.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, leads, spawn_app_with};
+
+/// A server whose jobs go in chunks of `chunk` leads, with `pause` after
+/// each, one running per workspace at most when `one_at_a_time`.
+async fn job_app(chunk: usize, pause_ms: u64, one_at_a_time: bool) -> TestApp {
+    spawn_app_with(|c| {
+        c.jobs.chunk = chunk;
+        c.jobs.poll = Duration::from_millis(20);
+        c.jobs.pause = Duration::from_millis(pause_ms);
+        if one_at_a_time {
+            c.jobs.per_workspace = 1;
+        }
+    })
+    .await
+}
+
+/// Starts an async add; returns the job's ID after checking the 202.
+async fn start(app: &TestApp, campaign: &str, body: Value) -> String {
+    let r = app.add(campaign, body).await;
+    let data = r.assert_ok(202).clone();
+    let id = data["jobId"].as_str().unwrap().to_owned();
+    assert_eq!(data["status"], json!("queued"));
+    assert_eq!(
+        r.headers.get("location").unwrap().to_str().unwrap(),
+        format!("/v1/jobs/{id}")
+    );
+    id
+}
+
+/// Polls the job until `done(job)` (20 s at most).
+async fn until(app: &TestApp, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..2000 {
+        let job = app
+            .get(&format!("/v1/jobs/{id}"))
+            .await
+            .assert_ok(200)
+            .clone();
+        if done(&job) {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!(
+        "job {id} never got there: {}",
+        app.get(&format!("/v1/jobs/{id}")).await.body
+    );
+}
+
+fn finished(job: &Value) -> bool {
+    matches!(
+        job["status"].as_str(),
+        Some("succeeded" | "failed" | "cancelled")
+    )
+}
+
+/// The answer of the synchronous call, as a dry run gives it (without its
+/// `dryRun` flag).
+async fn expected(app: &TestApp, campaign: &str, mut body: Value) -> Value {
+    body["dryRun"] = json!(true);
+    let mut answer = app.add(campaign, body).await.assert_ok(200).clone();
+    answer.as_object_mut().unwrap().remove("dryRun");
+    answer
+}
+
+#[tokio::test]
+async fn an_async_add_is_a_job_that_ends_with_the_synchronous_answer() {
+    let app = job_app(7, 0, false).await;
+    let ids = app.create_leads(leads("j", 50)).await;
+    app.create_leads(leads("other", 5)).await;
+    app.post(
+        "/v1/dnc",
+        json!({"entries": [{"type": "email", "value": "j3@example.com"}]}),
+    )
+    .await
+    .assert_ok(200);
+    let c = app.create_campaign("Async").await;
+    app.add(
+        &c,
+        json!({"leads": [{"leadId": ids[0]}, {"leadId": ids[1]}]}),
+    )
+    .await
+    .assert_ok(200);
+    let before = app.events().await.len();
+
+    for body in [
+        json!({"filters": {"search": "j"}, "excludeIds": [ids[10]]}),
+        json!({"selectAll": true}),
+    ] {
+        let want = expected(&app, &c, body.clone()).await;
+        let mut asked = body.clone();
+        asked["async"] = json!(true);
+        let id = start(&app, &c, asked).await;
+        let job = until(&app, &id, finished).await;
+        assert_eq!(job["status"], json!("succeeded"), "{job}");
+        assert_eq!(job["type"], json!("campaign.add_leads"));
+        assert_eq!(job["data"], want, "the same answer as the synchronous call");
+        assert_eq!(job["progress"]["done"], want["matched"]);
+        assert_eq!(job["progress"]["total"], want["matched"]);
+        assert_eq!(job["error"], Value::Null);
+        assert!(job["startedAt"].is_string() && job["finishedAt"].is_string());
+    }
+    // Every lead is in the campaign once, the do-not-contact one not at all.
+    let members = app.members(&c).await;
+    assert_eq!(members.len(), 55 - 1);
+    assert!(!members.contains_key("j3@example.com"));
+    assert_eq!(app.campaign_lead_total(&c).await, 54);
+
+    // One event per chunk, and job.finished with the counts.
+    let events = app.events().await;
+    let added: Vec<&Value> = events[before..]
+        .iter()
+        .filter(|e| e["type"] == json!("campaign.leads_added"))
+        .collect();
+    let sum: u64 = added
+        .iter()
+        .map(|e| e["data"]["added"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        sum, 52,
+        "46 by filter (50 less 1 excluded, 2 members, 1 blocked), 6 by select-all (5 others and the excluded one)"
+    );
+    let finished: Vec<&Value> = events[before..]
+        .iter()
+        .filter(|e| e["type"] == json!("job.finished"))
+        .collect();
+    assert_eq!(finished.len(), 2);
+    assert_eq!(finished[1]["data"]["status"], json!("succeeded"));
+    assert_eq!(finished[1]["data"]["result"]["added"], json!(6));
+
+    let listed = app.all("/v1/jobs").await;
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0]["data"]["added"], json!(6), "newest first");
+}
+
+#[tokio::test]
+async fn async_is_refused_where_the_call_would_be_and_ignored_where_it_has_no_job() {
+    let app = job_app(100, 0, false).await;
+    let ids = app.create_leads(leads("r", 3)).await;
+    let c = app.create_campaign("C").await;
+    // Mode 1 and dry runs answer at once.
+    let r = app
+        .add(&c, json!({"leads": [{"leadId": ids[0]}], "async": true}))
+        .await;
+    assert_eq!(r.assert_ok(200)["added"], json!(1));
+    let r = app
+        .add(
+            &c,
+            json!({"selectAll": true, "async": true, "dryRun": true}),
+        )
+        .await;
+    assert_eq!(r.assert_ok(200)["added"], json!(2));
+    // A missing or archived campaign is refused before a job is queued.
+    app.add(
+        "665d4e5f6a7b8c9d0e1f2a3b",
+        json!({"selectAll": true, "async": true}),
+    )
+    .await
+    .assert_error(404, "NOT_FOUND");
+    let archived = app.create_campaign("Gone").await;
+    app.post(&format!("/v1/campaigns/{archived}/archive"), json!({}))
+        .await
+        .assert_ok(200);
+    app.add(&archived, json!({"selectAll": true, "async": true}))
+        .await
+        .assert_error(409, "CONFLICT");
+    app.add(&c, json!({"selectAll": true, "async": "yes"}))
+        .await
+        .assert_error(400, "VALIDATION_ERROR");
+    assert!(app.all("/v1/jobs").await.is_empty());
+    app.get("/v1/jobs/665d4e5f6a7b8c9d0e1f2a3b")
+        .await
+        .assert_error(404, "NOT_FOUND");
+
+    // Another workspace's job is not found.
+    let id = start(&app, &c, json!({"selectAll": true, "async": true})).await;
+    let (_, other) = app.other_workspace().await;
+    for method in [Method::GET, Method::DELETE] {
+        app.call_as(&other, method, &format!("/v1/jobs/{id}"), None)
+            .await
+            .assert_error(404, "NOT_FOUND");
+    }
+}
+
+#[tokio::test]
+async fn a_cancelled_job_leaves_whole_chunks_and_an_archived_campaign_fails_one() {
+    let app = job_app(5, 40, false).await;
+    app.create_leads(leads("k", 60)).await;
+    let c = app.create_campaign("C").await;
+    let id = start(&app, &c, json!({"selectAll": true, "async": true})).await;
+    until(&app, &id, |j| j["progress"]["done"].as_i64().unwrap() >= 10).await;
+    let r = app.delete(&format!("/v1/jobs/{id}")).await;
+    assert_eq!(r.assert_ok(200)["status"], json!("cancelled"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let job = app
+        .get(&format!("/v1/jobs/{id}"))
+        .await
+        .assert_ok(200)
+        .clone();
+    assert_eq!(job["status"], json!("cancelled"));
+    assert_eq!(job["data"], Value::Null);
+    let done = job["progress"]["done"].as_i64().unwrap();
+    assert!(done < 60, "stopped early: {job}");
+    assert_eq!(done % 5, 0, "whole chunks: {job}");
+    assert_eq!(app.campaign_lead_total(&c).await, done);
+    assert_eq!(app.members(&c).await.len() as i64, done);
+    app.delete(&format!("/v1/jobs/{id}"))
+        .await
+        .assert_error(409, "CONFLICT");
+    let last = app.events().await.pop().unwrap();
+    assert_eq!(last["type"], json!("job.finished"));
+    assert_eq!(last["data"]["status"], json!("cancelled"));
+
+    // The campaign is archived while a job adds to it: the job fails, with
+    // the reason, and keeps its whole chunks.
+    let c2 = app.create_campaign("Archived midway").await;
+    let id = start(&app, &c2, json!({"selectAll": true, "async": true})).await;
+    until(&app, &id, |j| j["progress"]["done"].as_i64().unwrap() >= 5).await;
+    app.post(&format!("/v1/campaigns/{c2}/archive"), json!({}))
+        .await
+        .assert_ok(200);
+    let job = until(&app, &id, finished).await;
+    assert_eq!(job["status"], json!("failed"), "{job}");
+    assert!(job["error"].as_str().unwrap().contains("archived"), "{job}");
+    assert_eq!(
+        app.campaign_lead_total(&c2).await,
+        job["progress"]["done"].as_i64().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn one_workspace_runs_its_jobs_in_turn_while_another_goes_on() {
+    let app = job_app(5, 20, true).await;
+    app.create_leads(leads("t", 40)).await;
+    let (a, b) = (
+        app.create_campaign("A").await,
+        app.create_campaign("B").await,
+    );
+    let first = start(&app, &a, json!({"selectAll": true, "async": true})).await;
+    let second = start(&app, &b, json!({"selectAll": true, "async": true})).await;
+    // Another workspace's job runs while this one's wait.
+    let (_, key) = app.other_workspace().await;
+    app.call_as(
+        &key,
+        Method::POST,
+        "/v1/leads/bulk",
+        Some(json!({"leads": leads("o", 10)})),
+    )
+    .await
+    .assert_ok(200);
+    let r = app
+        .call_as(
+            &key,
+            Method::POST,
+            "/v1/campaigns",
+            Some(json!({"name": "Theirs"})),
+        )
+        .await;
+    let theirs = r.assert_ok(201)["_id"].as_str().unwrap().to_owned();
+    let r = app
+        .call_as(
+            &key,
+            Method::POST,
+            &format!("/v1/campaigns/{theirs}/leads"),
+            Some(json!({"selectAll": true, "async": true})),
+        )
+        .await;
+    let their_job = r.assert_ok(202)["jobId"].as_str().unwrap().to_owned();
+    let mut their_done_while_ours_ran = false;
+    let mut both_ran = false;
+    loop {
+        let s = |id: &str| {
+            let app = &app;
+            let id = id.to_owned();
+            async move {
+                app.get(&format!("/v1/jobs/{id}"))
+                    .await
+                    .assert_ok(200)
+                    .clone()
+            }
+        };
+        let (x, y) = (s(&first).await, s(&second).await);
+        if x["status"] == json!("running") && y["status"] == json!("running") {
+            both_ran = true;
+        }
+        let t = app
+            .call_as(&key, Method::GET, &format!("/v1/jobs/{their_job}"), None)
+            .await;
+        if t.data()["status"] == json!("succeeded") && !finished(&y) {
+            their_done_while_ours_ran = true;
+        }
+        if finished(&x) && finished(&y) {
+            assert_eq!(x["status"], json!("succeeded"));
+            assert_eq!(y["status"], json!("succeeded"));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(!both_ran, "one job of the workspace at a time");
+    assert!(
+        their_done_while_ours_ran,
+        "the other workspace did not wait"
+    );
+    assert_eq!(app.campaign_lead_total(&a).await, 40);
+    assert_eq!(app.campaign_lead_total(&b).await, 40);
+}
+
+/// leadflow is killed with -9 while a job runs; the next server takes the
+/// job up from its last whole chunk and its counts are exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_killed_midway_resumes_and_counts_each_lead_once() {
+    use crate::helpers::{Server, leadflow};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::helpers::fresh_database_url(dir.path()).await;
+    let out = leadflow(
+        &["admin", "create-workspace", "--name", "Jobs", "--json"],
+        Some(&db),
+    )
+    .output()
+    .unwrap();
+    assert!(out.status.success());
+    let line = String::from_utf8(out.stdout).unwrap();
+    let ws: Value = serde_json::from_str(line.trim().lines().last().unwrap()).unwrap();
+    let key = ws["apiKey"].as_str().unwrap().to_owned();
+    let flags = [
+        "--job-chunk",
+        "50",
+        "--job-chunk-pause-ms",
+        "25",
+        "--job-lease-secs",
+        "1",
+    ];
+    let client = leadflow::client::http_client();
+    let call = |server: &Server, method: Method, path: &str, body: Option<Value>| {
+        let mut req = client
+            .request(method, server.url(path))
+            .header("x-api-key", &key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+
+    let mut server = Server::start(&db, &flags, Stdio::null(), Stdio::null());
+    server.wait_healthy().await;
+    for batch in 0..2 {
+        let (status, _) = call(
+            &server,
+            Method::POST,
+            "/v1/leads/bulk",
+            Some(json!({"leads": leads(&format!("b{batch}-"), 1000)})),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let (_, c) = call(
+        &server,
+        Method::POST,
+        "/v1/campaigns",
+        Some(json!({"name": "C"})),
+    )
+    .await;
+    let c = c["data"]["_id"].as_str().unwrap().to_owned();
+    // Some members already: they count as alreadyInCampaign, once.
+    let (_, some) = call(&server, Method::GET, "/v1/leads?limit=30", None).await;
+    let first: Vec<Value> = some["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| json!({"leadId": l["_id"]}))
+        .collect();
+    let (status, _) = call(
+        &server,
+        Method::POST,
+        &format!("/v1/campaigns/{c}/leads"),
+        Some(json!({"leads": first})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, job) = call(
+        &server,
+        Method::POST,
+        &format!("/v1/campaigns/{c}/leads"),
+        Some(json!({"selectAll": true, "async": true})),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let id = job["data"]["jobId"].as_str().unwrap().to_owned();
+    let job_path = format!("/v1/jobs/{id}");
+    for _ in 0..2000 {
+        let (_, j) = call(&server, Method::GET, &job_path, None).await;
+        if j["data"]["progress"]["done"].as_i64().unwrap() >= 400 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    let server = Server::start(&db, &flags, Stdio::null(), Stdio::null());
+    server.wait_healthy().await;
+    let (_, stopped) = call(&server, Method::GET, &job_path, None).await;
+    let at_kill = stopped["data"]["progress"]["done"].as_i64().unwrap();
+    assert!((400..2000).contains(&at_kill), "killed midway: {stopped}");
+    assert_eq!(at_kill % 50, 0, "whole chunks");
+    let mut job = Value::Null;
+    for _ in 0..2000 {
+        let (_, j) = call(&server, Method::GET, &job_path, None).await;
+        job = j["data"].clone();
+        if finished(&job) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(job["status"], json!("succeeded"), "{job}");
+    assert_eq!(
+        job["data"],
+        json!({"added": 1970, "skipped": 30, "matched": 2000, "blocked": 0,
+               "alreadyInCampaign": 30, "inOtherCampaign": 0}),
+        "each lead counted once"
+    );
+    assert_eq!(job["progress"], json!({"done": 2000, "total": 2000}));
+    let (_, members) = call(
+        &server,
+        Method::GET,
+        &format!("/v1/campaigns/{c}/leads?limit=1"),
+        None,
+    )
+    .await;
+    assert_eq!(members["pagination"]["total"], json!(2000));
+}
+
+#[tokio::test]
+async fn an_async_delete_by_filter_is_a_job_that_ends_with_the_synchronous_answer() {
+    let app = job_app(4, 0, false).await;
+    let doomed = app.create_leads(leads("gone", 30)).await;
+    app.create_leads(leads("kept", 5)).await;
+    let c = app.create_campaign("C").await;
+    app.add(&c, json!({"selectAll": true})).await.assert_ok(200);
+    let r = app
+        .call(
+            Method::DELETE,
+            "/v1/leads",
+            Some(json!({"deleteAll": true, "filters": {"search": "gone"},
+                        "excludeIds": [doomed[0]], "async": true})),
+        )
+        .await;
+    let id = r.assert_ok(202)["jobId"].as_str().unwrap().to_owned();
+    assert_eq!(
+        r.headers.get("location").unwrap().to_str().unwrap(),
+        format!("/v1/jobs/{id}")
+    );
+    let job = until(&app, &id, finished).await;
+    assert_eq!(job["status"], json!("succeeded"), "{job}");
+    assert_eq!(job["type"], json!("leads.delete"));
+    assert_eq!(job["data"], json!({"deletedCount": 29}));
+    assert_eq!(job["progress"], json!({"done": 29, "total": 29}));
+    assert_eq!(app.lead_total().await, 6);
+    assert_eq!(app.campaign_lead_total(&c).await, 6);
+    let left = app.all("/v1/leads").await;
+    assert_eq!(left.len(), 6);
+    assert!(left.iter().any(|l| l["_id"] == json!(doomed[0])));
+
+    // By IDs, it answers at once.
+    let r = app
+        .call(
+            Method::DELETE,
+            "/v1/leads",
+            Some(json!({"leadIds": [doomed[0]], "async": true})),
+        )
+        .await;
+    assert_eq!(r.assert_ok(200), &json!({"deletedCount": 1}));
+    let events = app.events().await;
+    let deleted: u64 = events
+        .iter()
+        .filter(|e| e["type"] == json!("lead.deleted"))
+        .map(|e| e["data"]["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        deleted, 30,
+        "one event per chunk, and one for the last delete"
+    );
+}
