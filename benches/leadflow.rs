@@ -10,7 +10,11 @@
 //! alone and while the big workspace sends select-all dry runs and searches
 //! (4 connections), reported as the small one's p50/p99 in both and how many
 //! of its requests were refused; S1, 10-lead adds from 32 connections spread
-//! over 16 workspaces (on Citus, over the workers' shards). The raw engine
+//! over 16 workspaces (on Citus, over the workers' shards); J1, the same
+//! select-all as a background job (`"async": true`): from the request to
+//! the job's success, beside the synchronous call and the raw engine, with
+//! the small workspace's 10-lead adds (2 connections) meanwhile against
+//! their p99 alone. The raw engine
 //! does the same work (same rows, same uniqueness rules, straight SQL through
 //! the driver, one transaction) in the same run, and each P is printed as a
 //! ratio to it. Times are medians of `--runs` runs; request bodies are encoded
@@ -21,6 +25,8 @@
 //! See BENCHMARKS.md for results and how to read them.
 
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -431,12 +437,12 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
         let load = Duration::from_secs_f64(args.load_seconds);
         let mine = server.campaign(&http, &quiet_key).await?;
         let big = server.campaign(&http, &key).await?;
-        let alone = neighbour(&server, &quiet_key, &mine, None, load).await?;
+        let alone = neighbour(&server, &quiet_key, &mine, None, Until::for_(load)).await?;
         let noisy = Noise {
             key: &key,
             campaign: &big,
         };
-        let loaded = neighbour(&server, &quiet_key, &mine, Some(noisy), load).await?;
+        let loaded = neighbour(&server, &quiet_key, &mine, Some(noisy), Until::for_(load)).await?;
         let ratio = loaded.p99 / alone.p99;
         println!(
             "| N1 | 10-lead adds of a small workspace, 2 connections | alone p50 {:.1} ms, p99 {:.1} ms | beside {} select-all dry runs and searches of N leads: p50 {:.1} ms, p99 {:.1} ms, {} refused | p99 {:.1}x | ≤ 3x and none refused: {} |",
@@ -452,6 +458,52 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
             } else {
                 "missed"
             }
+        );
+    }
+    if wanted(args, "J1") {
+        let load = Duration::from_secs_f64(args.load_seconds);
+        let mine = server.campaign(&http, &quiet_key).await?;
+        let alone = neighbour(&server, &quiet_key, &mine, None, Until::for_(load)).await?;
+        // The synchronous call and the raw engine, one run each (as P4).
+        let sync_campaign = server.campaign(&http, &key).await?;
+        let body = serde_json::to_vec(&json!({"selectAll": true}))?;
+        let (sync, sync_data) = server
+            .post(
+                &http,
+                &key,
+                &format!("/v1/campaigns/{sync_campaign}/leads"),
+                body,
+            )
+            .await?;
+        let (rw, _) = raw.select_into_campaign(ws, false).await?;
+        // The job, with the small workspace's adds beside it until it ends.
+        let campaign = server.campaign(&http, &key).await?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let job = async {
+            let out = job_select_all(&server, &http, &key, &campaign).await;
+            stop.store(true, Ordering::Relaxed);
+            out
+        };
+        let beside = neighbour(&server, &quiet_key, &mine, None, Until::Told(stop.clone()));
+        let (job, beside) = tokio::join!(job, beside);
+        let ((took, data), beside) = (job?, beside?);
+        anyhow::ensure!(
+            data["added"] == sync_data["added"] && data["matched"] == sync_data["matched"],
+            "the job answered {data}, the synchronous call {sync_data}"
+        );
+        println!(
+            "| J1 | select-all of {} leads as a job | {:.1} ms | synchronous {:.1} ms ({:.2}x), raw {:.1} ms ({:.2}x) | small workspace's 10-lead adds meanwhile: p50 {:.1} ms, p99 {:.1} ms, {} refused; alone p99 {:.1} ms ({:.1}x) |",
+            counted(&data, "matched"),
+            ms(took),
+            ms(sync),
+            took.as_secs_f64() / sync.as_secs_f64(),
+            ms(rw),
+            took.as_secs_f64() / rw.as_secs_f64(),
+            beside.p50,
+            beside.p99,
+            beside.refused,
+            alone.p99,
+            beside.p99 / alone.p99,
         );
     }
     let peak = server.peak_memory_kib();
@@ -1137,6 +1189,65 @@ async fn spread_load(
     })
 }
 
+/// How long a load runs: for a while, or until told to stop.
+#[derive(Clone)]
+enum Until {
+    Elapsed(Instant, Duration),
+    Told(Arc<AtomicBool>),
+}
+
+impl Until {
+    fn for_(d: Duration) -> Self {
+        Until::Elapsed(Instant::now(), d)
+    }
+
+    fn going(&self) -> bool {
+        match self {
+            Until::Elapsed(start, d) => start.elapsed() < *d,
+            Until::Told(stop) => !stop.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// J1: the select-all as a job, from the request to its success (polled
+/// every 50 ms); the answer's `data`.
+async fn job_select_all(
+    server: &Server,
+    http: &reqwest::Client,
+    key: &str,
+    campaign: &str,
+) -> anyhow::Result<(Duration, Value)> {
+    let started = Instant::now();
+    let res = http
+        .post(format!("{}/v1/campaigns/{campaign}/leads", server.base))
+        .header("X-Api-Key", key)
+        .json(&json!({"selectAll": true, "async": true}))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        res.status() == 202,
+        "the async add answered {}",
+        res.status()
+    );
+    let v: Value = res.json().await?;
+    let id = v["data"]["jobId"].as_str().unwrap_or_default().to_owned();
+    loop {
+        let job: Value = http
+            .get(format!("{}/v1/jobs/{id}", server.base))
+            .header("X-Api-Key", key)
+            .send()
+            .await?
+            .json()
+            .await?;
+        match job["data"]["status"].as_str() {
+            Some("succeeded") => return Ok((started.elapsed(), job["data"]["data"].clone())),
+            Some("queued" | "running") => {}
+            _ => anyhow::bail!("the job ended so: {job}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The big workspace's load in N1.
 #[derive(Clone, Copy)]
 struct Noise<'a> {
@@ -1153,7 +1264,7 @@ struct Neighbour {
     noise: usize,
 }
 
-/// N1: 2 connections of small adds to `campaign` for `duration`, with 4
+/// N1: 2 connections of small adds to `campaign` while `until` says, with 4
 /// connections of the big workspace's select-all dry runs and searches
 /// beside them when `noise` is given.
 async fn neighbour(
@@ -1161,18 +1272,18 @@ async fn neighbour(
     key: &str,
     campaign: &str,
     noise: Option<Noise<'_>>,
-    duration: Duration,
+    until: Until,
 ) -> anyhow::Result<Neighbour> {
-    let started = Instant::now();
     let mut noisy = Vec::new();
     if let Some(n) = noise {
         for worker in 0..4 {
             let http = leadflow::client::http_client();
             let base = server.base.clone();
             let (key, campaign) = (n.key.to_owned(), n.campaign.to_owned());
+            let until = until.clone();
             noisy.push(tokio::spawn(async move {
                 let mut sent = 0usize;
-                while started.elapsed() < duration {
+                while until.going() {
                     let req = if (worker + sent).is_multiple_of(2) {
                         http.post(format!("{base}/v1/campaigns/{campaign}/leads"))
                             .header("X-Api-Key", &key)
@@ -1196,12 +1307,17 @@ async fn neighbour(
         let http = leadflow::client::http_client();
         let base = server.base.clone();
         let (key, campaign) = (key.to_owned(), campaign.to_owned());
-        let tag = if noise.is_some() { "loaded" } else { "alone" };
+        let tag = match (&noise, &until) {
+            (Some(_), _) => "loaded",
+            (None, Until::Told(_)) => "job",
+            (None, Until::Elapsed(..)) => "alone",
+        };
+        let until = until.clone();
         quiet.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut refused = 0usize;
             let mut n = 0usize;
-            while started.elapsed() < duration {
+            while until.going() {
                 let body =
                     explicit_body((0..10).map(
                         |i| json!({"email": format!("n1-{tag}-{worker}-{n}-{i}@quiet.example")}),

@@ -1,7 +1,8 @@
 //! Webhook deliveries: the worker every server runs, and the sender it
 //! (and `POST /v1/webhooks/{id}/test`) sends with.
 //!
-//! Each round the worker queues the deliveries of new events (the store
+//! Each round the worker numbers the events committed since the last one
+//! (see `store::events`), queues the deliveries of new events (the store
 //! follows each endpoint's cursor through the gap-free event log), then
 //! claims the due deliveries of each workspace (a few per workspace, so
 //! one tenant's backlog does not hold up the others) for a lease, sends
@@ -249,6 +250,11 @@ pub async fn round(
     sender: &Sender,
     config: &WebhookConfig,
 ) -> crate::store::Result<()> {
+    // The events committed since the last round get their numbers (for
+    // the feed's readers too), then go to the endpoints.
+    for ws in store.unnumbered_events().await? {
+        store.number_events(ws).await?;
+    }
     for (ws, webhook) in store.webhooks_behind().await? {
         store.dispatch_webhook(ws, webhook, DISPATCH_BATCH).await?;
     }

@@ -27,6 +27,8 @@ async fn list(
     Query(query): Query<schema::EventQuery>,
 ) -> ApiResult {
     let (after, types, limit) = query.parse().map_err(ApiError::field)?;
+    // What has committed is numbered before it is read.
+    state.store.number_events(ws).await?;
     let (rows, has_more) = state.store.list_events(ws, after, types, limit).await?;
     let next_cursor = rows.last().map_or(after, |e| e.seq).to_string();
     Ok(axum::response::IntoResponse::into_response(Json(

@@ -1,18 +1,20 @@
 //! The event log, for both engines: a transactional outbox. A write that
 //! changes something worth telling records its events in its own
-//! transaction, as its last statements ([`record`]), so an event exists
-//! exactly when its change committed.
+//! transaction ([`record`]), so an event exists exactly when its change
+//! committed.
 //!
-//! Each workspace numbers its events 1, 2, 3 … with its row of
-//! `event_counters`, incremented by [`record`]. On PostgreSQL the row stays
-//! locked until the commit, so the workspace's next writer takes the next
-//! number only once this one's events are visible: numbers follow commit
-//! order, with no gaps, and a reader that asks for the events after the
-//! last number it saw misses none (a sequence would not do: its numbers
-//! follow the order transactions take them, not the order they commit).
-//! SQLite has one writer, which gives the same. Recording last keeps the
-//! lock's hold short (the events' inserts and the commit) and means a
-//! transaction holding it waits for no other lock.
+//! Events are written unnumbered; [`number`] gives them their workspace's
+//! next numbers afterwards, a round at a time under the workspace's
+//! `event_counters` row: the committed events not numbered yet, in the
+//! order they were written. A number is handed out only once every lower
+//! one is committed and visible, so a reader that asks for the events after
+//! the last number it saw misses none (numbers taken from a sequence as
+//! the rows are written would not do on PostgreSQL: a later number can
+//! commit first). Writers never wait for each other to number their events;
+//! the feed and the webhook worker number what is pending before they read.
+//! Changes that touch the same rows commit one after the other and their
+//! events are written in that order; changes that raced without touching
+//! each other's rows may be numbered in either order.
 
 use serde_json::{Value, json};
 
@@ -62,28 +64,15 @@ pub struct EventRow {
     pub created_at: i64,
 }
 
-/// Records the events of the calling transaction: the last statements of
-/// every write that makes any (see the module's notes).
+/// Records the events of the calling transaction, unnumbered (see the
+/// module's notes).
 pub async fn record(e: &impl Exec, ws: WorkspaceRef, events: Vec<Event>) -> Result<()> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let n = events.len() as i64;
-    let last = e
-        .query_i64(&e.sql(
-            r"insert into event_counters (workspace_id, last) values (?1, ?2)
-             on conflict (workspace_id) do update set last = event_counters.last + excluded.last
-             returning last",
-            vec![ws.key.into(), n.into()],
-        ))
-        .await?;
     let now = now_ms();
-    for (seq, event) in (last - n + 1..).zip(events) {
+    for event in events {
         e.execute(&e.sql(
-            "insert into events (workspace_id, seq, type, data, created_at) values (?1, ?2, ?3, ?4, ?5)",
+            "insert into events (workspace_id, type, data, created_at) values (?1, ?2, ?3, ?4)",
             vec![
                 ws.key.into(),
-                seq.into(),
                 event.kind.as_str().into(),
                 event.data.into(),
                 now.into(),
@@ -92,6 +81,87 @@ pub async fn record(e: &impl Exec, ws: WorkspaceRef, events: Vec<Event>) -> Resu
         .await?;
     }
     Ok(())
+}
+
+/// At most this many events are numbered in one transaction.
+const NUMBER_BATCH: usize = 10_000;
+
+/// Whether the workspace has committed events not numbered yet.
+pub async fn unnumbered(e: &impl Exec, ws: WorkspaceRef) -> Result<bool> {
+    e.query_one(&e.sql(
+        "select exists (select 1 from events where workspace_id = ?1 and seq is null)",
+        vec![ws.key.into()],
+    ))
+    .await?
+    .bool(0)
+}
+
+/// Workspaces with committed events not numbered yet.
+pub async fn unnumbered_workspaces(e: &impl Exec) -> Result<Vec<WorkspaceRef>> {
+    e.query(&e.sql(
+        r"select s.id, s.created_at from workspaces s
+         where s.id in (select workspace_id from events where seq is null)",
+        vec![],
+    ))
+    .await?
+    .into_iter()
+    .map(|mut r| {
+        Ok(WorkspaceRef {
+            key: r.i64(0)?,
+            created_at: r.i64(1)?,
+        })
+    })
+    .collect()
+}
+
+/// Numbers the workspace's committed events not numbered yet (up to
+/// [`NUMBER_BATCH`]), in the order they were written, after its last
+/// number; returns how many. The counter row is locked first, so rounds of
+/// one workspace take turns and each starts after the last one's numbers.
+pub async fn number(e: &impl Exec, ws: WorkspaceRef) -> Result<u64> {
+    e.execute(&e.sql(
+        "insert into event_counters (workspace_id, last) values (?1, 0) on conflict (workspace_id) do nothing",
+        vec![ws.key.into()],
+    ))
+    .await?;
+    let lock = e.dialect().for_update();
+    let last = e
+        .query_i64(&e.sql(
+            &format!("select last from event_counters where workspace_id = ?1{lock}"),
+            vec![ws.key.into()],
+        ))
+        .await?;
+    let ids: Vec<i64> = e
+        .query(&e.sql(
+            "select id from events where workspace_id = ?1 and seq is null order by id limit ?2",
+            vec![ws.key.into(), (NUMBER_BATCH as i64).into()],
+        ))
+        .await?
+        .into_iter()
+        .map(|mut r| r.i64(0))
+        .collect::<Result<_>>()?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let n = ids.len() as i64;
+    // Positions count from 0 on SQLite (`json_each`'s keys), from 1 on
+    // PostgreSQL (`with ordinality`).
+    let first = match e.dialect() {
+        super::sql::Dialect::Sqlite => last + 1,
+        super::sql::Dialect::Postgres => last,
+    };
+    let mut sql = e.sql("", vec![ws.key.into(), first.into()]);
+    let rows = sql.int_rows(ids, "j");
+    sql.push(&format!(
+        "update events set seq = ?2 + j.pos from {rows} where events.workspace_id = ?1 and events.id = j.id"
+    ));
+    e.execute(&sql).await?;
+    e.execute(&e.sql(
+        "update event_counters set last = ?2 where workspace_id = ?1",
+        vec![ws.key.into(), (last + n).into()],
+    ))
+    .await?;
+    Ok(n as u64)
 }
 
 /// The workspace's events numbered after `after`, of `types` (all when
@@ -107,6 +177,8 @@ pub async fn list(
         "select seq, type, data, created_at from events where workspace_id = ?1 and seq > ?2",
         vec![ws.key.into(), after.into()],
     );
+    // (Unnumbered events, `seq` null, are not listed: `seq > ?2` is not
+    // true of them.)
     if !types.is_empty() {
         let names: Vec<String> = types.iter().map(|t| t.as_str().to_owned()).collect();
         let c = sql.in_list("type", names, false);
@@ -127,6 +199,18 @@ pub async fn list(
     let more = rows.len() > limit;
     rows.truncate(limit);
     Ok((rows, more))
+}
+
+/// Numbers every committed event of the workspace not numbered yet.
+pub async fn number_all(e: &impl Exec, ws: WorkspaceRef) -> Result<u64> {
+    let mut total = 0;
+    loop {
+        let n = number(e, ws).await?;
+        total += n;
+        if n < NUMBER_BATCH as u64 {
+            return Ok(total);
+        }
+    }
 }
 
 /// The last number the workspace gave an event (0 before its first).

@@ -252,6 +252,11 @@ pub trait Storage: Send + Sync + 'static {
         types: Vec<EventType>,
         limit: usize,
     ) -> Result<(Vec<events::EventRow>, bool)>;
+    /// Numbers the workspace's committed events not numbered yet (a write
+    /// only when there are some); returns how many.
+    async fn number_events(&self, ws: WorkspaceRef) -> Result<u64>;
+    /// Workspaces with events not numbered yet.
+    async fn unnumbered_events(&self) -> Result<Vec<WorkspaceRef>>;
     /// Removes every workspace's events recorded before `before` (ms),
     /// and the finished deliveries made before then.
     async fn prune_events(&self, before: i64) -> Result<u64>;

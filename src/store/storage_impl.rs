@@ -401,6 +401,17 @@ macro_rules! storage_impl {
             $run!(self, one, |e| events::list(e, ws, after, &types, limit))
         }
 
+        async fn number_events(&self, ws: WorkspaceRef) -> Result<u64> {
+            if !$run!(self, one, |e| events::unnumbered(e, ws))? {
+                return Ok(0);
+            }
+            $run!(self, write(true, small: true), |e| events::number_all(e, ws))
+        }
+
+        async fn unnumbered_events(&self) -> Result<Vec<WorkspaceRef>> {
+            $run!(self, one, |e| events::unnumbered_workspaces(e))
+        }
+
         async fn prune_events(&self, before: i64) -> Result<u64> {
             $run!(self, write(true), |e| events::prune(e, before))
         }

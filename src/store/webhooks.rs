@@ -86,6 +86,9 @@ fn literal(b: bool) -> &'static str {
 /// A new endpoint: it receives the events recorded from now on.
 pub async fn create(e: &impl Exec, ws: WorkspaceRef, c: WebhookChange) -> Result<WebhookRow> {
     let now = now_ms();
+    // Events committed before this one are numbered first, so that the
+    // endpoint gets those recorded after it, and no earlier one.
+    events::number_all(e, ws).await?;
     let cursor = events::last(e, ws).await?;
     let enabled = literal(c.enabled.unwrap_or(true));
     let key = e
@@ -169,6 +172,7 @@ pub async fn update(
     }
     match c.enabled {
         Some(true) if !current.enabled => {
+            events::number_all(e, ws).await?;
             let last = sql.param(events::last(e, ws).await?);
             sql.push(&format!(
                 ", enabled = true, disabled_reason = null, failing_since = null, cursor = {last}"

@@ -380,6 +380,7 @@ async fn old_events_are_pruned_and_numbering_goes_on() {
     let app = spawn_app().await;
     app.create_lead(json!({"email": "a@example.com"})).await;
     app.create_lead(json!({"email": "b@example.com"})).await;
+    assert_eq!(app.events().await.len(), 2, "read, so numbered 1 and 2");
     let removed = app
         .store
         .prune_events(leadflow::domain::now_ms() + 1)

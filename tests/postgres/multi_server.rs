@@ -285,3 +285,89 @@ async fn two_servers_on_one_database_count_exactly_and_never_duplicate() {
         "one server printed the bootstrap, the other nothing: {printed:?}"
     );
 }
+
+/// Two servers on one database share the webhook deliveries: every event
+/// reaches the receiver once (`FOR UPDATE SKIP LOCKED` on the endpoint
+/// while its events are queued, and on the deliveries while they are
+/// claimed), whichever server recorded it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_deliver_each_webhook_message_once() {
+    use std::sync::{Arc, Mutex};
+
+    assert!(
+        postgres_server().is_some(),
+        "this test needs LEADFLOW_TEST_ENGINE=postgres"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database_url(dir.path()).await;
+    let mut config =
+        leadflow::config::Config::new("127.0.0.1:0", leadflow::config::DatabaseUrl::new(db));
+    config.webhooks.allow_private = true;
+    config.webhooks.poll = Duration::from_millis(10);
+    config.db_max_connections = 4;
+    let mut bases = Vec::new();
+    let mut store = None;
+    for _ in 0..2 {
+        let app = leadflow::startup::Application::build(&config)
+            .await
+            .unwrap();
+        bases.push(format!("http://127.0.0.1:{}", app.port()));
+        store = Some(app.store());
+        tokio::spawn(app.run_until(std::future::pending()));
+    }
+    let store = store.unwrap();
+    let (_, key) = store.create_workspace("Shared hooks", None).await.unwrap();
+    let key = key.expose().to_owned();
+
+    // A receiver that counts what it gets, by webhook-id.
+    let got: Arc<Mutex<Vec<String>>> = Default::default();
+    let seen = got.clone();
+    let receiver = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
+        let seen = seen.clone();
+        async move {
+            let id = headers["webhook-id"].to_str().unwrap().to_owned();
+            seen.lock().unwrap().push(id);
+            axum::http::StatusCode::NO_CONTENT
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+
+    let client = leadflow::client::http_client();
+    let r = client
+        .post(format!("{}/v1/webhooks", bases[0]))
+        .header("X-Api-Key", &key)
+        .json(&json!({"url": format!("http://127.0.0.1:{port}/")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    for i in 0..60 {
+        let r = client
+            .post(format!("{}/v1/leads", bases[i % 2]))
+            .header("X-Api-Key", &key)
+            .json(&json!({"email": format!("shared{i}@example.com")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let distinct: HashSet<String> = got.lock().unwrap().iter().cloned().collect();
+        if distinct.len() == 60 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of 60 arrived",
+            distinct.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Both servers keep polling a while: nothing comes twice.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let all = got.lock().unwrap().clone();
+    assert_eq!(all.len(), 60, "no message sent twice: {all:?}");
+}
