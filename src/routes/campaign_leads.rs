@@ -462,7 +462,11 @@ fn explain(given: Option<Flag>, dry_run: bool) -> Result<bool, ApiError> {
             ("byIds" = (summary = "Move two leads", value = json!({"toCampaignId": "665d4e5f6a7b8c9d0e1f2a3c", "leadIds": ["665d4e5f6a7b8c9d0e1f2a3b"]}))),
             ("copyAll" = (summary = "Copy every member tagged vip, keeping statuses, as an explained dry run", value = json!({"toCampaignId": "665d4e5f6a7b8c9d0e1f2a3c", "selectAll": true, "filters": {"tags": ["vip"]}, "copy": true, "status": "keep", "dryRun": true, "explain": true})))
         )),
-    responses((status = 200, description = "`moved` (or `copied`), `skipped`, `alreadyInCampaign`, `blocked`, `matched`", body = schema::Envelope<schema::MoveLeadsResult>))
+    responses(
+        (status = 200, description = "`moved` (or `copied`), `skipped`, `alreadyInCampaign`, `blocked`, `matched`", body = schema::Envelope<schema::MoveLeadsResult>),
+        (status = 202, description = "With `selectAll` and `async: true`: the job that does it (`Location: /v1/jobs/{id}`)", body = schema::Envelope<schema::JobAccepted>,
+            headers(("Location" = String, description = "The job: /v1/jobs/{id}")))
+    )
 )]
 async fn move_leads(
     State(state): State<AppState>,
@@ -502,41 +506,47 @@ async fn move_leads(
         filters: input.filters,
         exclude: input.exclude_ids,
     };
+    let keep_status = input.status.is_some_and(|s| s.0);
+    let run_async = flag(input.run_async, false) && !dry_run;
     let (leads, _turn) = match target.target()? {
         Target::Ids(ids) => (MoveLeads::Ids(ids), None),
-        Target::All { filter, exclude } => (
-            MoveLeads::All(Box::new(Selection {
+        Target::All { filter, exclude } => {
+            let selection = Selection {
                 filter,
                 exclude,
                 keys: None,
-            })),
-            Some(state.turns.take(ws).await),
-        ),
+            };
+            if run_async {
+                let params =
+                    crate::store::jobs::move_params(campaign, to, &selection, copy, keep_status);
+                let job = state
+                    .store
+                    .create_job(ws, crate::store::jobs::MOVE_LEADS, params)
+                    .await?;
+                return super::jobs::accepted(&job);
+            }
+            (
+                MoveLeads::All(Box::new(selection)),
+                Some(state.turns.take(ws).await),
+            )
+        }
     };
     let m = Move {
         to,
         leads,
         copy,
-        keep_status: input.status.is_some_and(|s| s.0),
+        keep_status,
         explain,
     };
     let outcome = state
         .store
         .move_campaign_leads(ws, campaign, m, dry_run)
         .await?;
-    let skipped = outcome.matched - outcome.moved;
-    let already = skipped - outcome.blocked;
-    ok(schema::MoveLeadsResult {
-        moved: (!copy).then_some(outcome.moved),
-        copied: copy.then_some(outcome.moved),
-        skipped,
-        already_in_campaign: already,
-        blocked: outcome.blocked,
-        matched: outcome.matched,
-        explain: outcome
-            .examples
-            .as_ref()
-            .map(|x| schema::Explain::new((already, outcome.blocked, None), x)),
-        dry_run: dry_run.then_some(true),
-    })
+    let mut result = schema::MoveLeadsResult::of(&outcome, copy);
+    result.explain = outcome
+        .examples
+        .as_ref()
+        .map(|x| schema::Explain::new((result.already_in_campaign, outcome.blocked, None), x));
+    result.dry_run = dry_run.then_some(true);
+    ok(result)
 }

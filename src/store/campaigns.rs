@@ -489,10 +489,17 @@ pub async fn open_campaign(
     options: AddOptions,
 ) -> Result<Enrollment> {
     let lock = e.dialect().for_share();
+    // (SQLite finds the last membership on the campaign's index alone.)
+    let members_of = match e.dialect() {
+        Dialect::Sqlite => "campaign_id = ?2",
+        Dialect::Postgres => "workspace_id = ?1 and campaign_id = ?2",
+    };
     let mut row = e
         .query_opt(&e.sql(
             &format!(
-                "select created_at, status, settings from campaigns where workspace_id = ?1 and id = ?2{lock}"
+                r"select created_at, status, settings,
+                   (select coalesce(max(id), 0) from campaign_leads where {members_of})
+                 from campaigns where workspace_id = ?1 and id = ?2{lock}"
             ),
             vec![ws.key.into(), id.key.into()],
         ))
@@ -504,6 +511,7 @@ pub async fn open_campaign(
     let status = CampaignStatus::parse(&row.text(1)?).unwrap_or(CampaignStatus::Draft);
     let status = status.admit().map_err(|m| StoreError::Conflict(m.into()))?;
     let settings: Value = row.json(2)?;
+    let last_member = row.i64(3)?;
     let skip_other = options.skip_if_in_other_campaign.unwrap_or_else(|| {
         settings
             .get(SKIP_IF_IN_OTHER_CAMPAIGN)
@@ -515,6 +523,7 @@ pub async fn open_campaign(
         status,
         now: now_ms(),
         skip_other,
+        last_member,
     })
 }
 
@@ -658,23 +667,13 @@ struct Added {
 }
 
 impl Added {
-    async fn begin(e: &impl Exec, ws: WorkspaceRef, campaign: ObjectId, at: i64) -> Result<Self> {
-        let sql = match e.dialect() {
-            // (The campaign's index holds its memberships in key order.)
-            Dialect::Sqlite => e.sql(
-                "select coalesce(max(id), 0) from campaign_leads where campaign_id = ?1",
-                vec![campaign.key.into()],
-            ),
-            Dialect::Postgres => e.sql(
-                "select coalesce(max(id), 0) from campaign_leads where workspace_id = ?1 and campaign_id = ?2",
-                vec![ws.key.into(), campaign.key.into()],
-            ),
-        };
-        Ok(Added {
+    /// An add to the campaign `to` opened.
+    fn to(campaign: ObjectId, to: Enrollment) -> Self {
+        Added {
             campaign,
-            before: e.query_i64(&sql).await?,
-            at,
-        })
+            before: to.last_member,
+            at: to.now,
+        }
     }
 
     /// `campaign.leads_added` with `counts` (whose `added` says how many),
@@ -727,7 +726,7 @@ async fn explicit(
 ) -> Result<(ExplicitOutcome, Added, Vec<ObjectId>)> {
     let to = open_campaign(e, ws, campaign, options).await?;
     serialize_skip_other(e, ws, to).await?;
-    let added = Added::begin(e, ws, campaign, to.now).await?;
+    let added = Added::to(campaign, to);
     let plan = ExplicitPlan::new(&entries, to.now);
     let found = leads::created_at_by_key(e, ws, &plan.named).await?;
     // Create first, then look up the emails that were not created: a lead
@@ -915,7 +914,7 @@ pub async fn add_selection(
 ) -> Result<SelectionOutcome> {
     let to = open_campaign(e, ws, campaign, options).await?;
     serialize_skip_other(e, ws, to).await?;
-    let added = Added::begin(e, ws, campaign, to.now).await?;
+    let added = Added::to(campaign, to);
     let dnc = dnc::any(e, ws).await?;
     let outcome = e.enroll_selection(ws, to, selection, dnc).await?;
     MemberDeltas::default()
@@ -984,7 +983,7 @@ pub async fn move_leads(
         (open_source().await?, to)
     };
     let d = e.dialect();
-    let made = Added::begin(e, ws, m.to, to.now).await?;
+    let made = Added::to(m.to, to);
     let dnc = dnc::any(e, ws).await?;
     // The selected members of the source (aliased `s`) and their leads
     // (`l`); `head` writes what comes before `from` (a `select` list, or
@@ -1014,6 +1013,10 @@ pub async fn move_leads(
                 if !selection.exclude.is_empty() {
                     let c = sql.id_in("l", "created_at", &selection.exclude, true);
                     sql.push(&format!(" and {c}"));
+                }
+                if let Some((lo, hi)) = selection.keys {
+                    let (lo, hi) = (sql.param(lo), sql.param(hi));
+                    sql.push(&format!(" and l.id > {lo} and l.id <= {hi}"));
                 }
             }
         }

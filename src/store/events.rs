@@ -12,6 +12,8 @@
 //! the rows are written would not do on PostgreSQL: a later number can
 //! commit first). Writers never wait for each other to number their events;
 //! the feed and the webhook worker number what is pending before they read.
+//! (SQLite, whose writes are one at a time, numbers them as it writes them:
+//! its counter row is never waited for.)
 //! Changes that touch the same rows commit one after the other and their
 //! events are written in that order; changes that raced without touching
 //! each other's rows may be numbered in either order.
@@ -64,22 +66,47 @@ pub struct EventRow {
     pub created_at: i64,
 }
 
-/// Records the events of the calling transaction, unnumbered (see the
-/// module's notes).
+/// Records the events of the calling transaction, in one statement (see
+/// the module's notes): unnumbered on PostgreSQL; on SQLite, whose writes
+/// are one at a time, numbered at once (the counter row is only ever
+/// waited for by the one writer).
 pub async fn record(e: &impl Exec, ws: WorkspaceRef, events: Vec<Event>) -> Result<()> {
-    let now = now_ms();
-    for event in events {
-        e.execute(&e.sql(
-            "insert into events (workspace_id, type, data, created_at) values (?1, ?2, ?3, ?4)",
-            vec![
-                ws.key.into(),
-                event.kind.as_str().into(),
-                event.data.into(),
-                now.into(),
-            ],
-        ))
-        .await?;
+    if events.is_empty() {
+        return Ok(());
     }
+    let first = match e.dialect() {
+        super::sql::Dialect::Sqlite => {
+            let n = events.len() as i64;
+            let last = e
+                .query_i64(&e.sql(
+                    r"insert into event_counters (workspace_id, last) values (?1, ?2)
+                     on conflict (workspace_id) do update set last = event_counters.last + excluded.last
+                     returning last",
+                    vec![ws.key.into(), n.into()],
+                ))
+                .await?;
+            Some(last - n + 1)
+        }
+        super::sql::Dialect::Postgres => None,
+    };
+    let now = now_ms();
+    let mut sql = e.sql(
+        "insert into events (workspace_id, seq, type, data, created_at) values ",
+        vec![],
+    );
+    let (w, at) = (sql.param(ws.key), sql.param(now));
+    let mut rows = Vec::with_capacity(events.len());
+    for (i, event) in events.into_iter().enumerate() {
+        let seq = match first {
+            Some(first) => sql.param(first + i as i64),
+            None => "null".to_owned(),
+        };
+        let kind = sql.param(event.kind.as_str());
+        let data = sql.param(event.data);
+        rows.push(format!("({w}, {seq}, {kind}, {data}, {at})"));
+    }
+    sql.push(&rows.join(", "));
+    e.execute(&sql).await?;
     Ok(())
 }
 

@@ -130,6 +130,9 @@ pub struct Enrollment {
     /// Skip leads with a `pending`, `active` or `paused` membership in
     /// another campaign of the workspace (`skipIfInOtherCampaign`).
     pub skip_other: bool,
+    /// The campaign's highest membership key when it was opened: the
+    /// memberships made since come after it (keys only grow).
+    pub last_member: i64,
 }
 
 /// One connection (or transaction) of an engine.

@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use super::exec::{self, Exec, Row, Total};
 use super::sql::Dialect;
 use super::{
-    AddOptions, Page, PageRequest, Result, Selection, SelectionOutcome, StoreError, WorkspaceRef,
-    campaigns, events, leads,
+    AddOptions, Move, MoveLeads, MoveOutcome, Page, PageRequest, Result, Selection,
+    SelectionOutcome, StoreError, WorkspaceRef, campaigns, events, leads,
 };
 use crate::domain::event::EventType;
 use crate::domain::filter::LeadFilter;
@@ -30,6 +30,8 @@ pub const NOT_FOUND: StoreError = StoreError::NotFound("Job not found");
 pub const ADD_LEADS: &str = "campaign.add_leads";
 /// The kind of job that deletes a selection of leads.
 pub const DELETE_LEADS: &str = "leads.delete";
+/// The kind of job that moves (or copies) a campaign's members.
+pub const MOVE_LEADS: &str = "campaign.move_leads";
 
 /// A job.
 #[derive(Clone, Debug)]
@@ -114,6 +116,79 @@ pub fn add_params(
     params
 }
 
+/// What a move job does: the source, the target, the selection of the
+/// source's members (by their leads) and how.
+pub fn move_params(
+    from: ObjectId,
+    to: ObjectId,
+    selection: &Selection,
+    copy: bool,
+    keep_status: bool,
+) -> Value {
+    let mut params = selection_params(selection);
+    params["campaignId"] = from.to_string().into();
+    params["toCampaignId"] = to.to_string().into();
+    params["copy"] = copy.into();
+    params["keepStatus"] = keep_status.into();
+    params
+}
+
+/// A move job's source and move (for the selection `selection`).
+fn move_of(params: &Value, selection: Selection) -> Result<(ObjectId, Move)> {
+    let id = |k: &str| {
+        params[k]
+            .as_str()
+            .and_then(ObjectId::parse)
+            .ok_or_else(|| unreadable(params))
+    };
+    let m = Move {
+        to: id("toCampaignId")?,
+        leads: MoveLeads::All(Box::new(selection)),
+        copy: params["copy"].as_bool().unwrap_or(false),
+        keep_status: params["keepStatus"].as_bool().unwrap_or(false),
+        explain: false,
+    };
+    Ok((id("campaignId")?, m))
+}
+
+impl JobRow {
+    /// A move job's counts so far, and whether it copies.
+    pub fn moved(&self) -> (MoveOutcome, bool) {
+        let n = |k: &str| self.result[k].as_u64().unwrap_or(0);
+        let outcome = MoveOutcome {
+            matched: n("matched"),
+            moved: n("moved"),
+            blocked: n("blocked"),
+            examples: None,
+        };
+        (outcome, self.params["copy"].as_bool().unwrap_or(false))
+    }
+}
+
+/// The leads a job goes through, in key order (conditions on `l`, and
+/// its `from`): a selection of the workspace's leads, or of a source
+/// campaign's members.
+fn scope(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    j: &JobRow,
+    selection: &Selection,
+) -> Result<super::sql::Sql> {
+    let mut sql = exec::selection_sql(e.dialect(), ws, selection);
+    if j.kind == MOVE_LEADS {
+        let (from, _) = move_of(&j.params, Selection::default())?;
+        let src = sql.param(from.key);
+        sql.text = format!(
+            r"campaign_leads s join leads l on l.workspace_id = s.workspace_id and l.id = s.lead_id
+             where s.workspace_id = l.workspace_id and s.campaign_id = {src} and {}",
+            sql.text
+        );
+    } else {
+        sql.text = format!("leads l where {}", sql.text);
+    }
+    Ok(sql)
+}
+
 fn unreadable(params: &Value) -> StoreError {
     StoreError::Internal(anyhow::anyhow!("a job's params do not read back: {params}"))
 }
@@ -158,6 +233,15 @@ pub async fn create(e: &impl Exec, ws: WorkspaceRef, kind: &str, params: Value) 
     if kind == ADD_LEADS {
         let (campaign, options) = add_target(&params)?;
         campaigns::open_campaign(e, ws, campaign, options).await?;
+    }
+    if kind == MOVE_LEADS {
+        // The move's own checks, as a dry run of an empty selection.
+        let none = Selection {
+            keys: Some((0, 0)),
+            ..Default::default()
+        };
+        let (from, m) = move_of(&params, none)?;
+        campaigns::move_leads(e, ws, from, &m, true).await?;
     }
     let now = now_ms();
     let key = e
@@ -329,9 +413,9 @@ pub async fn claim(
 /// How many leads the job's selection holds now (its progress's total).
 async fn count(e: &impl Exec, ws: WorkspaceRef, j: &JobRow) -> Result<i64> {
     let selection = selection_of(&j.params)?;
-    let sql = exec::selection_sql(e.dialect(), ws, &selection);
+    let sql = scope(e, ws, j, &selection)?;
     e.query_i64(&super::sql::Sql {
-        text: format!("select count(*) from leads l where {}", sql.text),
+        text: format!("select count(*) from {}", sql.text),
         ..sql
     })
     .await
@@ -373,12 +457,12 @@ pub async fn step(
     let mut selection = selection_of(&j.params)?;
     // The chunk: the next `chunk` leads of the selection after the cursor.
     selection.keys = Some((j.cursor, i64::MAX));
-    let sql = exec::selection_sql(e.dialect(), ws, &selection);
+    let sql = scope(e, ws, &j, &selection)?;
     let limit = chunk as i64;
     let end = e
         .query_opt(&super::sql::Sql {
             text: format!(
-                "select max(id) from (select l.id from leads l where {} order by l.id limit {limit}) c",
+                "select max(id) from (select l.id from {} order by l.id limit {limit}) c",
                 sql.text
             ),
             ..sql
@@ -414,6 +498,12 @@ pub async fn step(
         DELETE_LEADS => {
             let gone = leads::delete_many(e, ws, &selection).await?;
             (gone, json!({"deletedCount": gone}))
+        }
+        MOVE_LEADS => {
+            let (from, m) = move_of(&j.params, selection)?;
+            let o = campaigns::move_leads(e, ws, from, &m, false).await?;
+            let counts = json!({"matched": o.matched, "moved": o.moved, "blocked": o.blocked});
+            (o.matched, counts)
         }
         other => {
             return Err(StoreError::Internal(anyhow::anyhow!(

@@ -495,3 +495,70 @@ async fn an_async_delete_by_filter_is_a_job_that_ends_with_the_synchronous_answe
         "one event per chunk, and one for the last delete"
     );
 }
+
+#[tokio::test]
+async fn an_async_move_or_copy_is_a_job_that_ends_with_the_synchronous_answer() {
+    let app = job_app(3, 0, false).await;
+    let ids = app.create_leads(leads("m", 20)).await;
+    let (from, to) = (
+        app.create_campaign("From").await,
+        app.create_campaign("To").await,
+    );
+    app.add(&from, json!({"selectAll": true}))
+        .await
+        .assert_ok(200);
+    app.add(
+        &to,
+        json!({"leads": [{"leadId": ids[0]}, {"leadId": ids[1]}]}),
+    )
+    .await
+    .assert_ok(200);
+    let move_path = format!("/v1/campaigns/{from}/leads/move");
+    let body = json!({"toCampaignId": to, "selectAll": true, "excludeIds": [ids[5]], "copy": true});
+    let mut dry = body.clone();
+    dry["dryRun"] = json!(true);
+    let mut want = app.post(&move_path, dry).await.assert_ok(200).clone();
+    want.as_object_mut().unwrap().remove("dryRun");
+    let mut asked = body.clone();
+    asked["async"] = json!(true);
+    let r = app.post(&move_path, asked).await;
+    let id = r.assert_ok(202)["jobId"].as_str().unwrap().to_owned();
+    let job = until(&app, &id, finished).await;
+    assert_eq!(job["status"], json!("succeeded"), "{job}");
+    assert_eq!(job["type"], json!("campaign.move_leads"));
+    assert_eq!(job["data"], want, "the same answer as the synchronous call");
+    assert_eq!(job["data"]["copied"], json!(17));
+    assert_eq!(app.campaign_lead_total(&to).await, 19);
+    assert_eq!(
+        app.campaign_lead_total(&from).await,
+        20,
+        "a copy leaves them"
+    );
+
+    // A move, async: they leave the source, but for the excluded one.
+    let third = app.create_campaign("Third").await;
+    let r = app
+        .post(
+            &move_path,
+            json!({"toCampaignId": third, "selectAll": true, "excludeIds": [ids[5]], "async": true}),
+        )
+        .await;
+    let id = r.assert_ok(202)["jobId"].as_str().unwrap().to_owned();
+    let job = until(&app, &id, finished).await;
+    assert_eq!(job["data"]["moved"], json!(19), "{job}");
+    assert_eq!(job["progress"], json!({"done": 19, "total": 19}));
+    assert_eq!(app.campaign_lead_total(&from).await, 1);
+    assert_eq!(app.campaign_lead_total(&third).await, 19);
+
+    // Refused before a job is queued: an archived target.
+    app.post(&format!("/v1/campaigns/{third}/archive"), json!({}))
+        .await
+        .assert_ok(200);
+    app.post(
+        &move_path,
+        json!({"toCampaignId": third, "selectAll": true, "async": true}),
+    )
+    .await
+    .assert_error(409, "CONFLICT");
+    assert_eq!(app.all("/v1/jobs").await.len(), 2);
+}

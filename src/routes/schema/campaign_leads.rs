@@ -238,6 +238,29 @@ pub struct MoveLeadsRequest {
     #[serde(default, deserialize_with = "given")]
     #[schema(value_type = Option<bool>)]
     pub explain: Option<Flag>,
+    /// With `selectAll`: run as a background job, in chunks of their own
+    /// transactions, and answer 202 with its `jobId` at once. A move by
+    /// `leadIds`, and a dry run, answer at once whatever it says.
+    #[serde(default, rename = "async", deserialize_with = "given")]
+    #[schema(value_type = Option<bool>)]
+    pub run_async: Option<Flag>,
+}
+
+impl MoveLeadsResult {
+    /// The answer to a move (or its job) that did this.
+    pub fn of(outcome: &crate::store::MoveOutcome, copy: bool) -> Self {
+        let skipped = outcome.matched - outcome.moved;
+        MoveLeadsResult {
+            moved: (!copy).then_some(outcome.moved),
+            copied: copy.then_some(outcome.moved),
+            skipped,
+            already_in_campaign: skipped - outcome.blocked,
+            blocked: outcome.blocked,
+            matched: outcome.matched,
+            explain: None,
+            dry_run: None,
+        }
+    }
 }
 
 /// reset or keep.

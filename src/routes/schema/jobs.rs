@@ -3,9 +3,9 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{AddSelectionResult, DeletedCount};
+use super::{AddSelectionResult, DeletedCount, MoveLeadsResult};
 use crate::domain::format_time;
-use crate::store::jobs::{DELETE_LEADS, JobRow};
+use crate::store::jobs::{DELETE_LEADS, JobRow, MOVE_LEADS};
 
 /// A finished job's answer: the synchronous call's.
 #[derive(Serialize, ToSchema)]
@@ -15,6 +15,8 @@ pub enum JobResult {
     Added(AddSelectionResult),
     /// `leads.delete`.
     Deleted(DeletedCount),
+    /// `campaign.move_leads`.
+    Moved(MoveLeadsResult),
 }
 
 /// Work run in the background, in chunks.
@@ -23,7 +25,8 @@ pub enum JobResult {
 pub struct Job {
     #[serde(rename = "_id")]
     pub id: String,
-    /// What it does: `campaign.add_leads` or `leads.delete`.
+    /// What it does: `campaign.add_leads`, `campaign.move_leads` or
+    /// `leads.delete`.
     #[serde(rename = "type")]
     pub kind: String,
     #[schema(value_type = JobStatus)]
@@ -75,6 +78,10 @@ impl Job {
                 DELETE_LEADS => JobResult::Deleted(DeletedCount {
                     deleted_count: j.deleted(),
                 }),
+                MOVE_LEADS => {
+                    let (outcome, copy) = j.moved();
+                    JobResult::Moved(MoveLeadsResult::of(&outcome, copy))
+                }
                 _ => JobResult::Added(AddSelectionResult::of(&j.outcome())),
             }),
             error: j.error.clone(),
