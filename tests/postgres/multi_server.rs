@@ -371,3 +371,109 @@ async fn two_servers_deliver_each_webhook_message_once() {
     let all = got.lock().unwrap().clone();
     assert_eq!(all.len(), 60, "no message sent twice: {all:?}");
 }
+
+/// Two servers on one database run a job once: one runner claims it
+/// (`FOR UPDATE SKIP LOCKED`, then its lease), each chunk's transaction
+/// holds the job's row, and the counts come out exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_run_each_job_once_with_exact_counts() {
+    assert!(
+        postgres_server().is_some(),
+        "this test needs LEADFLOW_TEST_ENGINE=postgres"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database_url(dir.path()).await;
+    let mut config =
+        leadflow::config::Config::new("127.0.0.1:0", leadflow::config::DatabaseUrl::new(db));
+    config.jobs.chunk = 7;
+    config.jobs.poll = Duration::from_millis(5);
+    config.db_max_connections = 4;
+    let mut bases = Vec::new();
+    let mut store = None;
+    for _ in 0..2 {
+        let app = leadflow::startup::Application::build(&config)
+            .await
+            .unwrap();
+        bases.push(format!("http://127.0.0.1:{}", app.port()));
+        store = Some(app.store());
+        tokio::spawn(app.run_until(std::future::pending()));
+    }
+    let store = store.unwrap();
+    let (_, key) = store.create_workspace("Shared jobs", None).await.unwrap();
+    let key = key.expose().to_owned();
+    let client = leadflow::client::http_client();
+    let leads: Vec<Value> = (0..200)
+        .map(|i| json!({"email": format!("job{i}@example.com")}))
+        .collect();
+    post(
+        &client,
+        format!("{}/v1/leads/bulk", bases[0]),
+        &key,
+        json!({"leads": leads}),
+    )
+    .await;
+    let mut jobs = Vec::new();
+    for (i, base) in bases.iter().enumerate() {
+        let r = client
+            .post(format!("{base}/v1/campaigns"))
+            .header("X-Api-Key", &key)
+            .json(&json!({"name": format!("C{i}")}))
+            .send()
+            .await
+            .unwrap();
+        let c: Value = r.json().await.unwrap();
+        let c = c["data"]["_id"].as_str().unwrap().to_owned();
+        let r = client
+            .post(format!("{base}/v1/campaigns/{c}/leads"))
+            .header("X-Api-Key", &key)
+            .json(&json!({"selectAll": true, "async": true}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+        let v: Value = r.json().await.unwrap();
+        jobs.push(v["data"]["jobId"].as_str().unwrap().to_owned());
+    }
+    for id in &jobs {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let v: Value = client
+                .get(format!("{}/v1/jobs/{id}", bases[1]))
+                .header("X-Api-Key", &key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if v["data"]["status"] == json!("succeeded") {
+                assert_eq!(v["data"]["data"]["added"], json!(200), "{v}");
+                assert_eq!(v["data"]["progress"], json!({"done": 200, "total": 200}));
+                break;
+            }
+            assert!(Instant::now() < deadline, "{v}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    // Each chunk was done once: one leads_added event per chunk, adding
+    // 200 in all per job.
+    let v: Value = client
+        .get(format!(
+            "{}/v1/events?types=campaign.leads_added&limit=1000",
+            bases[0]
+        ))
+        .header("X-Api-Key", &key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let chunks = v["data"].as_array().unwrap();
+    assert_eq!(chunks.len(), 2 * 200_usize.div_ceil(7));
+    let added: u64 = chunks
+        .iter()
+        .map(|e| e["data"]["added"].as_u64().unwrap())
+        .sum();
+    assert_eq!(added, 400);
+}
