@@ -125,20 +125,12 @@ pub async fn unnumbered(e: &impl Exec, ws: WorkspaceRef) -> Result<bool> {
 
 /// Workspaces with committed events not numbered yet.
 pub async fn unnumbered_workspaces(e: &impl Exec) -> Result<Vec<WorkspaceRef>> {
-    e.query(&e.sql(
-        r"select s.id, s.created_at from workspaces s
-         where s.id in (select workspace_id from events where seq is null)",
+    super::exec::workspaces_in(
+        e,
+        "select workspace_id from events where seq is null",
         vec![],
-    ))
-    .await?
-    .into_iter()
-    .map(|mut r| {
-        Ok(WorkspaceRef {
-            key: r.i64(0)?,
-            created_at: r.i64(1)?,
-        })
-    })
-    .collect()
+    )
+    .await
 }
 
 /// Numbers the workspace's committed events not numbered yet (up to

@@ -225,6 +225,28 @@ pub fn selection_sql(dialect: Dialect, ws: WorkspaceRef, selection: &Selection) 
     sql
 }
 
+/// The workspaces whose keys `keys` (a subquery, with `params`) names: the
+/// background workers' "which workspaces have work" questions.
+pub async fn workspaces_in(
+    e: &impl Exec,
+    keys: &str,
+    params: Vec<Param>,
+) -> Result<Vec<WorkspaceRef>> {
+    e.query(&e.sql(
+        &format!("select s.id, s.created_at from workspaces s where s.id in ({keys})"),
+        params,
+    ))
+    .await?
+    .into_iter()
+    .map(|mut r| {
+        Ok(WorkspaceRef {
+            key: r.i64(0)?,
+            created_at: r.i64(1)?,
+        })
+    })
+    .collect()
+}
+
 /// How a list's `total` is found.
 pub enum Total<'a> {
     /// Counted over this `from` on the page's conditions.

@@ -336,21 +336,13 @@ pub async fn cancel(e: &impl Exec, ws: WorkspaceRef, id: ObjectId) -> Result<Job
 /// Workspaces with queued jobs, or running ones whose runner's lease has
 /// lapsed.
 pub async fn waiting(e: &impl Exec, now: i64) -> Result<Vec<WorkspaceRef>> {
-    e.query(&e.sql(
-        r"select s.id, s.created_at from workspaces s where s.id in (
-           select j.workspace_id from jobs j
-           where j.status in ('queued', 'running') and (j.lease_until is null or j.lease_until <= ?1))",
+    exec::workspaces_in(
+        e,
+        r"select j.workspace_id from jobs j
+         where j.status in ('queued', 'running') and (j.lease_until is null or j.lease_until <= ?1)",
         vec![now.into()],
-    ))
-    .await?
-    .into_iter()
-    .map(|mut r| {
-        Ok(WorkspaceRef {
-            key: r.i64(0)?,
-            created_at: r.i64(1)?,
-        })
-    })
-    .collect()
+    )
+    .await
 }
 
 /// Claims the workspace's oldest waiting job until `lease_until`, unless

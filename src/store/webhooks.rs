@@ -457,22 +457,14 @@ pub async fn dispatch(
 
 /// Workspaces with deliveries due at `now` that no sender holds.
 pub async fn due(e: &impl Exec, now: i64) -> Result<Vec<WorkspaceRef>> {
-    e.query(&e.sql(
-        r"select s.id, s.created_at from workspaces s where s.id in (
-           select d.workspace_id from webhook_deliveries d
-           where d.status = 'pending' and d.next_attempt_at <= ?1
-             and (d.lease_until is null or d.lease_until <= ?1))",
+    exec::workspaces_in(
+        e,
+        r"select d.workspace_id from webhook_deliveries d
+         where d.status = 'pending' and d.next_attempt_at <= ?1
+           and (d.lease_until is null or d.lease_until <= ?1)",
         vec![now.into()],
-    ))
-    .await?
-    .into_iter()
-    .map(|mut r| {
-        Ok(WorkspaceRef {
-            key: r.i64(0)?,
-            created_at: r.i64(1)?,
-        })
-    })
-    .collect()
+    )
+    .await
 }
 
 /// A claimed delivery, with what sending it needs.

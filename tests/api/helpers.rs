@@ -475,6 +475,20 @@ pub fn leadflow(args: &[&str], db: Option<&str>) -> std::process::Command {
     command
 }
 
+/// A workspace made by `leadflow admin create-workspace` on `db`; its key.
+pub fn cli_workspace_key(db: &str, name: &str) -> String {
+    let out = leadflow(
+        &["admin", "create-workspace", "--name", name, "--json"],
+        Some(db),
+    )
+    .output()
+    .unwrap();
+    assert!(out.status.success());
+    let line = String::from_utf8(out.stdout).unwrap();
+    let ws: Value = serde_json::from_str(line.trim().lines().last().unwrap()).unwrap();
+    ws["apiKey"].as_str().unwrap().to_owned()
+}
+
 /// A `leadflow serve` process on a free port of 127.0.0.1.
 pub struct Server {
     pub child: std::process::Child,

@@ -317,21 +317,12 @@ async fn one_workspace_runs_its_jobs_in_turn_while_another_goes_on() {
 /// job up from its last whole chunk and its counts are exact.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_killed_midway_resumes_and_counts_each_lead_once() {
-    use crate::helpers::{Server, leadflow};
+    use crate::helpers::Server;
     use std::process::Stdio;
 
     let dir = tempfile::tempdir().unwrap();
     let db = crate::helpers::fresh_database_url(dir.path()).await;
-    let out = leadflow(
-        &["admin", "create-workspace", "--name", "Jobs", "--json"],
-        Some(&db),
-    )
-    .output()
-    .unwrap();
-    assert!(out.status.success());
-    let line = String::from_utf8(out.stdout).unwrap();
-    let ws: Value = serde_json::from_str(line.trim().lines().last().unwrap()).unwrap();
-    let key = ws["apiKey"].as_str().unwrap().to_owned();
+    let key = crate::helpers::cli_workspace_key(&db, "Jobs");
     let flags = [
         "--job-chunk",
         "50",

@@ -542,23 +542,14 @@ fn received(log: &std::path::Path) -> (Vec<String>, usize) {
 /// library verifies. Duplicates are allowed (at least once), and counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_event_is_lost_to_a_receiver_outage_or_a_kill_9() {
-    use crate::helpers::{Server, free_port, leadflow};
+    use crate::helpers::{Server, free_port};
     use std::process::Stdio;
 
     let python = standardwebhooks_python();
     assert!(python.exists());
     let dir = tempfile::tempdir().unwrap();
     let db = crate::helpers::fresh_database_url(dir.path()).await;
-    let out = leadflow(
-        &["admin", "create-workspace", "--name", "Hooks", "--json"],
-        Some(&db),
-    )
-    .output()
-    .unwrap();
-    assert!(out.status.success());
-    let line = String::from_utf8(out.stdout).unwrap();
-    let ws: Value = serde_json::from_str(line.trim().lines().last().unwrap()).unwrap();
-    let key = ws["apiKey"].as_str().unwrap().to_owned();
+    let key = crate::helpers::cli_workspace_key(&db, "Hooks");
     let flags = [
         "--allow-private-webhooks",
         "--webhook-retries",

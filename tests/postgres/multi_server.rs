@@ -286,6 +286,35 @@ async fn two_servers_on_one_database_count_exactly_and_never_duplicate() {
     );
 }
 
+/// Two servers in this process on one fresh database, configured by
+/// `tune`: their base URLs, the store, and a workspace's key.
+async fn two_servers(
+    dir: &std::path::Path,
+    tune: impl Fn(&mut leadflow::config::Config),
+) -> (Vec<String>, String) {
+    let db = fresh_database_url(dir).await;
+    let mut config =
+        leadflow::config::Config::new("127.0.0.1:0", leadflow::config::DatabaseUrl::new(db));
+    config.db_max_connections = 4;
+    tune(&mut config);
+    let mut bases = Vec::new();
+    let mut store = None;
+    for _ in 0..2 {
+        let app = leadflow::startup::Application::build(&config)
+            .await
+            .unwrap();
+        bases.push(format!("http://127.0.0.1:{}", app.port()));
+        store = Some(app.store());
+        tokio::spawn(app.run_until(std::future::pending()));
+    }
+    let (_, key) = store
+        .unwrap()
+        .create_workspace("Shared", None)
+        .await
+        .unwrap();
+    (bases, key.expose().to_owned())
+}
+
 /// Two servers on one database share the webhook deliveries: every event
 /// reaches the receiver once (`FOR UPDATE SKIP LOCKED` on the endpoint
 /// while its events are queued, and on the deliveries while they are
@@ -299,25 +328,11 @@ async fn two_servers_deliver_each_webhook_message_once() {
         "this test needs LEADFLOW_TEST_ENGINE=postgres"
     );
     let dir = tempfile::tempdir().unwrap();
-    let db = fresh_database_url(dir.path()).await;
-    let mut config =
-        leadflow::config::Config::new("127.0.0.1:0", leadflow::config::DatabaseUrl::new(db));
-    config.webhooks.allow_private = true;
-    config.webhooks.poll = Duration::from_millis(10);
-    config.db_max_connections = 4;
-    let mut bases = Vec::new();
-    let mut store = None;
-    for _ in 0..2 {
-        let app = leadflow::startup::Application::build(&config)
-            .await
-            .unwrap();
-        bases.push(format!("http://127.0.0.1:{}", app.port()));
-        store = Some(app.store());
-        tokio::spawn(app.run_until(std::future::pending()));
-    }
-    let store = store.unwrap();
-    let (_, key) = store.create_workspace("Shared hooks", None).await.unwrap();
-    let key = key.expose().to_owned();
+    let (bases, key) = two_servers(dir.path(), |c| {
+        c.webhooks.allow_private = true;
+        c.webhooks.poll = Duration::from_millis(10);
+    })
+    .await;
 
     // A receiver that counts what it gets, by webhook-id.
     let got: Arc<Mutex<Vec<String>>> = Default::default();
@@ -382,25 +397,11 @@ async fn two_servers_run_each_job_once_with_exact_counts() {
         "this test needs LEADFLOW_TEST_ENGINE=postgres"
     );
     let dir = tempfile::tempdir().unwrap();
-    let db = fresh_database_url(dir.path()).await;
-    let mut config =
-        leadflow::config::Config::new("127.0.0.1:0", leadflow::config::DatabaseUrl::new(db));
-    config.jobs.chunk = 7;
-    config.jobs.poll = Duration::from_millis(5);
-    config.db_max_connections = 4;
-    let mut bases = Vec::new();
-    let mut store = None;
-    for _ in 0..2 {
-        let app = leadflow::startup::Application::build(&config)
-            .await
-            .unwrap();
-        bases.push(format!("http://127.0.0.1:{}", app.port()));
-        store = Some(app.store());
-        tokio::spawn(app.run_until(std::future::pending()));
-    }
-    let store = store.unwrap();
-    let (_, key) = store.create_workspace("Shared jobs", None).await.unwrap();
-    let key = key.expose().to_owned();
+    let (bases, key) = two_servers(dir.path(), |c| {
+        c.jobs.chunk = 7;
+        c.jobs.poll = Duration::from_millis(5);
+    })
+    .await;
     let client = leadflow::client::http_client();
     let leads: Vec<Value> = (0..200)
         .map(|i| json!({"email": format!("job{i}@example.com")}))

@@ -177,6 +177,15 @@ pub fn write(doc: &mut Value) {
         }
     ]);
     schemas["DeleteLeadsRequest"]["oneOf"] = ids_or_all("leadIds", "deleteAll");
+    // A job's answer is one of the synchronous calls' answers, which share
+    // their counts (an add's also reads as a move's without `moved`): any
+    // of them, not exactly one.
+    if let Some(kinds) = schemas["JobResult"]
+        .as_object_mut()
+        .and_then(|o| o.remove("oneOf"))
+    {
+        schemas["JobResult"]["anyOf"] = kinds;
+    }
     schemas["LeadActionRequest"]["oneOf"] = ids_or_all("leadIds", "selectAll");
     schemas["MoveLeadsRequest"]["oneOf"] = ids_or_all("leadIds", "selectAll");
     schemas["MoveLeadsRequest"]["properties"]["toCampaignId"] = id();
