@@ -154,7 +154,10 @@ operations = [
     # (path, method or None for all, exclude method, parameters, headers)
     ("/v1/campaigns/{id}/leads/{campaign_lead_id}", None, None,
      {"path.id": binding("own", 1.0), "path.campaign_lead_id": binding("members")}, None),
-    ("/v1/campaigns/{id}", "DELETE", None, {"path.id": binding("spare_campaigns")}, None),
+    # Deletions only ever get spares (probability 1.0): a deleted seeded
+    # campaign made the operations bound to it answer 404 for the rest of a
+    # run (seen as "missing test data" on pause, then on move).
+    ("/v1/campaigns/{id}", "DELETE", None, {"path.id": binding("spare_campaigns", 1.0)}, None),
     ("/v1/campaigns/{id}", None, "DELETE", {"path.id": binding("campaigns")}, None),
     *[(f"/v1/campaigns/{{id}}/{action}", None, None, {"path.id": binding("campaigns")}, None)
       for action in ["start", "leads", "leads/action"]],
@@ -167,7 +170,7 @@ operations = [
     ("/v1/campaigns/{id}/resume", None, None, {"path.id": binding("resuming")}, None),
     ("/v1/campaigns/{id}/complete", None, None, {"path.id": binding("completing")}, None),
     ("/v1/campaigns/{id}/archive", None, None, {"path.id": binding("archiving")}, None),
-    ("/v1/leads/{id}", "DELETE", None, {"path.id": binding("spare_leads")}, None),
+    ("/v1/leads/{id}", "DELETE", None, {"path.id": binding("spare_leads", 1.0)}, None),
     ("/v1/leads/{id}", None, "DELETE", {"path.id": binding("leads")}, None),
     ("/v1/leads/{id}/campaigns", None, None, {"path.id": binding("leads")}, None),
     ("/v1/leads", "DELETE", None, {}, headers(sink)),
@@ -190,7 +193,7 @@ operations = [
     # (Every seeded job finishes at once, so a cancel answers 409: with a
     # share of generated IDs too, a phase saw mostly 404s.)
     ("/v1/jobs/{id}", None, None, {"path.id": binding("jobs", 1.0)}, None),
-    ("/v1/webhooks/{id}", "DELETE", None, {"path.id": binding("spare_webhooks")}, None),
+    ("/v1/webhooks/{id}", "DELETE", None, {"path.id": binding("spare_webhooks", 1.0)}, None),
     ("/v1/webhooks/{id}", None, "DELETE", {"path.id": binding("webhooks")}, None),
     *[(f"/v1/webhooks/{{id}}/{action}", None, None, {"path.id": binding("webhooks")}, None)
       for action in ["rotate-secret", "test", "deliveries"]],
