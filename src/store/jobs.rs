@@ -261,8 +261,14 @@ pub async fn create(e: &impl Exec, ws: WorkspaceRef, kind: &str, params: Value) 
 }
 
 pub async fn get(e: &impl Exec, ws: WorkspaceRef, id: ObjectId) -> Result<JobRow> {
+    find(e, ws, id, false).await
+}
+
+/// The job, its row locked (where the engine has row locks) when `lock`.
+async fn find(e: &impl Exec, ws: WorkspaceRef, id: ObjectId, lock: bool) -> Result<JobRow> {
+    let lock = if lock { e.dialect().for_update() } else { "" };
     e.query_opt(&e.sql(
-        &format!("select {JOB_COLUMNS} from jobs where workspace_id = ?1 and id = ?2"),
+        &format!("select {JOB_COLUMNS} from jobs where workspace_id = ?1 and id = ?2{lock}"),
         vec![ws.key.into(), id.key.into()],
     ))
     .await?
@@ -303,17 +309,7 @@ fn finished_event(j: &JobRow, status: &str, error: Option<&str>) -> events::Even
 /// Cancels a queued or running job (a running one stops after the chunk
 /// it is doing: whole chunks stay); 409 when it has finished.
 pub async fn cancel(e: &impl Exec, ws: WorkspaceRef, id: ObjectId) -> Result<JobRow> {
-    let lock = e.dialect().for_update();
-    let current = e
-        .query_opt(&e.sql(
-            &format!("select {JOB_COLUMNS} from jobs where workspace_id = ?1 and id = ?2{lock}"),
-            vec![ws.key.into(), id.key.into()],
-        ))
-        .await?
-        .map(job(ws))
-        .transpose()?
-        .filter(|j| id.matches(j.key, j.created_at))
-        .ok_or(NOT_FOUND)?;
+    let current = find(e, ws, id, true).await?;
     if !matches!(current.status.as_str(), "queued" | "running") {
         return Err(StoreError::Conflict(format!(
             "The job has finished ({}); it cannot be cancelled",
@@ -433,16 +429,7 @@ pub async fn step(
     chunk: usize,
     lease_until: i64,
 ) -> Result<Step> {
-    let lock = e.dialect().for_update();
-    let j = e
-        .query_opt(&e.sql(
-            &format!("select {JOB_COLUMNS} from jobs where workspace_id = ?1 and id = ?2{lock}"),
-            vec![ws.key.into(), id.key.into()],
-        ))
-        .await?
-        .map(job(ws))
-        .transpose()?
-        .ok_or(NOT_FOUND)?;
+    let j = find(e, ws, id, true).await?;
     if j.status != "running" {
         return Ok(Step::Finished);
     }
