@@ -677,3 +677,170 @@ async fn no_event_is_lost_to_a_receiver_outage_or_a_kill_9() {
         ids.len()
     );
 }
+
+/// How a [`raw_receiver`] answers, once it has read a request's head.
+#[derive(Clone, Copy)]
+enum Answer {
+    /// 200, then a body that never ends.
+    Endless,
+    /// Nothing, ever (the connection stays open).
+    Silent,
+}
+
+/// A receiver written on a bare socket, for answers no well-behaved
+/// server gives; returns its base URL.
+async fn raw_receiver(answer: Answer) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                match answer {
+                    Answer::Endless => {
+                        let start = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+                        if socket.write_all(start.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        let chunk = format!("4000\r\n{}\r\n", "x".repeat(0x4000));
+                        while socket.write_all(chunk.as_bytes()).await.is_ok() {}
+                    }
+                    Answer::Silent => {
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                    }
+                }
+            });
+        }
+    });
+    base
+}
+
+/// An answer is read up to 64 KiB and no further: an endless one makes a
+/// delivery at once (read to its end, it would have run into the 10 s
+/// timeout). An endpoint that never answers fails the attempt after 10 s.
+#[tokio::test]
+async fn an_answer_is_read_up_to_64_kib_and_an_attempt_gives_up_after_10_s() {
+    let app = delivering_app().await;
+    let endless = raw_receiver(Answer::Endless).await;
+    let (id, _) = hook(&app, json!({"url": endless})).await;
+    let r = app
+        .post(&format!("/v1/webhooks/{id}/test"), json!({}))
+        .await;
+    let d = r.assert_ok(200).clone();
+    assert_eq!(d["status"], json!("succeeded"), "{d}");
+    assert_eq!(d["responseCode"], json!(200));
+    // Read to its end, the answer would have lasted until the timeout.
+    assert!(d["durationMs"].as_i64().unwrap() < 10_000, "{d}");
+
+    let silent = raw_receiver(Answer::Silent).await;
+    app.patch(&format!("/v1/webhooks/{id}"), json!({"url": silent}))
+        .await
+        .assert_ok(200);
+    let r = app
+        .post(&format!("/v1/webhooks/{id}/test"), json!({}))
+        .await;
+    let d = r.assert_ok(200).clone();
+    assert_eq!(d["status"], json!("failed"), "{d}");
+    assert_eq!(d["responseCode"], Value::Null);
+    assert!(d["error"].as_str().unwrap().contains("timed out"), "{d}");
+    let took = d["durationMs"].as_i64().unwrap();
+    assert!((10_000..20_000).contains(&took), "the 10 s timeout: {d}");
+}
+
+/// A name is checked when a delivery resolves it, not only when the
+/// webhook is saved: this machine's own name resolves to one of its own
+/// (loopback or private) addresses, so nothing is sent to it.
+#[tokio::test]
+async fn a_name_that_resolves_to_a_private_address_gets_no_delivery() {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned();
+    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 80))
+        .await
+        .unwrap()
+        .collect();
+    assert!(
+        !addrs.is_empty()
+            && addrs
+                .iter()
+                .all(|a| !leadflow::domain::webhook::is_public(a.ip())),
+        "this test needs a host name that resolves to the machine's own addresses: {host} → {addrs:?}"
+    );
+    let receiver = Receiver::start().await;
+    let port = receiver.base.rsplit(':').next().unwrap().to_owned();
+    let app = spawn_app().await;
+    let url = format!("http://{host}:{port}/in");
+    let (id, _) = hook(&app, json!({"url": url})).await;
+    let r = app
+        .post(&format!("/v1/webhooks/{id}/test"), json!({}))
+        .await;
+    let d = r.assert_ok(200).clone();
+    assert_eq!(d["status"], json!("failed"), "{d}");
+    let error = d["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!("{host} resolves to")) && error.contains("not a public address"),
+        "{error}"
+    );
+    assert!(receiver.got().is_empty());
+}
+
+/// An endpoint whose every delivery has failed for 5 days is disabled by
+/// the next failure (the first failure's time is set back 5 days).
+#[tokio::test]
+async fn an_endpoint_failing_for_5_days_is_disabled() {
+    let app = spawn_app_with(|c| {
+        c.webhooks.allow_private = true;
+        c.webhooks.poll = Duration::from_millis(50);
+        c.webhooks.retries = vec![Duration::from_millis(300); 50];
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    receiver.answer(&[500; 50]);
+    let (id, _) = hook(&app, json!({"url": receiver.base})).await;
+    app.create_lead(json!({"email": "a@example.com"})).await;
+    let hook_url = format!("/v1/webhooks/{id}");
+    for _ in 0..400 {
+        if app.get(&hook_url).await.assert_ok(200)["failingSince"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let failing = app.get(&hook_url).await.assert_ok(200).clone();
+    assert!(failing["failingSince"].is_string(), "{failing}");
+    assert_eq!(failing["enabled"], json!(true), "failing, not yet disabled");
+
+    let key = leadflow::domain::id::ObjectId::parse(&id).unwrap().key;
+    let five_days_ago = leadflow::domain::now_ms() - 5 * 24 * 3600 * 1000 - 60_000;
+    app.query_db(
+        &format!("update webhooks set failing_since = {five_days_ago} where id = $1"),
+        key,
+    )
+    .await;
+    let mut disabled = Value::Null;
+    for _ in 0..400 {
+        disabled = app.get(&hook_url).await.assert_ok(200).clone();
+        if disabled["enabled"] == json!(false) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(disabled["enabled"], json!(false), "{disabled}");
+    assert_eq!(
+        disabled["disabledReason"],
+        json!("every delivery failed for 5 days")
+    );
+    // Disabled: no more attempts.
+    let attempts = receiver.got().len();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(receiver.got().len(), attempts);
+}
