@@ -10,9 +10,14 @@ use super::lead::TEXT_FIELDS;
 pub const MAX_ROWS: usize = 50_000;
 /// At most this many bytes per file.
 pub const MAX_FILE_BYTES: usize = 50 * 1024 * 1024;
+/// At most this many data rows per file imported as a background job
+/// (`async=true`).
+pub const MAX_ASYNC_ROWS: usize = 1_000_000;
+/// At most this many bytes per file imported as a background job.
+pub const MAX_ASYNC_FILE_BYTES: usize = 500 * 1024 * 1024;
 /// The largest import request: the file, the form's other parts and the
 /// multipart framing.
-pub const MAX_REQUEST_BYTES: usize = MAX_FILE_BYTES + 1024 * 1024;
+pub const MAX_REQUEST_BYTES: usize = MAX_ASYNC_FILE_BYTES + 1024 * 1024;
 
 /// A lead field a column can feed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

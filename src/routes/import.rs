@@ -8,6 +8,11 @@
 //! Nothing is written until the whole form has been read; then one store
 //! call imports the leads (and adds them to the campaign) in one
 //! transaction.
+//!
+//! With `async=true` the file (up to [`MAX_ASYNC_ROWS`] rows) is always
+//! spooled, then read into the import job's staged rows a batch at a time;
+//! the job is queued once the whole file has been read (a refused file
+//! leaves nothing behind), and imports the rows in chunks.
 
 mod lines;
 
@@ -31,14 +36,15 @@ use super::{ApiResult, ok, schema};
 use crate::domain::email::Email;
 use crate::domain::id::ObjectId;
 use crate::domain::import::{
-    MAX_FILE_BYTES, MAX_REQUEST_BYTES, MAX_ROWS, Mapping, delimiter_name, detect_delimiter,
-    parse_mapping,
+    MAX_ASYNC_FILE_BYTES, MAX_ASYNC_ROWS, MAX_FILE_BYTES, MAX_REQUEST_BYTES, MAX_ROWS, Mapping,
+    delimiter_name, detect_delimiter, parse_mapping,
 };
 use crate::domain::lead::{FieldError, LeadFields, parse_tag};
 use crate::error::ApiError;
 use crate::extract::Tenant;
 use crate::state::AppState;
 use crate::store::AddOptions;
+use crate::store::jobs::{IMPORT_LEADS, StagedRow};
 use lines::Lines;
 
 /// The longest header line read ahead for its separator.
@@ -66,14 +72,16 @@ struct Form {
     campaign: Option<ObjectId>,
     skip_duplicates: Option<bool>,
     skip_if_in_other_campaign: Option<bool>,
+    run_async: Option<bool>,
     file: Option<Upload>,
 }
 
 enum Upload {
-    /// Parsed while it arrived (the mapping was known).
+    /// Parsed while it arrived (the mapping was known, and that the
+    /// import is synchronous).
     Parsed(Rows),
-    /// Spooled, to be parsed once the mapping is known.
-    Spooled(tokio::fs::File),
+    /// Spooled (with its size), to be read once the form is known.
+    Spooled(tokio::fs::File, usize),
 }
 
 /// The rows of a file: valid leads (first occurrence of each email),
@@ -102,9 +110,12 @@ impl Rows {
 
 #[utoipa::path(
     post, path = "/leads/import/csv", tag = "Leads", operation_id = "importLeadsCsv", summary = "Import leads from a CSV file",
-    description = "Up to 50,000 rows and 50 MiB. A bad row is reported with its line number and the rest proceed; a file that is not CSV, a mapping to an unknown field or column, or no email column is a 400 and nothing is written. With `campaignId` every lead of the file is added to the campaign by the add-leads rules, in the same transaction.",
+    description = "Up to 50,000 rows and 50 MiB. A bad row is reported with its line number and the rest proceed; a file that is not CSV, a mapping to an unknown field or column, or no email column is a 400 and nothing is written. With `campaignId` every lead of the file is added to the campaign by the add-leads rules, in the same transaction.\n\nWith `async=true`, up to 1,000,000 rows and 500 MiB: the file is read and checked first (the same 400s, nothing written), then the answer is 202 with a job (`GET /v1/jobs/{id}`) that imports the rows in chunks; its `data` is this answer, with `importedLeadIds` listing the first 5,000.",
     request_body(content = schema::ImportForm, content_type = "multipart/form-data"),
-    responses((status = 200, description = "Counts", body = schema::Envelope<schema::ImportResult>))
+    responses(
+        (status = 200, description = "Counts", body = schema::Envelope<schema::ImportResult>),
+        (status = 202, description = "With `async=true`: the import job, queued", body = schema::Envelope<schema::JobAccepted>, headers(("Location" = String, description = "The job: /v1/jobs/{id}")))
+    )
 )]
 async fn import_csv(
     State(state): State<AppState>,
@@ -124,13 +135,20 @@ async fn import_csv(
         match name.as_str() {
             "file" => {
                 check_file_type(&field)?;
-                form.file = Some(match &form.mapping {
-                    Some(given) => {
-                        let reader = StreamReader::new(checked(field));
+                form.file = Some(match (&form.mapping, form.run_async) {
+                    (Some(given), Some(false)) => {
+                        let reader = StreamReader::new(checked(field, MAX_FILE_BYTES));
                         Upload::Parsed(read_csv(reader, Some(given)).await?)
                     }
-                    None => Upload::Spooled(spool(field).await?),
+                    _ => {
+                        let (file, size) = spool(field).await?;
+                        Upload::Spooled(file, size)
+                    }
                 });
+            }
+            "async" => {
+                let text = text_part(field, &name).await?;
+                form.run_async = Some(form_flag(&name, &text)?);
             }
             "mapping" => {
                 let text = text_part(field, &name).await?;
@@ -162,13 +180,13 @@ async fn import_csv(
             }
             other => {
                 return Err(ApiError::validation(format!(
-                    "Unknown form part '{other}' (expected file, mapping, tag, campaignId, skipDuplicates, skipIfInOtherCampaign)"
+                    "Unknown form part '{other}' (expected file, mapping, tag, campaignId, skipDuplicates, skipIfInOtherCampaign, async)"
                 )));
             }
         }
     }
 
-    let rows = match form.file {
+    let rows = match form.file.take() {
         None => {
             return Err(ApiError::field(FieldError::new(
                 "file",
@@ -176,7 +194,13 @@ async fn import_csv(
             )));
         }
         Some(Upload::Parsed(rows)) => rows,
-        Some(Upload::Spooled(mut file)) => {
+        Some(Upload::Spooled(file, _)) if form.run_async == Some(true) => {
+            return import_async(&state, ws, form, file).await;
+        }
+        Some(Upload::Spooled(_, size)) if size > MAX_FILE_BYTES => {
+            return Err(too_large_of(MAX_FILE_BYTES));
+        }
+        Some(Upload::Spooled(mut file, _)) => {
             file.seek(SeekFrom::Start(0)).await.map_err(spool_error)?;
             read_csv(file, form.mapping.as_deref()).await?
         }
@@ -202,17 +226,15 @@ async fn import_csv(
         crate::metrics::leads_added(added.added);
     }
     let leads = bulk.imported.len() as u64 + bulk.updated + bulk.skipped;
-    let campaign = form
-        .campaign
-        .zip(outcome.campaign)
-        .map(|(id, added)| schema::ImportCampaign {
-            campaign_id: id.to_string(),
-            added: added.added,
-            skipped: leads - added.added,
-            blocked: added.blocked,
-            in_other_campaign: added.in_other,
-            already_in_campaign: leads - added.added - added.blocked - added.in_other,
-        });
+    let campaign = form.campaign.zip(outcome.campaign).map(|(id, added)| {
+        schema::ImportCampaign::of(
+            id.to_string(),
+            leads,
+            added.added,
+            added.blocked,
+            added.in_other,
+        )
+    });
     ok(schema::ImportResult {
         rows: rows.count as u64,
         imported: bulk.imported.len() as u64,
@@ -224,6 +246,129 @@ async fn import_csv(
         delimiter: delimiter_name(rows.delimiter),
         campaign,
     })
+}
+
+/// `async=true`: the spooled file is read into a queued import job's
+/// rows; 202 with the job. A file refused while it is read removes the job
+/// and what was staged.
+async fn import_async(
+    state: &AppState,
+    ws: crate::store::WorkspaceRef,
+    form: Form,
+    mut file: tokio::fs::File,
+) -> ApiResult {
+    let params = serde_json::json!({
+        "campaignId": form.campaign.map(|c| c.to_string()),
+        "tag": form.tag,
+        "skipDuplicates": form.skip_duplicates.unwrap_or(true),
+        "skipIfInOtherCampaign": form.skip_if_in_other_campaign,
+    });
+    let job = state.store.create_job(ws, IMPORT_LEADS, params).await?;
+    let mut stage = Stage {
+        state,
+        ws,
+        job: job.id(),
+        batch: Vec::new(),
+        valid: 0,
+        staged: 0,
+    };
+    let read = async {
+        file.seek(SeekFrom::Start(0)).await.map_err(spool_error)?;
+        let rows = read_rows(file, form.mapping.as_deref(), MAX_ASYNC_ROWS, &mut stage).await?;
+        stage.flush().await?;
+        Ok::<_, ApiError>(rows)
+    }
+    .await;
+    let rows = match read {
+        Ok(rows) => rows,
+        Err(e) => {
+            if let Err(d) = state.store.drop_upload(ws, job.id()).await {
+                tracing::warn!(job = %job.id(), error = %d, "could not remove a refused upload");
+            }
+            return Err(e);
+        }
+    };
+    let parsed = serde_json::json!({
+        "rows": rows.count,
+        "repeats": stage.valid - stage.staged,
+        "failed": rows.failed,
+        "errors": rows.errors,
+        "delimiter": delimiter_name(rows.delimiter),
+    });
+    let job = state.store.queue_import(ws, job.id(), parsed).await?;
+    super::jobs::accepted(&job)
+}
+
+/// Where a file's valid rows go as they are read.
+pub(crate) trait Sink: Send {
+    /// A row that became a lead: its fields, and the lead object it was.
+    fn lead(
+        &mut self,
+        email: Email,
+        fields: LeadFields,
+        lead: Value,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+}
+
+/// The synchronous import's sink: the first row of each email, in memory.
+#[derive(Default)]
+struct Collect {
+    seen: HashSet<String>,
+    leads: Vec<(Email, LeadFields)>,
+    repeats: u64,
+}
+
+impl Sink for Collect {
+    async fn lead(&mut self, email: Email, fields: LeadFields, _: Value) -> Result<(), ApiError> {
+        if self.seen.insert(email.key()) {
+            self.leads.push((email, fields));
+        } else {
+            self.repeats += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Rows staged per statement.
+const STAGE_BATCH: usize = 2_000;
+
+/// The asynchronous import's sink: rows staged in the job's table a batch
+/// at a time (the database keeps the first row of each email).
+struct Stage<'a> {
+    state: &'a AppState,
+    ws: crate::store::WorkspaceRef,
+    job: ObjectId,
+    batch: Vec<StagedRow>,
+    /// Valid rows read, and how many of them were stored.
+    valid: u64,
+    staged: u64,
+}
+
+impl Stage<'_> {
+    async fn flush(&mut self) -> Result<(), ApiError> {
+        let batch = std::mem::take(&mut self.batch);
+        self.staged += self
+            .state
+            .store
+            .stage_import(self.ws, self.job, batch)
+            .await?;
+        Ok(())
+    }
+}
+
+impl Sink for Stage<'_> {
+    async fn lead(&mut self, email: Email, _: LeadFields, lead: Value) -> Result<(), ApiError> {
+        self.valid += 1;
+        self.batch.push(StagedRow {
+            row: self.valid as i64,
+            email_key: email.key(),
+            lead,
+        });
+        if self.batch.len() >= STAGE_BATCH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
 }
 
 /// The request's multipart form: 415 when it is not one, with a CSV in a
@@ -301,7 +446,7 @@ fn mapping_error(message: &str) -> ApiError {
 }
 
 fn broken_form(e: MultipartError) -> ApiError {
-    broken_form_of(e, MAX_FILE_BYTES)
+    broken_form_of(e, MAX_ASYNC_FILE_BYTES)
 }
 
 /// A form that could not be read, for a file of at most `max` bytes.
@@ -311,10 +456,6 @@ pub(crate) fn broken_form_of(e: MultipartError, max: usize) -> ApiError {
     } else {
         ApiError::validation(format!("Invalid multipart body: {}", e.body_text()))
     }
-}
-
-fn too_large() -> ApiError {
-    too_large_of(MAX_FILE_BYTES)
 }
 
 /// A file over `max` bytes (a whole number of MiB).
@@ -334,7 +475,7 @@ fn spool_error(e: std::io::Error) -> ApiError {
 #[derive(Debug, thiserror::Error)]
 enum Stop {
     #[error("too large")]
-    TooLarge,
+    TooLarge(usize),
     #[error("binary")]
     Binary,
     #[error("{0}")]
@@ -344,29 +485,30 @@ enum Stop {
 impl From<&Stop> for ApiError {
     fn from(s: &Stop) -> Self {
         match s {
-            Stop::TooLarge => too_large(),
+            Stop::TooLarge(max) => too_large_of(*max),
             Stop::Binary => not_csv("it holds NUL bytes, so it is binary, not text"),
             Stop::Broken(m) => ApiError::validation(format!("Invalid multipart body: {m}")),
         }
     }
 }
 
-/// The file part's bytes, checked as they pass: at most the file limit,
-/// and no NUL byte (spreadsheets, archives and images have them; CSV text
-/// never does).
+/// The file part's bytes, checked as they pass: at most `max`, and no NUL
+/// byte (spreadsheets, archives and images have them; CSV text never
+/// does).
 fn checked<'a>(
     field: Field<'a>,
+    max: usize,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + Unpin + 'a {
     let mut total = 0usize;
     field.map(move |chunk| {
         let stop = |s: Stop| Err(std::io::Error::other(s));
         match chunk {
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => stop(Stop::TooLarge),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => stop(Stop::TooLarge(max)),
             Err(e) => stop(Stop::Broken(e.body_text())),
             Ok(bytes) => {
                 total += bytes.len();
-                if total > MAX_FILE_BYTES {
-                    stop(Stop::TooLarge)
+                if total > max {
+                    stop(Stop::TooLarge(max))
                 } else if bytes.contains(&0) {
                     stop(Stop::Binary)
                 } else {
@@ -385,20 +527,23 @@ fn stream_error(e: &std::io::Error) -> ApiError {
     }
 }
 
-/// Writes the file part to an anonymous temporary file.
-async fn spool(field: Field<'_>) -> Result<tokio::fs::File, ApiError> {
+/// Writes the file part (at most the asynchronous import's limit) to an
+/// anonymous temporary file; returns it and its size.
+async fn spool(field: Field<'_>) -> Result<(tokio::fs::File, usize), ApiError> {
     let file = tokio::task::spawn_blocking(tempfile::tempfile)
         .await
         .map_err(|e| ApiError::Internal(e.into()))?
         .map_err(spool_error)?;
     let mut file = tokio::fs::File::from_std(file);
-    let mut stream = checked(field);
+    let mut stream = checked(field, MAX_ASYNC_FILE_BYTES);
+    let mut size = 0;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| stream_error(&e))?;
+        size += chunk.len();
         file.write_all(&chunk).await.map_err(spool_error)?;
     }
     file.flush().await.map_err(spool_error)?;
-    Ok(file)
+    Ok((file, size))
 }
 
 /// A text part, at most [`MAX_TEXT_PART`] bytes.
@@ -419,15 +564,34 @@ async fn text_part(mut field: Field<'_>, name: &str) -> Result<String, ApiError>
         .ok_or_else(|| ApiError::field(FieldError::new(name, "must be UTF-8 text without NUL")))
 }
 
-/// Reads the CSV: the header, then each row into a lead. A bad row is
-/// recorded with its line number and the rest go on; a bad header, a bad
-/// mapping or too many rows fail the whole file.
+/// Reads the CSV of a synchronous import (see [`read_rows`]): its valid
+/// leads, the first row of each email, in memory.
 pub(crate) async fn read_csv<R>(
     reader: R,
     given: Option<&[(String, Option<String>)]>,
 ) -> Result<Rows, ApiError>
 where
     R: AsyncRead + Send + Unpin,
+{
+    let mut collect = Collect::default();
+    let mut rows = read_rows(reader, given, MAX_ROWS, &mut collect).await?;
+    rows.leads = collect.leads;
+    rows.repeats = collect.repeats;
+    Ok(rows)
+}
+
+/// Reads the CSV: the header, then each row into a lead, given to `sink`.
+/// A bad row is recorded with its line number and the rest go on; a bad
+/// header, a bad mapping or more than `max_rows` rows fail the whole file.
+async fn read_rows<R, S>(
+    reader: R,
+    given: Option<&[(String, Option<String>)]>,
+    max_rows: usize,
+    sink: &mut S,
+) -> Result<Rows, ApiError>
+where
+    R: AsyncRead + Send + Unpin,
+    S: Sink,
 {
     let csv_error = |e: csv_async::Error| match e.kind() {
         csv_async::ErrorKind::Io(io) => stream_error(io),
@@ -480,7 +644,6 @@ where
         delimiter,
         ..Rows::default()
     };
-    let mut seen = HashSet::new();
     let mut record = ByteRecord::new();
     while reader
         .read_byte_record(&mut record)
@@ -495,10 +658,15 @@ where
         }
         // Every row counts toward the cap, good or bad.
         rows.count += 1;
-        if rows.count > MAX_ROWS {
+        if rows.count > max_rows {
+            let hint = if max_rows < MAX_ASYNC_ROWS {
+                format!(", or send it with async=true (up to {MAX_ASYNC_ROWS} rows)")
+            } else {
+                String::new()
+            };
             return Err(ApiError::field(FieldError::new(
                 "file",
-                format!("has more than {MAX_ROWS} rows; split it into several files"),
+                format!("has more than {max_rows} rows; split it into several files{hint}"),
             )));
         }
         let Ok(cells) = record
@@ -525,14 +693,9 @@ where
             );
             continue;
         }
-        match LeadFields::parse_new(&mapping.lead(&cells)) {
-            Ok((email, fields)) => {
-                if seen.insert(email.key()) {
-                    rows.leads.push((email, fields));
-                } else {
-                    rows.repeats += 1;
-                }
-            }
+        let lead = mapping.lead(&cells);
+        match LeadFields::parse_new(&lead) {
+            Ok((email, fields)) => sink.lead(email, fields, lead).await?,
             Err(e) => rows.fail(line, mapping.email(&cells), &entry_message(e)),
         }
     }

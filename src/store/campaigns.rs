@@ -1335,6 +1335,24 @@ pub async fn import(
     campaign: Option<ObjectId>,
     options: AddOptions,
 ) -> Result<ImportOutcome> {
+    let (outcome, done) =
+        import_rows(e, ws, input, skip_duplicates, tag, campaign, options).await?;
+    events::record(e, ws, vec![Event::new(EventType::ImportCompleted, done)]).await?;
+    Ok(outcome)
+}
+
+/// Imports rows of a file (all of them, or an asynchronous import's
+/// chunk) and records their events, but for `import.completed`: returns
+/// the outcome and that event's data.
+pub async fn import_rows(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    input: Vec<(Email, LeadFields)>,
+    skip_duplicates: bool,
+    tag: Option<&str>,
+    campaign: Option<ObjectId>,
+    options: AddOptions,
+) -> Result<(ImportOutcome, Value)> {
     if let Some(id) = campaign {
         open_campaign(e, ws, id, options).await?;
     }
@@ -1358,7 +1376,6 @@ pub async fn import(
         }
         _ => None,
     };
-    told.push(Event::new(EventType::ImportCompleted, done));
     events::record(e, ws, told).await?;
-    Ok(ImportOutcome { bulk, campaign })
+    Ok((ImportOutcome { bulk, campaign }, done))
 }

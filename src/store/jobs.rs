@@ -32,6 +32,16 @@ pub const ADD_LEADS: &str = "campaign.add_leads";
 pub const DELETE_LEADS: &str = "leads.delete";
 /// The kind of job that moves (or copies) a campaign's members.
 pub const MOVE_LEADS: &str = "campaign.move_leads";
+/// The kind of job that imports a CSV file's rows (staged in
+/// `import_rows` while the file is read).
+pub const IMPORT_LEADS: &str = "leads.import";
+
+/// Rows an import's chunk takes at most: the leads one `lead.created`
+/// event lists in full, so the feed names every lead an import created.
+pub const IMPORT_CHUNK: usize = events::MAX_EVENT_IDS;
+/// How long an import's upload may stay unfinished (a server that died
+/// while reading the file) before its staged rows are removed.
+const ABANDONED_UPLOAD_MS: i64 = 24 * 3600 * 1000;
 
 /// A job.
 #[derive(Clone, Debug)]
@@ -230,10 +240,16 @@ fn add_target(params: &Value) -> Result<(ObjectId, AddOptions)> {
 /// Queues a job. The campaign of an add is checked now (404, 409), as the
 /// synchronous call would.
 pub async fn create(e: &impl Exec, ws: WorkspaceRef, kind: &str, params: Value) -> Result<JobRow> {
-    if kind == ADD_LEADS {
+    if kind == ADD_LEADS || (kind == IMPORT_LEADS && !params["campaignId"].is_null()) {
         let (campaign, options) = add_target(&params)?;
         campaigns::open_campaign(e, ws, campaign, options).await?;
     }
+    // An import waits for its rows: no runner sees it until they are in.
+    let status = if kind == IMPORT_LEADS {
+        "uploading"
+    } else {
+        "queued"
+    };
     if kind == MOVE_LEADS {
         // The move's own checks, as a dry run of an empty selection.
         let none = Selection {
@@ -247,13 +263,14 @@ pub async fn create(e: &impl Exec, ws: WorkspaceRef, kind: &str, params: Value) 
     let key = e
         .query_i64(&e.sql(
             r"insert into jobs (workspace_id, kind, status, params, cursor, done, result, created_at, updated_at)
-             values (?1, ?2, 'queued', ?3, 0, 0, ?4, ?5, ?5) returning id",
+             values (?1, ?2, ?6, ?3, 0, 0, ?4, ?5, ?5) returning id",
             vec![
                 ws.key.into(),
                 kind.into(),
                 params.into(),
                 json!({}).into(),
                 now.into(),
+                status.into(),
             ],
         ))
         .await?;
@@ -281,7 +298,10 @@ async fn find(e: &impl Exec, ws: WorkspaceRef, id: ObjectId, lock: bool) -> Resu
 pub async fn list(e: &impl Exec, ws: WorkspaceRef, page: PageRequest) -> Result<Page<JobRow>> {
     exec::page(
         e,
-        e.sql("workspace_id = ?1", vec![ws.key.into()]),
+        e.sql(
+            "workspace_id = ?1 and status <> 'uploading'",
+            vec![ws.key.into()],
+        ),
         &format!("select {JOB_COLUMNS} from jobs"),
         Total::Count("jobs"),
         "id",
@@ -323,6 +343,7 @@ pub async fn cancel(e: &impl Exec, ws: WorkspaceRef, id: ObjectId) -> Result<Job
         vec![ws.key.into(), current.key.into(), now.into()],
     ))
     .await?;
+    drop_rows(e, ws, current.key).await?;
     events::record(e, ws, vec![finished_event(&current, "cancelled", None)]).await?;
     get(e, ws, id).await
 }
@@ -400,6 +421,14 @@ pub async fn claim(
 
 /// How many leads the job's selection holds now (its progress's total).
 async fn count(e: &impl Exec, ws: WorkspaceRef, j: &JobRow) -> Result<i64> {
+    if j.kind == IMPORT_LEADS {
+        return e
+            .query_i64(&e.sql(
+                "select count(*) from import_rows where workspace_id = ?1 and job_id = ?2",
+                vec![ws.key.into(), j.key.into()],
+            ))
+            .await;
+    }
     let selection = selection_of(&j.params)?;
     let sql = scope(e, ws, j, &selection)?;
     e.query_i64(&super::sql::Sql {
@@ -433,10 +462,70 @@ pub async fn step(
     if j.status != "running" {
         return Ok(Step::Finished);
     }
+    let next = if j.kind == IMPORT_LEADS {
+        import_chunk(e, ws, &j, chunk).await?
+    } else {
+        selection_chunk(e, ws, &j, chunk).await?
+    };
+    let now = now_ms();
+    let Some((end, done, counts)) = next else {
+        e.execute(&e.sql(
+            r"update jobs set status = 'succeeded', finished_at = ?3, lease_until = null, updated_at = ?3
+             where workspace_id = ?1 and id = ?2",
+            vec![ws.key.into(), j.key.into(), now.into()],
+        ))
+        .await?;
+        let mut told = Vec::new();
+        if j.kind == IMPORT_LEADS {
+            told.push(import_completed(&j));
+        }
+        told.push(finished_event(&j, "succeeded", None));
+        events::record(e, ws, told).await?;
+        return Ok(Step::Finished);
+    };
+    // The counts so far, plus this chunk's (lists are appended).
+    let mut result = j.result.clone();
+    for (k, v) in counts.as_object().into_iter().flatten() {
+        if let Some(more) = v.as_array() {
+            let mut list = result[k].as_array().cloned().unwrap_or_default();
+            list.extend(more.iter().cloned());
+            result[k] = list.into();
+        } else {
+            let sum = result[k].as_u64().unwrap_or(0) + v.as_u64().unwrap_or(0);
+            result[k] = sum.into();
+        }
+    }
+    e.execute(&e.sql(
+        r"update jobs set cursor = ?3, done = ?4, result = ?5, lease_until = ?6, updated_at = ?7
+         where workspace_id = ?1 and id = ?2",
+        vec![
+            ws.key.into(),
+            j.key.into(),
+            end.into(),
+            (j.done + done as i64).into(),
+            result.into(),
+            lease_until.into(),
+            now.into(),
+        ],
+    ))
+    .await?;
+    Ok(Step::Done)
+}
+
+/// A selection job's next chunk: at most `chunk` leads of its selection
+/// after the cursor (a lead key), done as the synchronous call does them.
+/// Returns the chunk's last key, its leads and its counts; `None` when no
+/// lead is left.
+async fn selection_chunk(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    j: &JobRow,
+    chunk: usize,
+) -> Result<Option<(i64, u64, Value)>> {
     let mut selection = selection_of(&j.params)?;
     // The chunk: the next `chunk` leads of the selection after the cursor.
     selection.keys = Some((j.cursor, i64::MAX));
-    let sql = scope(e, ws, &j, &selection)?;
+    let sql = scope(e, ws, j, &selection)?;
     let limit = chunk as i64;
     let end = e
         .query_opt(&super::sql::Sql {
@@ -450,16 +539,8 @@ pub async fn step(
         .map(|mut r| r.opt_i64(0))
         .transpose()?
         .flatten();
-    let now = now_ms();
     let Some(end) = end else {
-        e.execute(&e.sql(
-            r"update jobs set status = 'succeeded', finished_at = ?3, lease_until = null, updated_at = ?3
-             where workspace_id = ?1 and id = ?2",
-            vec![ws.key.into(), j.key.into(), now.into()],
-        ))
-        .await?;
-        events::record(e, ws, vec![finished_event(&j, "succeeded", None)]).await?;
-        return Ok(Step::Finished);
+        return Ok(None);
     };
     selection.keys = Some((j.cursor, end));
     let (done, counts) = match j.kind.as_str() {
@@ -490,27 +571,7 @@ pub async fn step(
             )));
         }
     };
-    // The counts so far, plus this chunk's.
-    let mut result = j.result.clone();
-    for (k, v) in counts.as_object().into_iter().flatten() {
-        let sum = result[k].as_u64().unwrap_or(0) + v.as_u64().unwrap_or(0);
-        result[k] = sum.into();
-    }
-    e.execute(&e.sql(
-        r"update jobs set cursor = ?3, done = ?4, result = ?5, lease_until = ?6, updated_at = ?7
-         where workspace_id = ?1 and id = ?2",
-        vec![
-            ws.key.into(),
-            j.key.into(),
-            end.into(),
-            (j.done + done as i64).into(),
-            result.into(),
-            lease_until.into(),
-            now.into(),
-        ],
-    ))
-    .await?;
-    Ok(Step::Done)
+    Ok(Some((end, done, counts)))
 }
 
 /// Records that the job failed (its last chunk's error), with its event.
@@ -526,5 +587,268 @@ pub async fn fail(e: &impl Exec, ws: WorkspaceRef, id: ObjectId, error: &str) ->
         vec![ws.key.into(), j.key.into(), error.into(), now.into()],
     ))
     .await?;
+    drop_rows(e, ws, j.key).await?;
     events::record(e, ws, vec![finished_event(&j, "failed", Some(error))]).await
+}
+
+/// Removes an import's staged rows (none for other jobs).
+async fn drop_rows(e: &impl Exec, ws: WorkspaceRef, job: i64) -> Result<u64> {
+    e.execute(&e.sql(
+        "delete from import_rows where workspace_id = ?1 and job_id = ?2",
+        vec![ws.key.into(), job.into()],
+    ))
+    .await
+}
+
+// ---- Asynchronous imports ---------------------------------------------------
+
+/// A valid row of an import's file: its number (from 1, in file order),
+/// its email's key and the lead object it became.
+#[derive(Clone, Debug)]
+pub struct StagedRow {
+    pub row: i64,
+    pub email_key: String,
+    pub lead: Value,
+}
+
+/// Stores rows of an import being uploaded; a row whose email an earlier
+/// row has is left out. Returns how many were stored.
+pub async fn stage(e: &impl Exec, ws: WorkspaceRef, job: i64, rows: &[StagedRow]) -> Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut sql = e.sql(
+        "insert into import_rows (workspace_id, job_id, row_no, email_key, lead) values ",
+        vec![ws.key.into(), job.into()],
+    );
+    for (i, r) in rows.iter().enumerate() {
+        let row = sql.param(r.row);
+        let key = sql.param(r.email_key.clone());
+        let lead = sql.param(r.lead.clone());
+        let sep = if i == 0 { "" } else { ", " };
+        sql.push(&format!("{sep}(?1, ?2, {row}, {key}, {lead})"));
+    }
+    sql.push(" on conflict (workspace_id, job_id, email_key) do nothing");
+    e.execute(&sql).await
+}
+
+/// The upload is complete: `parsed` (what reading the file found: rows,
+/// repeats, failed rows and their errors, the separator) joins the job's
+/// params, and the job is queued with its staged rows as its total.
+pub async fn queue_import(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    id: ObjectId,
+    parsed: Value,
+) -> Result<JobRow> {
+    let j = find(e, ws, id, true).await?;
+    let mut params = j.params.clone();
+    for (k, v) in parsed.as_object().into_iter().flatten() {
+        params[k] = v.clone();
+    }
+    let total = count(e, ws, &j).await?;
+    e.execute(&e.sql(
+        r"update jobs set status = 'queued', params = ?3, total = ?4, updated_at = ?5
+         where workspace_id = ?1 and id = ?2 and status = 'uploading'",
+        vec![
+            ws.key.into(),
+            j.key.into(),
+            params.into(),
+            total.into(),
+            now_ms().into(),
+        ],
+    ))
+    .await?;
+    get(e, ws, id).await
+}
+
+/// Removes an upload that failed (the file was refused): its job and
+/// rows, as if it had never been sent.
+pub async fn drop_upload(e: &impl Exec, ws: WorkspaceRef, id: ObjectId) -> Result<()> {
+    let j = find(e, ws, id, true).await?;
+    if j.status != "uploading" {
+        return Ok(());
+    }
+    drop_rows(e, ws, j.key).await?;
+    e.execute(&e.sql(
+        "delete from jobs where workspace_id = ?1 and id = ?2",
+        vec![ws.key.into(), j.key.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Removes uploads abandoned for a day (their server died while reading
+/// the file).
+pub async fn prune_uploads(e: &impl Exec, now: i64) -> Result<u64> {
+    let gone = e
+        .execute(&e.sql(
+            r"delete from import_rows where exists (
+               select 1 from jobs j where j.workspace_id = import_rows.workspace_id
+                 and j.id = import_rows.job_id and j.status = 'uploading' and j.created_at < ?1)",
+            vec![(now - ABANDONED_UPLOAD_MS).into()],
+        ))
+        .await?;
+    e.execute(&e.sql(
+        "delete from jobs where status = 'uploading' and created_at < ?1",
+        vec![(now - ABANDONED_UPLOAD_MS).into()],
+    ))
+    .await?;
+    Ok(gone)
+}
+
+impl JobRow {
+    /// An import's answer so far: what reading the file found (params) and
+    /// what its chunks did (result).
+    pub fn imported(&self) -> ImportCounts {
+        let n = |v: &Value, k: &str| v[k].as_u64().unwrap_or(0);
+        let (p, r) = (&self.params, &self.result);
+        ImportCounts {
+            rows: n(p, "rows"),
+            repeats: n(p, "repeats"),
+            failed: n(p, "failed"),
+            errors: p["errors"].clone(),
+            delimiter: p["delimiter"].as_str().unwrap_or(",").to_owned(),
+            imported: n(r, "imported"),
+            updated: n(r, "updated"),
+            skipped: n(r, "skipped"),
+            imported_ids: r["importedLeadIds"]
+                .as_array()
+                .map(|ids| {
+                    ids.iter()
+                        .filter_map(|i| i.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            campaign: p["campaignId"].as_str().map(|id| {
+                (
+                    id.to_owned(),
+                    n(r, "added"),
+                    n(r, "blocked"),
+                    n(r, "inOtherCampaign"),
+                )
+            }),
+        }
+    }
+}
+
+/// An import job's counts (see [`JobRow::imported`]).
+#[derive(Clone, Debug)]
+pub struct ImportCounts {
+    pub rows: u64,
+    pub repeats: u64,
+    pub failed: u64,
+    /// The first refused rows, as `{line, email, error}` objects.
+    pub errors: Value,
+    pub delimiter: String,
+    pub imported: u64,
+    pub updated: u64,
+    pub skipped: u64,
+    /// The first [`events::MAX_EVENT_IDS`] leads created.
+    pub imported_ids: Vec<String>,
+    /// With a campaign: its ID, and the leads added, blocked and left out
+    /// as in another campaign.
+    pub campaign: Option<(String, u64, u64, u64)>,
+}
+
+/// An import's next chunk: at most [`IMPORT_CHUNK`] staged rows after the
+/// cursor (a row number), imported as the synchronous call imports a file,
+/// then removed. `None` when none is left.
+async fn import_chunk(
+    e: &impl Exec,
+    ws: WorkspaceRef,
+    j: &JobRow,
+    chunk: usize,
+) -> Result<Option<(i64, u64, Value)>> {
+    let limit = chunk.min(IMPORT_CHUNK) as i64;
+    let rows = e
+        .query(&e.sql(
+            &format!(
+                r"select row_no, lead from import_rows where workspace_id = ?1 and job_id = ?2
+                 and row_no > ?3 order by row_no limit {limit}"
+            ),
+            vec![ws.key.into(), j.key.into(), j.cursor.into()],
+        ))
+        .await?;
+    let mut end = j.cursor;
+    let mut input = Vec::with_capacity(rows.len());
+    for mut r in rows {
+        end = r.i64(0)?;
+        let lead = r.json(1)?;
+        let parsed =
+            crate::domain::lead::LeadFields::parse_new(&lead).map_err(|_| unreadable(&lead))?;
+        input.push(parsed);
+    }
+    if input.is_empty() {
+        return Ok(None);
+    }
+    let n = input.len() as u64;
+    let p = &j.params;
+    let campaign = p["campaignId"].as_str().and_then(ObjectId::parse);
+    let options = AddOptions {
+        skip_if_in_other_campaign: p["skipIfInOtherCampaign"].as_bool(),
+        explain: false,
+    };
+    let skip_duplicates = p["skipDuplicates"].as_bool().unwrap_or(true);
+    let (o, _) = campaigns::import_rows(
+        e,
+        ws,
+        input,
+        skip_duplicates,
+        p["tag"].as_str(),
+        campaign,
+        options,
+    )
+    .await?;
+    e.execute(&e.sql(
+        "delete from import_rows where workspace_id = ?1 and job_id = ?2 and row_no <= ?3",
+        vec![ws.key.into(), j.key.into(), end.into()],
+    ))
+    .await?;
+    let mut counts = json!({
+        "imported": o.bulk.imported.len(),
+        "updated": o.bulk.updated,
+        "skipped": o.bulk.skipped,
+    });
+    if let Some(c) = &o.campaign {
+        counts["added"] = c.added.into();
+        counts["blocked"] = c.blocked.into();
+        counts["inOtherCampaign"] = c.in_other.into();
+    }
+    // The leads created, as far as the answer lists them.
+    let listed = j.result["importedLeadIds"].as_array().map_or(0, Vec::len);
+    let more: Vec<String> = o
+        .bulk
+        .imported
+        .iter()
+        .take(events::MAX_EVENT_IDS.saturating_sub(listed))
+        .map(ToString::to_string)
+        .collect();
+    counts["importedLeadIds"] = more.into();
+    Ok(Some((end, n, counts)))
+}
+
+/// `import.completed` for a finished import job: the counts the
+/// synchronous import records.
+fn import_completed(j: &JobRow) -> events::Event {
+    let c = j.imported();
+    let leads = c.imported + c.updated + c.skipped;
+    let mut done = json!({
+        "jobId": j.id().to_string(),
+        "leads": leads,
+        "imported": c.imported,
+        "updated": c.updated,
+        "skipped": c.skipped,
+    });
+    if let Some((id, added, blocked, in_other)) = c.campaign {
+        done["campaignId"] = id.into();
+        done["campaign"] = json!({
+            "added": added,
+            "created": 0,
+            "blocked": blocked,
+            "inOtherCampaign": in_other,
+            "notFound": 0,
+        });
+    }
+    events::Event::new(EventType::ImportCompleted, done)
 }

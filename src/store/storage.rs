@@ -335,6 +335,25 @@ pub trait Storage: Send + Sync + 'static {
         lease_until: i64,
     ) -> Result<jobs::Step>;
     async fn fail_job(&self, ws: WorkspaceRef, id: ObjectId, error: &str) -> Result<()>;
+    /// Stores a batch of an import's rows while its file is read (an
+    /// email seen before in the file is left out); returns how many were
+    /// stored.
+    async fn stage_import(
+        &self,
+        ws: WorkspaceRef,
+        id: ObjectId,
+        rows: Vec<jobs::StagedRow>,
+    ) -> Result<u64>;
+    /// The import's file has been read: it is queued, `parsed` added to
+    /// its params.
+    async fn queue_import(
+        &self,
+        ws: WorkspaceRef,
+        id: ObjectId,
+        parsed: serde_json::Value,
+    ) -> Result<JobRow>;
+    /// Removes an import whose file was refused, with its rows.
+    async fn drop_upload(&self, ws: WorkspaceRef, id: ObjectId) -> Result<()>;
 
     /// Records an attempt of a claimed delivery.
     async fn finish_delivery(

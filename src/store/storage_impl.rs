@@ -545,6 +545,28 @@ macro_rules! storage_impl {
             $run!(self, write(true), |e| jobs::step(e, ws, id, chunk, lease_until))
         }
 
+        async fn stage_import(
+            &self,
+            ws: WorkspaceRef,
+            id: ObjectId,
+            rows: Vec<jobs::StagedRow>,
+        ) -> Result<u64> {
+            $run!(self, write(true), |e| jobs::stage(e, ws, id.key, &rows))
+        }
+
+        async fn queue_import(
+            &self,
+            ws: WorkspaceRef,
+            id: ObjectId,
+            parsed: serde_json::Value,
+        ) -> Result<JobRow> {
+            $run!(self, write(true, small: true), |e| jobs::queue_import(e, ws, id, parsed))
+        }
+
+        async fn drop_upload(&self, ws: WorkspaceRef, id: ObjectId) -> Result<()> {
+            $run!(self, write(true), |e| jobs::drop_upload(e, ws, id))
+        }
+
         async fn fail_job(&self, ws: WorkspaceRef, id: ObjectId, error: &str) -> Result<()> {
             let error = error.to_owned();
             $run!(self, write(true, small: true), |e| jobs::fail(e, ws, id, &error))

@@ -287,6 +287,7 @@ pub async fn delete_workspace(e: &impl Exec, ws: WorkspaceRef) -> Result<()> {
         "webhook_deliveries",
         "webhooks",
         "jobs",
+        "import_rows",
     ] {
         e.execute(&e.sql(
             &format!("delete from {table} where workspace_id = ?1"),

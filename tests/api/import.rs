@@ -447,3 +447,17 @@ async fn a_mapping_adds_to_the_recognised_headers_and_null_still_ignores_a_colum
     // Named as null: ignored although its header is recognised.
     assert_eq!(lead["companyName"], json!(null));
 }
+
+#[tokio::test]
+async fn an_async_file_over_500_mib_gets_413_and_writes_nothing() {
+    let app = spawn_app().await;
+    let line = format!("same@example.com,{}\n", "p".repeat(1_006));
+    let n = 500 * 1024 * 1024 / line.len() + 1;
+    let csv = format!("email,notes\n{}", line.repeat(n));
+    assert!(csv.len() > 500 * 1024 * 1024);
+    let r = app.import(csv_form(csv, &[("async", "true")])).await;
+    r.assert_error(413, "PAYLOAD_TOO_LARGE");
+    assert!(r.message().contains("500 MiB"), "{}", r.message());
+    assert_eq!(app.lead_total().await, 0);
+    assert!(app.all("/v1/jobs").await.is_empty());
+}

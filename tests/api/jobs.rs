@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, leads, spawn_app_with};
+use crate::helpers::{TestApp, csv_form, leads, spawn_app_with};
 
 /// A server whose jobs go in chunks of `chunk` leads, with `pause` after
 /// each, one running per workspace at most when `one_at_a_time`.
@@ -552,4 +552,327 @@ async fn an_async_move_or_copy_is_a_job_that_ends_with_the_synchronous_answer() 
     .await
     .assert_error(409, "CONFLICT");
     assert_eq!(app.all("/v1/jobs").await.len(), 2);
+}
+
+// ---- Asynchronous CSV imports ----------------------------------------------
+
+/// Starts an async import; returns the job's ID after checking the 202.
+async fn start_import(app: &TestApp, csv: String, parts: &[(&str, &str)]) -> String {
+    let mut parts = parts.to_vec();
+    parts.push(("async", "true"));
+    let r = app.import(csv_form(csv, &parts)).await;
+    let data = r.assert_ok(202).clone();
+    let id = data["jobId"].as_str().unwrap().to_owned();
+    assert_eq!(data["status"], json!("queued"));
+    assert_eq!(
+        r.headers.get("location").unwrap().to_str().unwrap(),
+        format!("/v1/jobs/{id}")
+    );
+    id
+}
+
+/// The same workspace twice: some leads, a campaign with members, a
+/// do-not-contact entry. Returns the campaign.
+async fn import_setup(app: &TestApp) -> String {
+    app.create_leads(leads("old", 10)).await;
+    let c = app.create_campaign("Imports").await;
+    app.add(
+        &c,
+        json!({"leads": [{"email": "old0@example.com"}, {"email": "old1@example.com"}]}),
+    )
+    .await
+    .assert_ok(200);
+    app.post(
+        "/v1/dnc",
+        json!({"entries": [{"type": "email", "value": "new3@example.com"}]}),
+    )
+    .await
+    .assert_ok(200);
+    c
+}
+
+/// Every lead of the workspace: email → (first name, tags).
+async fn lead_fields(app: &TestApp) -> std::collections::BTreeMap<String, (Value, Value)> {
+    app.all("/v1/leads")
+        .await
+        .iter()
+        .map(|l| {
+            (
+                l["email"].as_str().unwrap().to_owned(),
+                (l["firstName"].clone(), l["tags"].clone()),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_async_import_is_a_job_that_ends_with_the_synchronous_answer() {
+    // A file of new leads, existing ones, repeats and bad rows.
+    let mut csv = String::from("Email,First Name\n");
+    for i in 0..40 {
+        csv.push_str(&format!("new{i}@example.com,New {i}\n"));
+        if i % 4 == 0 {
+            csv.push_str(&format!("old{},Old again\n", i / 4));
+            csv.push_str(&format!("old{}@example.com,Old {i}\n", i / 4));
+        }
+        if i % 9 == 0 {
+            csv.push_str(&format!("new{i}@example.com,Repeat\n"));
+        }
+    }
+    let parts = |c: &str| {
+        vec![
+            ("campaignId", c.to_owned()),
+            ("skipDuplicates", "false".to_owned()),
+            ("tag", "fair".to_owned()),
+        ]
+    };
+
+    let sync = crate::helpers::spawn_app().await;
+    let sync_c = import_setup(&sync).await;
+    let p = parts(&sync_c);
+    let p: Vec<(&str, &str)> = p.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut want = sync
+        .import(csv_form(csv.clone(), &p))
+        .await
+        .assert_ok(200)
+        .clone();
+
+    // Chunks of 7 rows.
+    let app = job_app(7, 0, false).await;
+    let c = import_setup(&app).await;
+    let p = parts(&c);
+    let p: Vec<(&str, &str)> = p.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let before = app.events().await.len();
+    let id = start_import(&app, csv, &p).await;
+    let job = until(&app, &id, finished).await;
+    assert_eq!(job["status"], json!("succeeded"), "{job}");
+    assert_eq!(job["type"], json!("leads.import"));
+    let mut got = job["data"].clone();
+    // The same answer, but for the new leads' IDs (two databases).
+    let ids = |d: &mut Value| d["importedLeadIds"].take().as_array().unwrap().len();
+    assert_eq!(ids(&mut got), ids(&mut want));
+    got["campaign"]["campaignId"] = Value::Null;
+    want["campaign"]["campaignId"] = Value::Null;
+    assert_eq!(got, want, "the same answer as the synchronous import");
+    assert_eq!(got["imported"], json!(40));
+    assert_eq!(got["updated"], json!(10));
+    assert_eq!(got["failed"], json!(10));
+    assert_eq!(got["campaign"]["added"], json!(47));
+    assert_eq!(
+        job["progress"],
+        json!({"done": 50, "total": 50}),
+        "one row per email"
+    );
+    // The same leads and members.
+    assert_eq!(lead_fields(&app).await, lead_fields(&sync).await);
+    assert_eq!(app.members(&c).await, sync.members(&sync_c).await);
+
+    // The feed names every lead created, a chunk's worth an event, and
+    // the import's end once, with its job.
+    let events = app.events().await;
+    let created: Vec<String> = events[before..]
+        .iter()
+        .filter(|e| e["type"] == json!("lead.created"))
+        .flat_map(|e| e["data"]["leadIds"].as_array().unwrap().clone())
+        .map(|i| i.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(created.len(), 40);
+    let completed: Vec<&Value> = events[before..]
+        .iter()
+        .filter(|e| e["type"] == json!("import.completed"))
+        .collect();
+    assert_eq!(completed.len(), 1);
+    assert_eq!(completed[0]["data"]["jobId"], json!(id));
+    assert_eq!(completed[0]["data"]["imported"], json!(40));
+    assert_eq!(completed[0]["data"]["campaign"]["added"], json!(47));
+    let key = leadflow::domain::id::ObjectId::parse(&app.workspace_id)
+        .unwrap()
+        .key;
+    let staged = app
+        .query_db(
+            "select count(*) from import_rows where workspace_id = $1",
+            key,
+        )
+        .await;
+    assert_eq!(staged[0][0], 0, "an import's rows go with its chunks");
+}
+
+#[tokio::test]
+async fn an_async_import_takes_more_rows_than_the_synchronous_limit() {
+    let app = job_app(10_000, 0, false).await;
+    let c = app.create_campaign("Big").await;
+    let mut csv = String::from("email,company\n");
+    for i in 0..60_000 {
+        csv.push_str(&format!("big{i}@example.com,Company {}\n", i % 13));
+    }
+    // Synchronously: refused, pointing at async.
+    let r = app.import(csv_form(csv.clone(), &[])).await;
+    r.assert_error(400, "VALIDATION_ERROR");
+    assert!(r.message().contains("async=true"), "{}", r.message());
+    assert_eq!(app.lead_total().await, 0);
+
+    let before = app.events().await.len();
+    let id = start_import(&app, csv, &[("campaignId", &c)]).await;
+    let job = until(&app, &id, finished).await;
+    assert_eq!(job["status"], json!("succeeded"), "{job}");
+    let data = &job["data"];
+    assert_eq!(data["rows"], json!(60_000));
+    assert_eq!(data["imported"], json!(60_000));
+    assert_eq!(data["campaign"]["added"], json!(60_000));
+    assert_eq!(data["importedLeadIds"].as_array().unwrap().len(), 5_000);
+    assert_eq!(job["progress"], json!({"done": 60_000, "total": 60_000}));
+    assert_eq!(app.lead_total().await, 60_000);
+    assert_eq!(app.campaign_lead_total(&c).await, 60_000);
+    // Chunks of 5,000 rows: each `lead.created` names all its leads.
+    let events = app.events().await;
+    let mut created = std::collections::HashSet::new();
+    for e in events[before..]
+        .iter()
+        .filter(|e| e["type"] == json!("lead.created"))
+    {
+        assert_eq!(e["data"]["count"], json!(5_000), "{e}");
+        for id in e["data"]["leadIds"].as_array().unwrap() {
+            assert!(created.insert(id.as_str().unwrap().to_owned()));
+        }
+    }
+    assert_eq!(created.len(), 60_000);
+    for listed in data["importedLeadIds"].as_array().unwrap() {
+        assert!(created.contains(listed.as_str().unwrap()));
+    }
+}
+
+#[tokio::test]
+async fn an_async_import_refused_while_its_file_is_read_leaves_nothing() {
+    let app = job_app(1_000, 0, false).await;
+    let key = leadflow::domain::id::ObjectId::parse(&app.workspace_id)
+        .unwrap()
+        .key;
+    // 3,000 good rows (staged by then), then bad ones past 1,000,000.
+    let mut csv = String::from("email\n");
+    for i in 0..3_000 {
+        csv.push_str(&format!("early{i}@example.com\n"));
+    }
+    csv.push_str(&"x\n".repeat(1_000_001 - 3_000));
+    let r = app.import(csv_form(csv, &[("async", "true")])).await;
+    r.assert_error(400, "VALIDATION_ERROR");
+    assert!(r.message().contains("1000000 rows"), "{}", r.message());
+
+    // Not a CSV, and a campaign that does not exist: refused at once.
+    let r = app
+        .import(csv_form("name\nJane\n", &[("async", "true")]))
+        .await;
+    r.assert_error(400, "VALIDATION_ERROR");
+    let gone = app.create_campaign("Gone").await;
+    app.call(Method::DELETE, &format!("/v1/campaigns/{gone}"), None)
+        .await
+        .assert_ok(200);
+    let r = app
+        .import(csv_form(
+            "email\na@example.com\n",
+            &[("async", "true"), ("campaignId", &gone)],
+        ))
+        .await;
+    r.assert_error(404, "NOT_FOUND");
+
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(app.lead_total().await, 0);
+    assert!(app.all("/v1/jobs").await.is_empty());
+    for table in ["import_rows", "jobs"] {
+        let n = app
+            .query_db(
+                &format!("select count(*) from {table} where workspace_id = $1"),
+                key,
+            )
+            .await;
+        assert_eq!(n[0][0], 0, "{table}");
+    }
+
+    // A cancelled import keeps its whole chunks and drops the rest.
+    let slow = job_app(7, 200, false).await;
+    let mut csv = String::from("email\n");
+    for i in 0..100 {
+        csv.push_str(&format!("c{i}@example.com\n"));
+    }
+    let id = start_import(&slow, csv, &[]).await;
+    until(&slow, &id, |j| j["progress"]["done"].as_i64().unwrap() >= 7).await;
+    let cancelled = slow
+        .call(Method::DELETE, &format!("/v1/jobs/{id}"), None)
+        .await
+        .assert_ok(200)
+        .clone();
+    assert_eq!(cancelled["status"], json!("cancelled"));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let job = slow
+        .get(&format!("/v1/jobs/{id}"))
+        .await
+        .assert_ok(200)
+        .clone();
+    let done = job["progress"]["done"].as_i64().unwrap();
+    assert_eq!(done % 7, 0, "whole chunks: {job}");
+    assert_eq!(slow.lead_total().await, done);
+    let key = leadflow::domain::id::ObjectId::parse(&slow.workspace_id)
+        .unwrap()
+        .key;
+    let staged = slow
+        .query_db(
+            "select count(*) from import_rows where workspace_id = $1",
+            key,
+        )
+        .await;
+    assert_eq!(staged[0][0], 0);
+}
+
+/// A server that died while reading an import's file leaves its upload
+/// unqueued: no runner takes it, it is not listed, and a day later the
+/// hourly pruning removes it with its rows.
+#[tokio::test]
+async fn an_abandoned_upload_is_never_run_and_is_pruned_after_a_day() {
+    use leadflow::domain::id::ObjectId;
+    use leadflow::store::jobs::{IMPORT_LEADS, StagedRow};
+
+    let app = job_app(10, 0, false).await;
+    let id = ObjectId::parse(&app.workspace_id).unwrap();
+    let ws = leadflow::store::WorkspaceRef {
+        key: id.key,
+        created_at: i64::from(id.secs) * 1000,
+    };
+    let job = app
+        .store
+        .create_job(ws, IMPORT_LEADS, json!({"skipDuplicates": true}))
+        .await
+        .unwrap();
+    let rows = (1..=3)
+        .map(|i| StagedRow {
+            row: i,
+            email_key: format!("up{i}@example.com"),
+            lead: json!({"email": format!("up{i}@example.com")}),
+        })
+        .collect();
+    assert_eq!(app.store.stage_import(ws, job.id(), rows).await.unwrap(), 3);
+    let count = |table: &'static str| {
+        let app = &app;
+        async move {
+            app.query_db(
+                &format!("select count(*) from {table} where workspace_id = $1"),
+                ws.key,
+            )
+            .await[0][0]
+        }
+    };
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(app.all("/v1/jobs").await.is_empty(), "not listed");
+    assert_eq!(app.lead_total().await, 0, "never run");
+    app.store.prune_events(0).await.unwrap();
+    assert_eq!((count("jobs").await, count("import_rows").await), (1, 3));
+
+    // A day and a minute later.
+    let earlier = leadflow::domain::now_ms() - 24 * 3600 * 1000 - 60_000;
+    app.query_db(
+        &format!("update jobs set created_at = {earlier} where workspace_id = $1"),
+        ws.key,
+    )
+    .await;
+    app.store.prune_events(0).await.unwrap();
+    assert_eq!((count("jobs").await, count("import_rows").await), (0, 0));
 }

@@ -21,7 +21,7 @@ use super::super::campaign_leads::MAX_EXPLICIT;
 use super::ID_PATTERN;
 use crate::domain::country;
 use crate::domain::filter::{CRITERIA, MAX_EMAIL, MAX_LEAD_IDS, MAX_SEARCH, MAX_VALUES};
-use crate::domain::import::MAX_ROWS;
+use crate::domain::import::{MAX_ASYNC_ROWS, MAX_ROWS};
 use crate::domain::lead::{
     MAX_CUSTOM_FIELDS, MAX_CUSTOM_KEY, MAX_CUSTOM_VALUE, MAX_TAG_LEN, TEXT_FIELDS,
     VERIFICATION_RESULTS,
@@ -314,7 +314,8 @@ fn import_form() -> Value {
                 "contentMediaType": "text/csv",
                 "examples": ["Work Email,First Name,Notes\njane@example.com,Jane,met at a fair\n"],
                 "description": format!(
-                    "The CSV file: UTF-8, first line naming the columns, at most {MAX_ROWS} rows."
+                    "The CSV file: UTF-8, first line naming the columns, at most {MAX_ROWS} rows \
+                     ({MAX_ASYNC_ROWS} with `async`)."
                 )
             },
             "mapping": {
@@ -335,6 +336,12 @@ fn import_form() -> Value {
             },
             "skipDuplicates": {
                 "description": "true (default): existing leads are left as they are; false: updated.",
+                "type": "string",
+                "enum": ["true", "false"]
+            },
+            "async": {
+                "description": "true: import as a background job (202 with its ID), for files of up to \
+                    1,000,000 rows and 500 MiB. Default false: imported within the request.",
                 "type": "string",
                 "enum": ["true", "false"]
             },

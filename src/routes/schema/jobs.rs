@@ -3,9 +3,9 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{AddSelectionResult, DeletedCount, MoveLeadsResult};
+use super::{AddSelectionResult, DeletedCount, ImportResult, MoveLeadsResult};
 use crate::domain::format_time;
-use crate::store::jobs::{DELETE_LEADS, JobRow, MOVE_LEADS};
+use crate::store::jobs::{DELETE_LEADS, IMPORT_LEADS, JobRow, MOVE_LEADS};
 
 /// A finished job's answer: the synchronous call's.
 #[derive(Serialize, ToSchema)]
@@ -17,6 +17,8 @@ pub enum JobResult {
     Deleted(DeletedCount),
     /// `campaign.move_leads`.
     Moved(MoveLeadsResult),
+    /// `leads.import`.
+    Imported(ImportResult),
 }
 
 /// Work run in the background, in chunks.
@@ -25,8 +27,8 @@ pub enum JobResult {
 pub struct Job {
     #[serde(rename = "_id")]
     pub id: String,
-    /// What it does: `campaign.add_leads`, `campaign.move_leads` or
-    /// `leads.delete`.
+    /// What it does: `campaign.add_leads`, `campaign.move_leads`,
+    /// `leads.delete` or `leads.import`.
     #[serde(rename = "type")]
     pub kind: String,
     #[schema(value_type = JobStatus)]
@@ -58,9 +60,10 @@ pub enum JobStatus {
 
 #[derive(Serialize, ToSchema)]
 pub struct JobProgress {
-    /// Leads done so far (whole chunks).
+    /// Leads (an import's rows) done so far, in whole chunks.
     pub done: i64,
-    /// Leads the selection held when the job started; null before.
+    /// Leads the selection held when the job started (an import's distinct
+    /// valid rows); null before.
     pub total: Option<i64>,
 }
 
@@ -82,6 +85,7 @@ impl Job {
                     let (outcome, copy) = j.moved();
                     JobResult::Moved(MoveLeadsResult::of(&outcome, copy))
                 }
+                IMPORT_LEADS => JobResult::Imported(ImportResult::of_job(j.imported())),
                 _ => JobResult::Added(AddSelectionResult::of(&j.outcome())),
             }),
             error: j.error.clone(),

@@ -31,6 +31,7 @@ const DISTRIBUTED: &[&str] = &[
     "webhooks",
     "webhook_deliveries",
     "jobs",
+    "import_rows",
 ];
 
 /// Whether the database runs Citus.

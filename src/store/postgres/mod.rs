@@ -51,6 +51,11 @@ const MIGRATIONS: &[Migration] = &[
     (6, "events", include_str!("migrations/0006_events.sql")),
     (7, "webhooks", include_str!("migrations/0007_webhooks.sql")),
     (8, "jobs", include_str!("migrations/0008_jobs.sql")),
+    (
+        9,
+        "import_rows",
+        include_str!("migrations/0009_import_rows.sql"),
+    ),
 ];
 
 /// The advisory lock that serialises migrations between processes.

@@ -53,6 +53,11 @@ const MIGRATIONS: &[Migration] = &[
     (7, "events", include_str!("migrations/0007_events.sql")),
     (8, "webhooks", include_str!("migrations/0008_webhooks.sql")),
     (9, "jobs", include_str!("migrations/0009_jobs.sql")),
+    (
+        10,
+        "import_rows",
+        include_str!("migrations/0010_import_rows.sql"),
+    ),
 ];
 
 /// The writer's settings. Temporary storage starts as SQLite's default, a
