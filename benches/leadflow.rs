@@ -14,7 +14,10 @@
 //! select-all as a background job (`"async": true`): from the request to
 //! the job's success, beside the synchronous call and the raw engine, with
 //! the small workspace's 10-lead adds (2 connections) meanwhile against
-//! their p99 alone. The raw engine
+//! their p99 alone; J2, a CSV import of `--import-rows` new leads as a job
+//! (`async=true`, one file) from the upload to the job's success, beside
+//! the same number of rows imported synchronously in files of 50,000 (the
+//! synchronous limit), with the small workspace's adds meanwhile. The raw engine
 //! does the same work (same rows, same uniqueness rules, straight SQL through
 //! the driver, one transaction) in the same run, and each P is printed as a
 //! ratio to it. Times are medians of `--runs` runs; request bodies are encoded
@@ -60,6 +63,9 @@ struct Args {
     /// and none stops it, so both sides add the same rows.
     #[arg(long)]
     skip_if_in_other_campaign: bool,
+    /// Rows of J2's CSV import.
+    #[arg(long, default_value_t = 1_000_000)]
+    import_rows: usize,
     /// Only these measurements, e.g. `--only P4`.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -506,6 +512,59 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
             beside.p99 / alone.p99,
         );
     }
+    if wanted(args, "J2") {
+        let load = Duration::from_secs_f64(args.load_seconds);
+        let mine = server.campaign(&http, &quiet_key).await?;
+        let alone = neighbour(&server, &quiet_key, &mine, None, Until::for_(load)).await?;
+        let rows = args.import_rows;
+        // Synchronously: one file of 50,000 rows after another.
+        let mut sync = Duration::ZERO;
+        for from in (0..rows).step_by(50_000) {
+            let file = import_file("sync", from..(from + 50_000).min(rows));
+            let (took, data) = server.import(&http, &key, file, false).await?;
+            anyhow::ensure!(
+                counted(&data, "imported") == (rows - from).min(50_000) as u64,
+                "the synchronous import answered {data}"
+            );
+            sync += took;
+        }
+        // As a job: one file, with the small workspace's adds beside it.
+        let file = import_file("async", 0..rows);
+        let size = file.len();
+        let stop = Arc::new(AtomicBool::new(false));
+        let job = async {
+            let out = async {
+                let started = Instant::now();
+                let (read, id) = server.import(&http, &key, file, true).await?;
+                let data =
+                    job_data(&server, &http, &key, id["jobId"].as_str().unwrap_or("")).await?;
+                Ok::<_, anyhow::Error>((read, started.elapsed(), data))
+            }
+            .await;
+            stop.store(true, Ordering::Relaxed);
+            out
+        };
+        let beside = neighbour(&server, &quiet_key, &mine, None, Until::Told(stop.clone()));
+        let (job, beside) = tokio::join!(job, beside);
+        let ((read, took, data), beside) = (job?, beside?);
+        anyhow::ensure!(
+            counted(&data, "imported") == rows as u64,
+            "the import job answered {data}"
+        );
+        println!(
+            "| J2 | CSV import of {rows} new leads as a job (one file, {:.0} MiB) | {:.1} ms (of which upload and read {:.1} ms) | synchronous, in files of 50,000 rows: {:.1} ms ({:.2}x) | small workspace's 10-lead adds meanwhile: p50 {:.1} ms, p99 {:.1} ms, {} refused; alone p99 {:.1} ms ({:.1}x) |",
+            size as f64 / (1024.0 * 1024.0),
+            ms(took),
+            ms(read),
+            ms(sync),
+            took.as_secs_f64() / sync.as_secs_f64(),
+            beside.p50,
+            beside.p99,
+            beside.refused,
+            alone.p99,
+            beside.p99 / alone.p99,
+        );
+    }
     let peak = server.peak_memory_kib();
     println!(
         "\nserver peak resident memory over the run: {:.1} MiB (goal < 100 MiB: {})",
@@ -918,6 +977,36 @@ impl Server {
         Ok((took, v["data"].clone()))
     }
 
+    /// Times one CSV import of `file` (synchronous: 200; `run_async`: 202);
+    /// returns the time and `data`.
+    async fn import(
+        &self,
+        http: &reqwest::Client,
+        key: &str,
+        file: Vec<u8>,
+        run_async: bool,
+    ) -> anyhow::Result<(Duration, Value)> {
+        let part = reqwest::multipart::Part::bytes(file)
+            .file_name("leads.csv")
+            .mime_str("text/csv")?;
+        let form = reqwest::multipart::Form::new()
+            .text("async", run_async.to_string())
+            .part("file", part);
+        let req = http
+            .post(format!("{}/v1/leads/import/csv", self.base))
+            .header("X-Api-Key", key)
+            .multipart(form);
+        let started = Instant::now();
+        let res = req.send().await?;
+        let status = res.status();
+        let bytes = res.bytes().await?;
+        let took = started.elapsed();
+        let v: Value = serde_json::from_slice(&bytes)?;
+        let want = if run_async { 202 } else { 200 };
+        anyhow::ensure!(status == want, "the import answered {status}: {v}");
+        Ok((took, v["data"].clone()))
+    }
+
     /// The median time of `runs` GETs of `path` (after one warm-up), each
     /// answered 200.
     async fn time_get(
@@ -1230,7 +1319,33 @@ async fn job_select_all(
         res.status()
     );
     let v: Value = res.json().await?;
-    let id = v["data"]["jobId"].as_str().unwrap_or_default().to_owned();
+    let id = v["data"]["jobId"].as_str().unwrap_or_default();
+    let data = job_data(server, http, key, id).await?;
+    Ok((started.elapsed(), data))
+}
+
+/// J2's file: a CSV of new leads, `{prefix}{i}@import.example` for each
+/// `i` of `rows`.
+fn import_file(prefix: &str, rows: std::ops::Range<usize>) -> Vec<u8> {
+    use std::io::Write;
+    let mut file = b"email,first name,company\n".to_vec();
+    for i in rows {
+        let _ = writeln!(
+            file,
+            "{prefix}{i}@import.example,First {i},Company {}",
+            i % 97
+        );
+    }
+    file
+}
+
+/// Polls the job every 50 ms until it succeeds; its `data`.
+async fn job_data(
+    server: &Server,
+    http: &reqwest::Client,
+    key: &str,
+    id: &str,
+) -> anyhow::Result<Value> {
     loop {
         let job: Value = http
             .get(format!("{}/v1/jobs/{id}", server.base))
@@ -1240,7 +1355,7 @@ async fn job_select_all(
             .json()
             .await?;
         match job["data"]["status"].as_str() {
-            Some("succeeded") => return Ok((started.elapsed(), job["data"]["data"].clone())),
+            Some("succeeded") => return Ok(job["data"]["data"].clone()),
             Some("queued" | "running") => {}
             _ => anyhow::bail!("the job ended so: {job}"),
         }
