@@ -63,9 +63,10 @@ struct Args {
     /// and none stops it, so both sides add the same rows.
     #[arg(long)]
     skip_if_in_other_campaign: bool,
-    /// Rows of J2's CSV import.
-    #[arg(long, default_value_t = 1_000_000)]
-    import_rows: usize,
+    /// Rows of J2's CSV import; default: `--leads`, at most 1,000,000 (the
+    /// asynchronous import's limit).
+    #[arg(long)]
+    import_rows: Option<usize>,
     /// Only these measurements, e.g. `--only P4`.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -516,7 +517,10 @@ async fn run_engine(args: &Args, engine: Engine) -> anyhow::Result<()> {
         let load = Duration::from_secs_f64(args.load_seconds);
         let mine = server.campaign(&http, &quiet_key).await?;
         let alone = neighbour(&server, &quiet_key, &mine, None, Until::for_(load)).await?;
-        let rows = args.import_rows;
+        let rows = args
+            .import_rows
+            .unwrap_or(args.leads.min(1_000_000))
+            .min(1_000_000);
         // Synchronously: one file of 50,000 rows after another.
         let mut sync = Duration::ZERO;
         for from in (0..rows).step_by(50_000) {
