@@ -971,14 +971,7 @@ impl Server {
             .header("X-Api-Key", key)
             .header("Content-Type", "application/json")
             .body(body);
-        let started = Instant::now();
-        let res = req.send().await?;
-        let status = res.status();
-        let bytes = res.bytes().await?;
-        let took = started.elapsed();
-        let v: Value = serde_json::from_slice(&bytes)?;
-        anyhow::ensure!(status == 200, "{path} answered {status}: {v}");
-        Ok((took, v["data"].clone()))
+        timed(req, 200, path).await
     }
 
     /// Times one CSV import of `file` (synchronous: 200; `run_async`: 202);
@@ -1000,15 +993,7 @@ impl Server {
             .post(format!("{}/v1/leads/import/csv", self.base))
             .header("X-Api-Key", key)
             .multipart(form);
-        let started = Instant::now();
-        let res = req.send().await?;
-        let status = res.status();
-        let bytes = res.bytes().await?;
-        let took = started.elapsed();
-        let v: Value = serde_json::from_slice(&bytes)?;
-        let want = if run_async { 202 } else { 200 };
-        anyhow::ensure!(status == want, "the import answered {status}: {v}");
-        Ok((took, v["data"].clone()))
+        timed(req, if run_async { 202 } else { 200 }, "the import").await
     }
 
     /// The median time of `runs` GETs of `path` (after one warm-up), each
@@ -1326,6 +1311,23 @@ async fn job_select_all(
     let id = v["data"]["jobId"].as_str().unwrap_or_default();
     let data = job_data(server, http, key, id).await?;
     Ok((started.elapsed(), data))
+}
+
+/// Times a request, from sending it to its answer's last byte; checks
+/// that it answered `want` and returns the time and `data`.
+async fn timed(
+    req: reqwest::RequestBuilder,
+    want: u16,
+    what: &str,
+) -> anyhow::Result<(Duration, Value)> {
+    let started = Instant::now();
+    let res = req.send().await?;
+    let status = res.status();
+    let bytes = res.bytes().await?;
+    let took = started.elapsed();
+    let v: Value = serde_json::from_slice(&bytes)?;
+    anyhow::ensure!(status == want, "{what} answered {status}: {v}");
+    Ok((took, v["data"].clone()))
 }
 
 /// J2's file: a CSV of new leads, `{prefix}{i}@import.example` for each

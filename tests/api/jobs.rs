@@ -25,7 +25,11 @@ async fn job_app(chunk: usize, pause_ms: u64, one_at_a_time: bool) -> TestApp {
 
 /// Starts an async add; returns the job's ID after checking the 202.
 async fn start(app: &TestApp, campaign: &str, body: Value) -> String {
-    let r = app.add(campaign, body).await;
+    accepted(app.add(campaign, body).await)
+}
+
+/// The job of a 202, after checking its status and `Location`.
+fn accepted(r: crate::helpers::Resp) -> String {
     let data = r.assert_ok(202).clone();
     let id = data["jobId"].as_str().unwrap().to_owned();
     assert_eq!(data["status"], json!("queued"));
@@ -382,16 +386,40 @@ async fn a_job_killed_midway_resumes_and_counts_each_lead_once() {
     )
     .await;
     assert_eq!(status, 200);
+    // The leads made so far (the import below makes more, which a job
+    // still running would add: it is not one snapshot).
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let before = leadflow::domain::format_time(leadflow::domain::now_ms());
+    tokio::time::sleep(Duration::from_millis(5)).await;
     let (status, job) = call(
         &server,
         Method::POST,
         &format!("/v1/campaigns/{c}/leads"),
-        Some(json!({"selectAll": true, "async": true})),
+        Some(json!({"filters": {"createdBefore": before}, "async": true})),
     )
     .await;
     assert_eq!(status, 202);
     let id = job["data"]["jobId"].as_str().unwrap().to_owned();
     let job_path = format!("/v1/jobs/{id}");
+    // An import beside it: 2,500 rows, 500 of them leads that exist.
+    let mut csv = String::from("email\n");
+    for i in 500..2_000 {
+        csv.push_str(&format!("b1-{i}@example.com\n"));
+    }
+    for i in 0..1_000 {
+        csv.push_str(&format!("imported{i}@example.com\n"));
+    }
+    let form = csv_form(csv, &[("async", "true")]);
+    let r = client
+        .post(server.url("/v1/leads/import/csv"))
+        .header("x-api-key", &key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    let import: Value = r.json().await.unwrap();
+    let import_path = format!("/v1/jobs/{}", import["data"]["jobId"].as_str().unwrap());
     for _ in 0..2000 {
         let (_, j) = call(&server, Method::GET, &job_path, None).await;
         if j["data"]["progress"]["done"].as_i64().unwrap() >= 400 {
@@ -407,6 +435,10 @@ async fn a_job_killed_midway_resumes_and_counts_each_lead_once() {
     let (_, stopped) = call(&server, Method::GET, &job_path, None).await;
     let at_kill = stopped["data"]["progress"]["done"].as_i64().unwrap();
     assert!((400..2000).contains(&at_kill), "killed midway: {stopped}");
+    assert_eq!(at_kill % 50, 0, "whole chunks");
+    let (_, stopped) = call(&server, Method::GET, &import_path, None).await;
+    let at_kill = stopped["data"]["progress"]["done"].as_i64().unwrap();
+    assert!(at_kill < 2_500, "the import was killed midway: {stopped}");
     assert_eq!(at_kill % 50, 0, "whole chunks");
     let mut job = Value::Null;
     for _ in 0..2000 {
@@ -433,6 +465,27 @@ async fn a_job_killed_midway_resumes_and_counts_each_lead_once() {
     )
     .await;
     assert_eq!(members["pagination"]["total"], json!(2000));
+
+    // The import, killed with it, resumed too and counted each row once.
+    let mut import = Value::Null;
+    for _ in 0..2000 {
+        let (_, j) = call(&server, Method::GET, &import_path, None).await;
+        import = j["data"].clone();
+        if finished(&import) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(import["status"], json!("succeeded"), "{import}");
+    let data = &import["data"];
+    assert_eq!(
+        (&data["rows"], &data["imported"], &data["skipped"]),
+        (&json!(2_500), &json!(2_000), &json!(500)),
+        "{import}"
+    );
+    assert_eq!(import["progress"], json!({"done": 2_500, "total": 2_500}));
+    let (_, all) = call(&server, Method::GET, "/v1/leads?limit=1", None).await;
+    assert_eq!(all["pagination"]["total"], json!(4_000));
 }
 
 #[tokio::test]
@@ -560,15 +613,7 @@ async fn an_async_move_or_copy_is_a_job_that_ends_with_the_synchronous_answer() 
 async fn start_import(app: &TestApp, csv: String, parts: &[(&str, &str)]) -> String {
     let mut parts = parts.to_vec();
     parts.push(("async", "true"));
-    let r = app.import(csv_form(csv, &parts)).await;
-    let data = r.assert_ok(202).clone();
-    let id = data["jobId"].as_str().unwrap().to_owned();
-    assert_eq!(data["status"], json!("queued"));
-    assert_eq!(
-        r.headers.get("location").unwrap().to_str().unwrap(),
-        format!("/v1/jobs/{id}")
-    );
-    id
+    accepted(app.import(csv_form(csv, &parts)).await)
 }
 
 /// The same workspace twice: some leads, a campaign with members, a
