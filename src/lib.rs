@@ -5,6 +5,7 @@ pub mod access;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod console;
 pub mod domain;
 pub mod error;
 pub mod events;

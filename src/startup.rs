@@ -61,7 +61,7 @@ async fn refuse_long_uris(req: axum::extract::Request, next: axum::middleware::N
 
 /// The API's routes, and the test routes when `Config::test_routes` is set.
 fn routes_of(state: &AppState) -> Router<AppState> {
-    let api = routes::router();
+    let api = routes::router().merge(crate::console::router());
     if state.test_routes {
         api.merge(test_routes())
     } else {
@@ -226,6 +226,7 @@ impl Application {
             turns: crate::turns::Turns::new(config.heavy_per_workspace),
             webhooks: crate::webhooks::Sender::new(config.webhooks.allow_private),
             allow_private_webhooks: config.webhooks.allow_private,
+            tls: config.tls.is_some(),
         });
         Ok(Self {
             listener,

@@ -28,4 +28,6 @@ pub struct AppState {
     pub webhooks: crate::webhooks::Sender,
     /// Webhook URLs may point at private addresses.
     pub allow_private_webhooks: bool,
+    /// The server speaks TLS (the console's cookies are `Secure`).
+    pub tls: bool,
 }

@@ -246,9 +246,12 @@ pub async fn last(e: &impl Exec, ws: WorkspaceRef) -> Result<i64> {
 
 /// Removes every workspace's events older than `before`, and the webhook
 /// deliveries made before then that are finished; returns how many events.
-/// Imports' uploads abandoned for a day go too.
+/// Imports' uploads abandoned for a day go too, and the console's expired
+/// sessions.
 pub async fn prune(e: &impl Exec, before: i64) -> Result<u64> {
-    super::jobs::prune_uploads(e, crate::domain::now_ms()).await?;
+    let now = crate::domain::now_ms();
+    super::jobs::prune_uploads(e, now).await?;
+    super::sessions::prune(e, now).await?;
     e.execute(&e.sql(
         "delete from webhook_deliveries where created_at < ?1 and status <> 'pending'",
         vec![before.into()],

@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod jobs;
 mod leads;
 pub mod postgres;
+pub mod sessions;
 mod sql;
 pub mod sqlite;
 mod storage;

@@ -48,6 +48,27 @@ pub trait Storage: Send + Sync + 'static {
     async fn authenticate(&self, key: &ApiKey) -> Result<Option<Principal>>;
     /// The workspace `id` when `user_key` is one of its members.
     async fn member_workspace(&self, user_key: i64, id: ObjectId) -> Result<Option<WorkspaceRef>>;
+
+    // The web console's sessions.
+    /// Starts a session for the key whose hash is `key_hash`.
+    async fn create_session(
+        &self,
+        token_hash: Vec<u8>,
+        key_hash: Vec<u8>,
+        csrf: String,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()>;
+    /// The live session of a token (its key still standing).
+    async fn find_session(
+        &self,
+        token_hash: Vec<u8>,
+        now: i64,
+    ) -> Result<Option<sessions::SessionRow>>;
+    /// The workspace a platform key's session acts in.
+    async fn choose_session_workspace(&self, token_hash: Vec<u8>, ws: WorkspaceRef) -> Result<()>;
+    /// Ends a session (and every expired one).
+    async fn end_session(&self, token_hash: Vec<u8>, now: i64) -> Result<()>;
     async fn get_user(&self, user_key: i64) -> Result<UserRow>;
     /// The user's workspaces with the user's role in each, newest first.
     async fn user_workspaces(&self, user_key: i64) -> Result<Vec<(WorkspaceRow, Role)>>;

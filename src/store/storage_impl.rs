@@ -54,6 +54,44 @@ macro_rules! storage_impl {
             $run!(self, one, |e| workspaces::authenticate(e, &key))
         }
 
+        async fn create_session(
+            &self,
+            token_hash: Vec<u8>,
+            key_hash: Vec<u8>,
+            csrf: String,
+            now: i64,
+            expires_at: i64,
+        ) -> Result<()> {
+            $run!(self, write(true, small: true), |e| sessions::create(
+                e,
+                token_hash,
+                key_hash,
+                &csrf,
+                now,
+                expires_at
+            ))
+        }
+
+        async fn find_session(
+            &self,
+            token_hash: Vec<u8>,
+            now: i64,
+        ) -> Result<Option<sessions::SessionRow>> {
+            $run!(self, one, |e| sessions::find(e, token_hash, now))
+        }
+
+        async fn choose_session_workspace(
+            &self,
+            token_hash: Vec<u8>,
+            ws: WorkspaceRef,
+        ) -> Result<()> {
+            $run!(self, write(true, small: true), |e| sessions::choose_workspace(e, token_hash, ws))
+        }
+
+        async fn end_session(&self, token_hash: Vec<u8>, now: i64) -> Result<()> {
+            $run!(self, write(true, small: true), |e| sessions::end(e, token_hash, now))
+        }
+
         async fn member_workspace(
             &self,
             user_key: i64,

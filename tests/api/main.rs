@@ -7,6 +7,7 @@ mod campaign_lead_actions;
 mod campaigns;
 mod cli;
 mod concurrency;
+mod console;
 mod counts;
 mod dnc;
 mod enrollment_rules;

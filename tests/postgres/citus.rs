@@ -58,7 +58,13 @@ async fn migrating_distributes_the_schema_by_workspace_once_and_later_ddl_still_
             .unwrap_or_else(|| panic!("{name} is not distributed: {first:?}"))
             .clone()
     };
-    for table in ["users", "workspaces", "api_keys", "idempotency_keys"] {
+    for table in [
+        "users",
+        "workspaces",
+        "api_keys",
+        "idempotency_keys",
+        "console_sessions",
+    ] {
         assert_eq!(by_name(table).1, "n", "{table} is a reference table");
     }
     let group = by_name("leads").3;
@@ -84,7 +90,7 @@ async fn migrating_distributes_the_schema_by_workspace_once_and_later_ddl_still_
             "{table} is distributed by workspace_id, co-located with leads"
         );
     }
-    assert_eq!(first.len(), 17, "{first:?}");
+    assert_eq!(first.len(), 18, "{first:?}");
 
     // Migrating again (a second server starting) changes nothing.
     let mut again = leadflow::config::Config::new(

@@ -15,7 +15,13 @@ use std::collections::HashSet;
 use deadpool_postgres::GenericClient;
 
 /// Copied to every node.
-const REFERENCE: &[&str] = &["users", "workspaces", "api_keys", "idempotency_keys"];
+const REFERENCE: &[&str] = &[
+    "users",
+    "workspaces",
+    "api_keys",
+    "idempotency_keys",
+    "console_sessions",
+];
 
 /// Sharded by `workspace_id`, co-located with the first.
 const DISTRIBUTED: &[&str] = &[

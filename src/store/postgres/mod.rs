@@ -56,6 +56,11 @@ const MIGRATIONS: &[Migration] = &[
         "import_rows",
         include_str!("migrations/0009_import_rows.sql"),
     ),
+    (
+        10,
+        "console_sessions",
+        include_str!("migrations/0010_console_sessions.sql"),
+    ),
 ];
 
 /// The advisory lock that serialises migrations between processes.

@@ -58,6 +58,11 @@ const MIGRATIONS: &[Migration] = &[
         "import_rows",
         include_str!("migrations/0010_import_rows.sql"),
     ),
+    (
+        11,
+        "console_sessions",
+        include_str!("migrations/0011_console_sessions.sql"),
+    ),
 ];
 
 /// The writer's settings. Temporary storage starts as SQLite's default, a

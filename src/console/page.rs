@@ -1,0 +1,154 @@
+//! The console's page frame and its error pages.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use maud::{DOCTYPE, Markup, html};
+
+use super::session::Session;
+use crate::error::ApiError;
+use crate::store::Principal;
+
+/// A whole page: the frame (title, navigation, sign-out) around `body`.
+pub struct Shell(Markup);
+
+impl Shell {
+    /// A page of a signed-in browser; `current` is the navigation entry it
+    /// belongs to.
+    pub fn new(title: &str, s: &Session, current: Option<&str>, body: Markup) -> Self {
+        let platform = matches!(s.row.principal, Principal::User { .. });
+        let nav = html! {
+            nav aria-label="Main" {
+                a.brand href="/app" { "leadflow" }
+                @for (href, label) in [("/app/leads", "Leads")] {
+                    @if current == Some(label) {
+                        a href=(href) aria-current="page" { (label) }
+                    } @else {
+                        a href=(href) { (label) }
+                    }
+                }
+                span.spacer {}
+                @if platform {
+                    a href="/app/workspaces" { "Switch workspace" }
+                }
+                form.inline method="post" action="/app/sign-out" {
+                    input type="hidden" name="csrf" value=(s.row.csrf);
+                    button.link type="submit" { "Sign out" }
+                }
+            }
+        };
+        Self::frame(title, Some(nav), body)
+    }
+
+    /// A page with no navigation (signing in, errors).
+    pub fn bare(title: &str, body: Markup) -> Self {
+        Self::frame(title, None, body)
+    }
+
+    fn frame(title: &str, nav: Option<Markup>, body: Markup) -> Self {
+        let markup = html! {
+            (DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (title) " · leadflow" }
+                    link rel="stylesheet" href="/app/assets/app.css";
+                }
+                body {
+                    @if let Some(nav) = nav { header { (nav) } }
+                    main { (body) }
+                }
+            }
+        };
+        Shell(markup)
+    }
+}
+
+impl IntoResponse for Shell {
+    fn into_response(self) -> Response {
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            )],
+            self.0.into_string(),
+        )
+            .into_response()
+    }
+}
+
+/// A request the console refuses or cannot serve, as a page.
+#[derive(Debug)]
+pub struct Failure {
+    status: StatusCode,
+    message: String,
+    retry_after: Option<u64>,
+}
+
+impl Failure {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Failure {
+            status,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn rate_limited(retry_after: u64) -> Self {
+        Failure {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many requests for this workspace; try again in {retry_after} s"),
+            )
+        }
+    }
+}
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        let status = e.code().status();
+        let message = if status.is_server_error() {
+            tracing::error!(error = %e, "console request failed");
+            "Something went wrong on the server; try again".to_owned()
+        } else {
+            e.to_string()
+        };
+        Self::new(status, message)
+    }
+}
+
+impl From<crate::store::StoreError> for Failure {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let title = self.status.canonical_reason().unwrap_or("Error").to_owned();
+        let body = html! {
+            h1 { (title) }
+            p.error role="alert" { (self.message) }
+            p { a href="/app" { "Back to the console" } }
+        };
+        let mut res = (self.status, Shell::bare(&title, body)).into_response();
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        res
+    }
+}
