@@ -2,26 +2,34 @@
 //! paging, and a lead's page with its fields and campaigns.
 
 use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::Uri;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::extract::{Form, Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use maud::{Markup, html};
-use serde::de::DeserializeOwned;
 
-use super::page::{Failure, Shell};
+use super::page::{Failure, Shell, day, form_value, form_values, grouped, pairs, query};
 use super::session::Signed;
+use crate::domain::campaign::CampaignStatus;
+use crate::domain::filter::LeadFilter;
 use crate::domain::format_time;
 use crate::domain::id::ObjectId;
+use crate::domain::lead::{LeadFields, LeadInput};
 use crate::error::ApiError;
+use crate::routes::schema::AddSelectionResult;
 use crate::routes::schema::{LeadQuery, PageQuery};
 use crate::state::AppState;
-use crate::store::{LeadRow, PageRequest};
+use crate::store::{AddOptions, LeadRow, PageRequest, Selection};
+use serde_json::Value;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/app/leads", get(list))
+        .route("/app/leads/new", get(new_lead).post(create))
+        .route("/app/leads/add", post(add))
         .route("/app/leads/{id}", get(show))
+        .route("/app/leads/{id}/edit", get(edit).post(update))
+        .route("/app/leads/{id}/delete", get(confirm_delete).post(delete))
 }
 
 /// The filter fields of the search form, as the API names them, with
@@ -33,32 +41,6 @@ const FILTERS: [(&str, &str, &str); 5] = [
     ("createdAfter", "Created after", "e.g. 2026-01-31"),
     ("createdBefore", "Created before", "e.g. 2026-12-31"),
 ];
-
-/// The query string without its empty fields (what a search form sends
-/// for the filters left blank), as a type the API's handlers read.
-fn query<T: DeserializeOwned>(pairs: &[(String, String)]) -> Result<T, ApiError> {
-    let kept: Vec<(&str, &str)> = pairs
-        .iter()
-        .filter(|(_, v)| !v.trim().is_empty())
-        .map(|(k, v)| (k.as_str(), v.trim()))
-        .collect();
-    let encoded = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(kept)
-        .finish();
-    let uri: Uri = format!("/?{encoded}")
-        .parse()
-        .map_err(|_| ApiError::validation("Invalid query string"))?;
-    axum::extract::Query::<T>::try_from_uri(&uri)
-        .map(|q| q.0)
-        .map_err(|e| ApiError::validation(e.body_text()))
-}
-
-/// The request's query string as pairs.
-fn pairs(uri: &Uri) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-        .into_owned()
-        .collect()
-}
 
 async fn list(
     State(state): State<AppState>,
@@ -80,10 +62,27 @@ async fn list(
         let paging = query::<PageQuery>(&given)?.page();
         let _turn = state.turns.take(ws).await;
         let page = state.store.list_leads(ws, &filter, paging).await?;
-        Ok::<_, ApiError>((paging, page))
+        let open = [
+            CampaignStatus::Draft,
+            CampaignStatus::Active,
+            CampaignStatus::Paused,
+            CampaignStatus::Completed,
+        ];
+        let all = PageRequest {
+            limit: 100,
+            cursor: None,
+        };
+        let campaigns = state.store.list_campaigns(ws, &open, None, all).await?;
+        Ok::<_, ApiError>((paging, page, campaigns.items))
     };
     let (table, status) = match read.await {
-        Ok((paging, page)) => (leads_table(&given, paging, &page), None),
+        Ok((paging, page, campaigns)) => {
+            let add = AddForm {
+                csrf: &signed.session.row.csrf,
+                campaigns: &campaigns,
+            };
+            (leads_table(&given, paging, &page, add), None)
+        }
         Err(e) if !e.code().status().is_server_error() => {
             (html! {}, Some(Failure::from(e).message().to_owned()))
         }
@@ -91,6 +90,7 @@ async fn list(
     };
     let body = html! {
         h1 { "Leads" }
+        p { a.button href="/app/leads/new" { "New lead" } }
         form.filters method="get" action="/app/leads" role="search" {
             @for (name, label, hint) in FILTERS {
                 div.field {
@@ -131,10 +131,18 @@ async fn list(
 
 /// The table of a page of leads, its total and the link to the next page
 /// (the same filters, from this page's last lead).
+/// The table is also the add-to-campaign form: its rows' boxes (ticked),
+/// the rows shown, the search's filters and the open campaigns.
+struct AddForm<'a> {
+    csrf: &'a str,
+    campaigns: &'a [crate::store::CampaignRow],
+}
+
 fn leads_table(
     given: &[(String, String)],
     paging: PageRequest,
     page: &crate::store::Page<LeadRow>,
+    add: AddForm<'_>,
 ) -> Markup {
     let next = page.has_more.then(|| {
         let last = page
@@ -158,14 +166,25 @@ fn leads_table(
         @if page.items.is_empty() {
             p.muted { "No lead matches." }
         } @else {
+            form #add-leads method="post" action="/app/leads/add" {
+            input type="hidden" name="csrf" value=(add.csrf);
+            @for name in FILTER_NAMES {
+                @let v = form_value(given, name);
+                @if !v.trim().is_empty() { input type="hidden" name=(name) value=(v); }
+            }
             table {
                 thead { tr {
+                    th scope="col" { span.visually-hidden { "Select" } }
                     th scope="col" { "Email" } th scope="col" { "Name" } th scope="col" { "Company" }
                     th scope="col" { "Country" } th scope="col" { "Tags" } th scope="col" { "Created" }
                 } }
                 tbody {
                     @for l in &page.items {
                         tr {
+                            td {
+                                input type="hidden" name="shown" value=(l.id().to_string());
+                                input type="checkbox" name="lead" value=(l.id().to_string()) checked aria-label=(format!("Select {}", l.email));
+                            }
                             td { a href=(format!("/app/leads/{}", l.id())) { (l.email) } }
                             td { (name(l)) }
                             td { (l.contact.company_name.as_deref().unwrap_or("")) }
@@ -175,6 +194,17 @@ fn leads_table(
                         }
                     }
                 }
+            }
+            div.actions {
+                label for="campaign" { "Add to campaign" }
+                select #campaign name="campaign" required {
+                    @for c in add.campaigns {
+                        option value=(c.id().to_string()) { (c.name) }
+                    }
+                }
+                button type="submit" name="scope" value="selected" { "Add the ticked leads" }
+                button type="submit" name="scope" value="all" { "Add all " (grouped(total)) " matching, less the unticked" }
+            }
             }
         }
         nav.pager aria-label="Pages" {
@@ -209,24 +239,6 @@ fn name(l: &LeadRow) -> String {
         .join(" ")
 }
 
-/// `1234567` as `1,234,567`.
-fn grouped(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
-}
-
-/// The day of a time, `2026-12-05`.
-fn day(ms: i64) -> String {
-    format_time(ms).chars().take(10).collect()
-}
-
 async fn show(
     State(state): State<AppState>,
     signed: Signed,
@@ -249,10 +261,15 @@ async fn show(
     let body = html! {
         p { a href="/app/leads" { "← Leads" } }
         h1 { (lead.email) }
+        p.actions {
+            a href=(format!("/app/leads/{id}/edit")) { "Edit" }
+            " · "
+            a href=(format!("/app/leads/{id}/delete")) { "Delete" }
+        }
         dl.fields {
-            @for (field, value) in lead.contact.columns() {
+            @for ((_, label), (_, value)) in LABELS.iter().zip(lead.contact.columns()) {
                 @if let Some(v) = value {
-                    dt { (label(field)) } dd { (v) }
+                    dt { (label) } dd { (v) }
                 }
             }
             dt { "Verification" } dd { (lead.email_verification_result.as_deref().unwrap_or("not verified")) }
@@ -294,18 +311,313 @@ async fn show(
     Ok(Shell::new(&lead.email, &signed.session, Some("Leads"), body).into_response())
 }
 
-/// A lead field's API name as a label: `companyName` → `Company name`.
-fn label(field: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in field.chars().enumerate() {
-        if i == 0 {
-            out.extend(c.to_uppercase());
-        } else if c.is_uppercase() {
-            out.push(' ');
-            out.extend(c.to_lowercase());
-        } else {
-            out.push(c);
+/// The lead's text fields: API name and label, in the order of
+/// [`TEXT_FIELDS`](crate::domain::lead::TEXT_FIELDS).
+const LABELS: [(&str, &str); 9] = [
+    ("firstName", "First name"),
+    ("lastName", "Last name"),
+    ("companyName", "Company"),
+    ("jobTitle", "Job title"),
+    ("phone", "Phone"),
+    ("linkedinUrl", "LinkedIn URL"),
+    ("city", "City"),
+    ("state", "State"),
+    ("country", "Country"),
+];
+
+// ---- Create, edit, delete ---------------------------------------------------
+
+/// The lead form: email (on create only), the text fields and tags, with
+/// `values` filled in and `error` above it.
+fn lead_form(
+    action: &str,
+    csrf: &str,
+    values: &[(String, String)],
+    with_email: bool,
+    error: Option<&str>,
+) -> Markup {
+    html! {
+        @if let Some(e) = error { p.error role="alert" { (e) } }
+        form.lead-form method="post" action=(action) {
+            input type="hidden" name="csrf" value=(csrf);
+            @if with_email {
+                label for="email" { "Email" }
+                input #email type="email" name="email" required value=(form_value(values, "email"));
+            }
+            @for (name, label) in LABELS {
+                label for=(name) { (label) }
+                input id=(name) name=(name) value=(form_value(values, name));
+            }
+            label for="tags" { "Tags (comma-separated)" }
+            input #tags name="tags" value=(form_value(values, "tags"));
+            button type="submit" { "Save" }
         }
     }
-    out
+}
+
+/// The lead object a lead form stands for, as the API takes it: blank
+/// fields left out on create and cleared on edit.
+fn lead_input(form: &[(String, String)], create: bool) -> Result<LeadInput, ApiError> {
+    let mut lead = serde_json::Map::new();
+    if create {
+        lead.insert("email".into(), form_value(form, "email").trim().into());
+    }
+    for (name, _) in LABELS {
+        let v = form_value(form, name).trim();
+        if !v.is_empty() {
+            lead.insert(name.into(), v.into());
+        } else if !create {
+            lead.insert(name.into(), Value::Null);
+        }
+    }
+    let tags: Vec<&str> = form_value(form, "tags")
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    if !tags.is_empty() || !create {
+        lead.insert("tags".into(), tags.into());
+    }
+    serde_json::from_value(Value::Object(lead)).map_err(|e| ApiError::validation(e.to_string()))
+}
+
+fn field_error(e: crate::domain::lead::LeadError) -> ApiError {
+    ApiError::field(e.into_field_error())
+}
+
+async fn new_lead(signed: Signed) -> Response {
+    let body = html! {
+        p { a href="/app/leads" { "← Leads" } }
+        h1 { "New lead" }
+        (lead_form("/app/leads/new", &signed.session.row.csrf, &[], true, None))
+    };
+    Shell::new("New lead", &signed.session, Some("Leads"), body).into_response()
+}
+
+/// A form refused: the form again, with the API's words, and 400.
+fn refused(signed: &Signed, title: &str, form: Markup) -> Response {
+    let body = html! { h1 { (title) } (form) };
+    (
+        StatusCode::BAD_REQUEST,
+        Shell::new(title, &signed.session, Some("Leads"), body),
+    )
+        .into_response()
+}
+
+async fn create(
+    State(state): State<AppState>,
+    signed: Signed,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, Failure> {
+    signed.session.check_csrf(form_value(&form, "csrf"))?;
+    let checked = lead_input(&form, true).and_then(|input| {
+        LeadFields::check(input)
+            .and_then(LeadFields::with_email)
+            .map_err(field_error)
+    });
+    let (email, fields) = match checked {
+        Ok(v) => v,
+        Err(e) => {
+            let message = e.to_string();
+            let csrf = &signed.session.row.csrf;
+            let again = lead_form("/app/leads/new", csrf, &form, true, Some(&message));
+            return Ok(refused(&signed, "New lead", again));
+        }
+    };
+    let lead = state.store.create_lead(signed.ws, &email, &fields).await?;
+    crate::metrics::leads_created(1);
+    Ok(Redirect::to(&format!("/app/leads/{}", lead.id())).into_response())
+}
+
+/// The lead's current values, as its form shows them.
+fn values_of(lead: &LeadRow) -> Vec<(String, String)> {
+    let mut values: Vec<(String, String)> = LABELS
+        .iter()
+        .zip(lead.contact.columns())
+        .map(|((name, _), (_, v))| ((*name).to_owned(), v.clone().unwrap_or_default()))
+        .collect();
+    values.push(("tags".into(), lead.tags.join(", ")));
+    values
+}
+
+async fn edit(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Result<Response, Failure> {
+    let id = ObjectId::parse(&id).ok_or_else(|| Failure::not_found("Lead not found"))?;
+    let lead = state.store.get_lead(signed.ws, id).await?;
+    let action = format!("/app/leads/{id}/edit");
+    let body = html! {
+        p { a href=(format!("/app/leads/{id}")) { "← " (lead.email) } }
+        h1 { "Edit " (lead.email) }
+        (lead_form(&action, &signed.session.row.csrf, &values_of(&lead), false, None))
+    };
+    Ok(Shell::new("Edit lead", &signed.session, Some("Leads"), body).into_response())
+}
+
+async fn update(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, Failure> {
+    signed.session.check_csrf(form_value(&form, "csrf"))?;
+    let id = ObjectId::parse(&id).ok_or_else(|| Failure::not_found("Lead not found"))?;
+    let checked =
+        lead_input(&form, false).and_then(|input| LeadFields::check(input).map_err(field_error));
+    let fields = match checked {
+        Ok(f) => f,
+        Err(e) => {
+            let message = e.to_string();
+            let action = format!("/app/leads/{id}/edit");
+            let csrf = &signed.session.row.csrf;
+            let again = lead_form(&action, csrf, &form, false, Some(&message));
+            return Ok(refused(&signed, "Edit lead", again));
+        }
+    };
+    state.store.update_lead(signed.ws, id, &fields).await?;
+    Ok(Redirect::to(&format!("/app/leads/{id}")).into_response())
+}
+
+async fn confirm_delete(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Result<Response, Failure> {
+    let id = ObjectId::parse(&id).ok_or_else(|| Failure::not_found("Lead not found"))?;
+    let lead = state.store.get_lead(signed.ws, id).await?;
+    let body = html! {
+        h1 { "Delete " (lead.email) "?" }
+        p { "The lead and its campaign memberships are deleted. This cannot be undone." }
+        form method="post" action=(format!("/app/leads/{id}/delete")) {
+            input type="hidden" name="csrf" value=(signed.session.row.csrf);
+            button.danger type="submit" { "Delete the lead" }
+            " "
+            a href=(format!("/app/leads/{id}")) { "Cancel" }
+        }
+    };
+    Ok(Shell::new("Delete lead", &signed.session, Some("Leads"), body).into_response())
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, Failure> {
+    signed.session.check_csrf(form_value(&form, "csrf"))?;
+    let id = ObjectId::parse(&id).ok_or_else(|| Failure::not_found("Lead not found"))?;
+    state.store.delete_lead(signed.ws, id).await?;
+    Ok(Redirect::to("/app/leads").into_response())
+}
+
+// ---- Adding leads to a campaign ------------------------------------------------
+
+/// The filter fields a leads form carries along.
+const FILTER_NAMES: [&str; 6] = [
+    "search",
+    "tags",
+    "country",
+    "createdAfter",
+    "createdBefore",
+    "emailStatus",
+];
+
+/// What the add form asks for: the campaign, and the selection (the ticked
+/// leads, or everything the filter matches less the unticked ones shown).
+fn selection_of(form: &[(String, String)]) -> Result<(ObjectId, Selection, bool), ApiError> {
+    let campaign = ObjectId::parse(form_value(form, "campaign").trim())
+        .ok_or_else(|| ApiError::validation("Choose a campaign"))?;
+    let ticked: Vec<ObjectId> = form_values(form, "lead")
+        .filter_map(ObjectId::parse)
+        .collect();
+    let all = form_value(form, "scope") == "all";
+    let selection = if all {
+        let filters: Vec<(String, String)> = form
+            .iter()
+            .filter(|(k, _)| FILTER_NAMES.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        let filter = query::<LeadQuery>(&filters)?
+            .filter()
+            .map_err(ApiError::field)?;
+        let exclude = form_values(form, "shown")
+            .filter_map(ObjectId::parse)
+            .filter(|id| !ticked.contains(id))
+            .collect();
+        Selection {
+            filter: Some(filter),
+            exclude,
+            keys: None,
+        }
+    } else {
+        if ticked.is_empty() {
+            return Err(ApiError::validation("Tick at least one lead"));
+        }
+        Selection {
+            filter: Some(LeadFilter {
+                lead_ids: Some(ticked),
+                ..LeadFilter::default()
+            }),
+            exclude: Vec::new(),
+            keys: None,
+        }
+    };
+    Ok((campaign, selection, all))
+}
+
+/// The add: first a dry run whose counts the user confirms, then the add.
+async fn add(
+    State(state): State<AppState>,
+    signed: Signed,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, Failure> {
+    signed.session.check_csrf(form_value(&form, "csrf"))?;
+    let ws = signed.ws;
+    let (campaign, selection, all) = selection_of(&form)?;
+    let confirmed = form_value(&form, "confirm") == "yes";
+    let c = state.store.get_campaign(ws, campaign).await?;
+    let outcome = {
+        let _turn = state.turns.take(ws).await;
+        state
+            .store
+            .add_leads_selection(ws, campaign, selection, AddOptions::default(), !confirmed)
+            .await?
+    };
+    let r = AddSelectionResult::of(&outcome);
+    let counts = html! {
+        ul.counts {
+            li { strong { (grouped(r.added as i64)) } @if confirmed { " added" } @else { " will be added" } }
+            li { strong { (grouped(r.already_in_campaign as i64)) } " already in the campaign" }
+            li { strong { (grouped(r.blocked as i64)) } " on the do-not-contact list" }
+            @if r.in_other_campaign > 0 {
+                li { strong { (grouped(r.in_other_campaign as i64)) } " in another campaign" }
+            }
+        }
+    };
+    let body = if confirmed {
+        crate::metrics::leads_added(outcome.added);
+        html! {
+            h1 { "Added to " (c.name) }
+            (counts)
+            p { a href=(format!("/app/campaigns/{campaign}")) { "Open the campaign" } " · " a href="/app/leads" { "Back to the leads" } }
+        }
+    } else {
+        html! {
+            h1 { "Add " (grouped(r.matched as i64)) " leads to " (c.name) "?" }
+            p.muted { @if all { "Everything the filter matches, less the leads unticked." } @else { "The ticked leads." } " Nothing has been written yet." }
+            (counts)
+            form method="post" action="/app/leads/add" {
+                @for (k, v) in form.iter().filter(|(k, _)| k != "confirm") {
+                    input type="hidden" name=(k) value=(v);
+                }
+                input type="hidden" name="confirm" value="yes";
+                button type="submit" { "Confirm: add " (grouped(r.added as i64)) }
+                " "
+                a href="/app/leads" { "Cancel" }
+            }
+        }
+    };
+    Ok(Shell::new("Add leads", &signed.session, Some("Leads"), body).into_response())
 }

@@ -12,6 +12,8 @@
 //! from the database is rendered as text. Requests are charged to the
 //! workspace's rate limit as the API's are.
 
+mod campaigns;
+mod dnc;
 mod leads;
 mod page;
 mod session;
@@ -48,6 +50,8 @@ pub fn router() -> Router<AppState> {
         .route("/app/workspaces", get(workspaces).post(choose_workspace))
         .route("/app/assets/app.css", get(style))
         .merge(leads::router())
+        .merge(campaigns::router())
+        .merge(dnc::router())
         .layer(axum::middleware::from_fn(headers))
 }
 

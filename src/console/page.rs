@@ -5,6 +5,10 @@ use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
 use super::session::Session;
+use axum::http::Uri;
+use serde::de::DeserializeOwned;
+
+use crate::domain::format_time;
 use crate::error::ApiError;
 use crate::store::Principal;
 
@@ -19,7 +23,7 @@ impl Shell {
         let nav = html! {
             nav aria-label="Main" {
                 a.brand href="/app" { "leadflow" }
-                @for (href, label) in [("/app/leads", "Leads")] {
+                @for (href, label) in [("/app/leads", "Leads"), ("/app/campaigns", "Campaigns"), ("/app/dnc", "Do-not-contact")] {
                     @if current == Some(label) {
                         a href=(href) aria-current="page" { (label) }
                     } @else {
@@ -151,4 +155,67 @@ impl IntoResponse for Failure {
         }
         res
     }
+}
+
+// ---- Shared by the pages ----------------------------------------------------
+
+/// The query string without its empty fields (what a search form sends
+/// for the filters left blank), as a type the API's handlers read.
+pub fn query<T: DeserializeOwned>(pairs: &[(String, String)]) -> Result<T, ApiError> {
+    let kept: Vec<(&str, &str)> = pairs
+        .iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| (k.as_str(), v.trim()))
+        .collect();
+    let encoded = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(kept)
+        .finish();
+    let uri: Uri = format!("/?{encoded}")
+        .parse()
+        .map_err(|_| ApiError::validation("Invalid query string"))?;
+    axum::extract::Query::<T>::try_from_uri(&uri)
+        .map(|q| q.0)
+        .map_err(|e| ApiError::validation(e.body_text()))
+}
+
+/// The request's query string as pairs.
+pub fn pairs(uri: &Uri) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// `1234567` as `1,234,567`.
+pub fn grouped(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+/// The day of a time, `2026-12-05`.
+pub fn day(ms: i64) -> String {
+    format_time(ms).chars().take(10).collect()
+}
+
+/// A form field's value ("" when absent).
+pub fn form_value<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// Every value of a repeated form field (ticked boxes).
+pub fn form_values<'a>(
+    form: &'a [(String, String)],
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
+    form.iter()
+        .filter(move |(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }

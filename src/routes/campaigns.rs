@@ -8,7 +8,6 @@ use utoipa_axum::routes;
 
 use super::{ApiResult, created, deleted, ok, page, schema};
 use crate::domain::campaign::Transition;
-use crate::domain::id::ObjectId;
 use crate::extract::{Body, Query, Tenant, path_id};
 use crate::state::AppState;
 use crate::store::{CampaignRow, WorkspaceRef};
@@ -47,12 +46,7 @@ async fn list(
         .store
         .list_campaigns(ws, &statuses, search, req)
         .await?;
-    page(
-        result,
-        req.limit,
-        |c| ObjectId::new(c.key, c.created_at),
-        |c| render(ws, c),
-    )
+    page(result, req.limit, CampaignRow::id, |c| render(ws, c))
 }
 
 #[utoipa::path(

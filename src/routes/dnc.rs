@@ -9,7 +9,6 @@ use utoipa_axum::routes;
 
 use super::import::{broken_form_of, check_file_type, multipart_form, not_csv, too_large_of};
 use super::{ApiResult, ok, page, schema};
-use crate::domain::id::ObjectId;
 use crate::domain::json::FromJson;
 use crate::domain::lead::FieldError;
 use crate::error::ApiError;
@@ -47,12 +46,7 @@ async fn list(
     let req = paging.page();
     let _turn = state.turns.take(ws).await;
     let result = state.store.list_dnc(ws, req).await?;
-    page(
-        result,
-        req.limit,
-        |d| ObjectId::new(d.key, d.created_at),
-        render,
-    )
+    page(result, req.limit, DncRow::id, render)
 }
 
 #[utoipa::path(

@@ -274,6 +274,18 @@ pub struct DncRow {
     pub created_at: i64,
 }
 
+impl DncRow {
+    pub fn id(&self) -> ObjectId {
+        ObjectId::new(self.key, self.created_at)
+    }
+}
+
+impl CampaignRow {
+    pub fn id(&self) -> ObjectId {
+        ObjectId::new(self.key, self.created_at)
+    }
+}
+
 /// A page request: newest first, after `cursor` when given.
 #[derive(Clone, Copy, Debug)]
 pub struct PageRequest {

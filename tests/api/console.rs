@@ -389,3 +389,350 @@ async fn the_leads_table_filters_counts_and_pages_as_the_api_does() {
     assert_eq!(bad.status, 400);
     assert!(bad.html.contains("createdAfter"), "{}", bad.html);
 }
+
+/// The `value` of the first `<option>` whose text is `label`.
+fn option_value(html: &str, label: &str) -> String {
+    let at = html.find(&format!(">{label}</option>")).unwrap();
+    let start = html[..at].rfind("value=\"").unwrap() + 7;
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn leads_are_created_edited_and_deleted_by_the_api_rules() {
+    let app = spawn_app().await;
+    let mut b = Browser::new(&app);
+    b.sign_in(&app.key).await;
+    let form = b.get("/app/leads/new").await;
+    let csrf = form.csrf();
+
+    // Refused by the API's own rules: the form again, nothing written.
+    let bad = b
+        .post(
+            "/app/leads/new",
+            &[
+                ("csrf", &csrf),
+                ("email", "not-an-email"),
+                ("firstName", "X"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.html.contains("email"), "{}", bad.html);
+    assert_eq!(app.lead_total().await, 0);
+    // Without the token: 403, nothing written.
+    let forged = b
+        .post("/app/leads/new", &[("email", "a@example.com")])
+        .await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(app.lead_total().await, 0);
+
+    let made = b
+        .post(
+            "/app/leads/new",
+            &[
+                ("csrf", &csrf),
+                ("email", "ada@example.com"),
+                ("firstName", "Ada"),
+                ("companyName", "Engines"),
+                ("tags", "vip, q4"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 303);
+    let path = made.location.unwrap();
+    let id = path.rsplit('/').next().unwrap().to_owned();
+    let lead = app.get(&format!("/v1/leads/{id}")).await;
+    let lead = lead.assert_ok(200);
+    assert_eq!(lead["firstName"], json!("Ada"));
+    assert_eq!(lead["tags"], json!(["vip", "q4"]));
+
+    // Edit: a cleared field is cleared, as PATCH with null does.
+    let edited = b
+        .post(
+            &format!("/app/leads/{id}/edit"),
+            &[
+                ("csrf", &csrf),
+                ("firstName", "Ada L."),
+                ("companyName", ""),
+                ("tags", "vip"),
+            ],
+        )
+        .await;
+    assert_eq!(edited.location.as_deref(), Some(path.as_str()));
+    let lead = app.get(&format!("/v1/leads/{id}")).await;
+    let lead = lead.assert_ok(200);
+    assert_eq!(lead["firstName"], json!("Ada L."));
+    assert_eq!(lead["companyName"], Value::Null);
+    assert_eq!(lead["tags"], json!(["vip"]));
+    let page = b.get(&path).await;
+    assert!(page.html.contains("Ada L."));
+
+    // Delete asks first; then the lead is gone.
+    let ask = b.get(&format!("/app/leads/{id}/delete")).await;
+    assert!(ask.html.contains("cannot be undone"));
+    assert_eq!(app.lead_total().await, 1);
+    let gone = b
+        .post(&format!("/app/leads/{id}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(gone.location.as_deref(), Some("/app/leads"));
+    app.get(&format!("/v1/leads/{id}"))
+        .await
+        .assert_error(404, "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn adding_leads_shows_the_dry_run_first_then_adds_what_it_said() {
+    let app = spawn_app().await;
+    let mut batch = leads("add", 30);
+    for l in batch.iter_mut().take(20) {
+        l["country"] = json!("DE");
+    }
+    let ids = app.create_leads(batch).await;
+    app.post(
+        "/v1/dnc",
+        json!({"entries": [{"type": "email", "value": "add3@example.com"}]}),
+    )
+    .await
+    .assert_ok(200);
+    let c = app.create_campaign("Console adds").await;
+    app.add(
+        &c,
+        json!({"leads": [{"leadId": ids[0]}, {"leadId": ids[1]}]}),
+    )
+    .await
+    .assert_ok(200);
+
+    let mut b = Browser::new(&app);
+    b.sign_in(&app.key).await;
+    let page = b.get("/app/leads?country=DE").await;
+    let csrf = page.csrf();
+    let campaign = option_value(&page.html, "Console adds");
+    assert_eq!(campaign, c);
+    // Everything the filter matches (20), less two unticked rows shown.
+    let shown: Vec<String> = app
+        .get("/v1/leads?country=DE&limit=25")
+        .await
+        .data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["_id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut form: Vec<(&str, &str)> = vec![
+        ("csrf", &csrf),
+        ("country", "DE"),
+        ("campaign", &campaign),
+        ("scope", "all"),
+    ];
+    for (i, id) in shown.iter().enumerate() {
+        form.push(("shown", id));
+        if i >= 2 {
+            form.push(("lead", id));
+        }
+    }
+    let unticked = &shown[..2];
+    let want = app
+        .add(
+            &c,
+            json!({"filters": {"country": "DE"}, "excludeIds": unticked, "dryRun": true}),
+        )
+        .await
+        .assert_ok(200)
+        .clone();
+    let dry = b.post("/app/leads/add", &form).await;
+    assert_eq!(dry.status, 200, "{}", dry.html);
+    let said = format!(
+        "<strong>{}</strong> will be added",
+        want["added"].as_u64().unwrap()
+    );
+    assert!(dry.html.contains(&said), "{said}: {}", dry.html);
+    assert!(dry.html.contains(&format!(
+        "<strong>{}</strong> already in the campaign",
+        want["alreadyInCampaign"]
+    )));
+    assert!(dry.html.contains(&format!(
+        "<strong>{}</strong> on the do-not-contact list",
+        want["blocked"]
+    )));
+    assert_eq!(
+        app.campaign_lead_total(&c).await,
+        2,
+        "nothing written before the confirmation"
+    );
+
+    // Confirmed: exactly what the dry run said.
+    let mut confirm: Vec<(&str, &str)> = form.clone();
+    confirm.push(("confirm", "yes"));
+    let done = b.post("/app/leads/add", &confirm).await;
+    assert_eq!(done.status, 200);
+    assert!(
+        done.html
+            .contains(&format!("<strong>{}</strong> added", want["added"]))
+    );
+    let members = app.members(&c).await;
+    assert_eq!(members.len() as u64, 2 + want["added"].as_u64().unwrap());
+    for id in unticked {
+        let lead = app.get(&format!("/v1/leads/{id}")).await;
+        let email = lead.data()["email"].as_str().unwrap().to_owned();
+        assert!(
+            !members.contains_key(&email) || ids[..2].contains(id),
+            "an unticked lead was added: {email}"
+        );
+    }
+
+    // The ticked leads alone.
+    let one = &ids[25];
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("campaign", campaign.as_str()),
+        ("scope", "selected"),
+        ("lead", one.as_str()),
+        ("confirm", "yes"),
+    ];
+    let done = b.post("/app/leads/add", &form).await;
+    assert!(
+        done.html.contains("<strong>1</strong> added"),
+        "{}",
+        done.html
+    );
+    assert_eq!(
+        app.members(&c).await.len() as u64,
+        3 + want["added"].as_u64().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn campaigns_are_created_driven_and_their_members_acted_on() {
+    let app = spawn_app().await;
+    let ids = app.create_leads(leads("m", 4)).await;
+    let mut b = Browser::new(&app);
+    b.sign_in(&app.key).await;
+    let list = b.get("/app/campaigns").await;
+    let csrf = list.csrf();
+    let made = b
+        .post(
+            "/app/campaigns",
+            &[("csrf", &csrf), ("name", "Spring <push>")],
+        )
+        .await;
+    let path = made.location.unwrap();
+    let id = path.rsplit('/').next().unwrap().to_owned();
+    assert_eq!(
+        app.get(&format!("/v1/campaigns/{id}")).await.data()["name"],
+        json!("Spring <push>")
+    );
+    let entries: Vec<Value> = ids.iter().map(|i| json!({"leadId": i})).collect();
+    app.add(&id, json!({"leads": entries})).await.assert_ok(200);
+    let list = b.get("/app/campaigns").await;
+    assert!(list.html.contains("Spring &lt;push&gt;"));
+    assert!(list.html.contains("4 pending"), "{}", list.html);
+
+    // State actions: the ones the state allows, applied as the API does.
+    let page = b.get(&path).await;
+    let state_action = |a: &str| format!(r#"type="hidden" name="action" value="{a}""#);
+    assert!(page.html.contains(&state_action("start")));
+    assert!(page.html.contains(&state_action("archive")));
+    assert!(!page.html.contains(&state_action("resume")));
+    let r = b
+        .post(
+            &format!("{path}/state"),
+            &[("csrf", &csrf), ("action", "start")],
+        )
+        .await;
+    assert_eq!(r.location.as_deref(), Some(path.as_str()));
+    let api = app.get(&format!("/v1/campaigns/{id}")).await;
+    assert_eq!(api.data()["status"], json!("active"));
+    let refused = b
+        .post(
+            &format!("{path}/state"),
+            &[("csrf", &csrf), ("action", "start")],
+        )
+        .await;
+    assert_eq!(refused.status, 409, "start twice: the API's 409");
+
+    // Pause two ticked members, then remove every member.
+    let page = b.get(&format!("{path}?status=active")).await;
+    assert!(page.html.contains("<strong>4</strong> members active"));
+    let members = app.all(&format!("/v1/campaigns/{id}/leads")).await;
+    let two: Vec<String> = members[..2]
+        .iter()
+        .map(|m| m["_id"].as_str().unwrap().to_owned())
+        .collect();
+    let r = b
+        .post(
+            &format!("{path}/members"),
+            &[
+                ("csrf", &csrf),
+                ("action", "pause"),
+                ("scope", "selected"),
+                ("member", &two[0]),
+                ("member", &two[1]),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let statuses = app.members(&id).await;
+    assert_eq!(statuses.values().filter(|s| *s == "paused").count(), 2);
+    let paused = b.get(&format!("{path}?status=paused")).await;
+    assert!(paused.html.contains("<strong>2</strong> members paused"));
+    let r = b
+        .post(
+            &format!("{path}/members"),
+            &[("csrf", &csrf), ("action", "remove"), ("scope", "all")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert!(app.members(&id).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_do_not_contact_list_is_listed_added_to_and_removed_from() {
+    let app = spawn_app().await;
+    let mut b = Browser::new(&app);
+    b.sign_in(&app.key).await;
+    let page = b.get("/app/dnc").await;
+    let csrf = page.csrf();
+    let r = b
+        .post(
+            "/app/dnc",
+            &[
+                ("csrf", &csrf),
+                ("entries", "no@example.com\n\n  spam.io \n"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let listed = app.all("/v1/dnc").await;
+    let values: Vec<&str> = listed
+        .iter()
+        .map(|e| e["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(values.len(), 2, "{listed:?}");
+    assert!(values.contains(&"no@example.com") && values.contains(&"spam.io"));
+    // A bad line: the API's words, nothing added.
+    let bad = b
+        .post(
+            "/app/dnc",
+            &[("csrf", &csrf), ("entries", "ok.io\nnot a domain")],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(app.all("/v1/dnc").await.len(), 2);
+
+    let page = b.get("/app/dnc").await;
+    assert!(page.html.contains("spam.io"));
+    let entry = listed
+        .iter()
+        .find(|e| e["value"] == json!("spam.io"))
+        .unwrap()["_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = b
+        .post("/app/dnc/remove", &[("csrf", &csrf), ("entry", &entry)])
+        .await;
+    assert_eq!(r.status, 303);
+    let left = app.all("/v1/dnc").await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["value"], json!("no@example.com"));
+}
