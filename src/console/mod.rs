@@ -17,6 +17,7 @@ mod dnc;
 mod leads;
 mod page;
 mod session;
+mod settings;
 
 use axum::Router;
 use axum::extract::{Form, State};
@@ -52,6 +53,7 @@ pub fn router() -> Router<AppState> {
         .merge(leads::router())
         .merge(campaigns::router())
         .merge(dnc::router())
+        .merge(settings::router())
         .layer(axum::middleware::from_fn(headers))
 }
 

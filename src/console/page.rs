@@ -23,7 +23,7 @@ impl Shell {
         let nav = html! {
             nav aria-label="Main" {
                 a.brand href="/app" { "leadflow" }
-                @for (href, label) in [("/app/leads", "Leads"), ("/app/campaigns", "Campaigns"), ("/app/dnc", "Do-not-contact")] {
+                @for (href, label) in [("/app/leads", "Leads"), ("/app/campaigns", "Campaigns"), ("/app/dnc", "Do-not-contact"), ("/app/settings", "Settings")] {
                     @if current == Some(label) {
                         a href=(href) aria-current="page" { (label) }
                     } @else {

@@ -81,6 +81,8 @@ pub trait Storage: Send + Sync + 'static {
     async fn delete_workspace(&self, ws: WorkspaceRef) -> Result<()>;
     /// Adds the user as a member, or changes its role.
     async fn set_member(&self, ws: WorkspaceRef, user_key: i64, role: Role) -> Result<()>;
+    /// The workspace's members and their roles, owners first.
+    async fn workspace_members(&self, ws: WorkspaceRef) -> Result<Vec<(UserRow, Role)>>;
     /// Removes a member; the last owner cannot be removed (409).
     async fn remove_member(&self, ws: WorkspaceRef, user_key: i64) -> Result<()>;
     /// A new workspace key; 409 when the workspace already has one.

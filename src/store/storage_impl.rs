@@ -92,6 +92,10 @@ macro_rules! storage_impl {
             $run!(self, write(true, small: true), |e| sessions::end(e, token_hash, now))
         }
 
+        async fn workspace_members(&self, ws: WorkspaceRef) -> Result<Vec<(UserRow, Role)>> {
+            $run!(self, one, |e| workspaces::members(e, ws))
+        }
+
         async fn member_workspace(
             &self,
             user_key: i64,

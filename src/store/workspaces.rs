@@ -225,6 +225,28 @@ pub async fn workspace_access(e: &impl Exec, user_key: i64, id: ObjectId) -> Res
     })
 }
 
+/// The workspace's members and their roles, owners first, then by email.
+pub async fn members(e: &impl Exec, ws: WorkspaceRef) -> Result<Vec<(UserRow, Role)>> {
+    e.query(&e.sql(
+        r"select u.id, u.email, u.created_at, m.role from workspace_members m
+         join users u on u.id = m.user_id where m.workspace_id = ?1
+         order by case when m.role = 'owner' then 0 else 1 end, u.email",
+        vec![ws.key.into()],
+    ))
+    .await?
+    .into_iter()
+    .map(|mut r| {
+        let user = UserRow {
+            key: r.i64(0)?,
+            email: r.text(1)?,
+            created_at: r.i64(2)?,
+        };
+        let role = Role::parse(&r.text(3)?).unwrap_or(Role::Member);
+        Ok((user, role))
+    })
+    .collect()
+}
+
 /// The workspace `id` when `user_key` is one of its members.
 pub async fn member_workspace(
     e: &impl Exec,

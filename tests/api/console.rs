@@ -736,3 +736,100 @@ async fn the_do_not_contact_list_is_listed_added_to_and_removed_from() {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0]["value"], json!("no@example.com"));
 }
+
+#[tokio::test]
+async fn owners_rotate_the_workspace_key_shown_once_and_manage_members() {
+    let app = spawn_app().await;
+    // A workspace key's session: told to use the platform key.
+    let mut w = Browser::new(&app);
+    w.sign_in(&app.key).await;
+    let page = w.get("/app/settings").await;
+    assert!(page.html.contains("platform key"));
+    assert!(!page.html.contains("Rotate the key"));
+    let csrf = page.csrf();
+    let r = w
+        .post(
+            "/app/settings/key",
+            &[("csrf", &csrf), ("action", "rotate")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+
+    // The owner, with the platform key.
+    let mut b = Browser::new(&app);
+    b.sign_in(&app.user_key).await;
+    let choose = b.get("/app/workspaces").await;
+    let csrf = choose.csrf();
+    b.post(
+        "/app/workspaces",
+        &[("csrf", &csrf), ("workspace", &app.workspace_id)],
+    )
+    .await;
+    let page = b.get("/app/settings").await;
+    assert!(page.html.contains("Rotate the key"));
+    assert!(page.html.contains("owner"));
+    let rotated = b
+        .post(
+            "/app/settings/key",
+            &[("csrf", &csrf), ("action", "rotate")],
+        )
+        .await;
+    assert_eq!(rotated.status, 200);
+    let marker = "<code class=\"secret\">";
+    let at = rotated.html.find(marker).unwrap() + marker.len();
+    let new_key = rotated.html[at..].split('<').next().unwrap().to_owned();
+    assert!(new_key.starts_with("sk_"), "{new_key}");
+    // The new key works, the old one no longer, and no page shows it again.
+    let r = app.call_as(&new_key, Method::GET, "/v1/leads", None).await;
+    assert_eq!(r.status, 200);
+    let r = app.call_as(&app.key, Method::GET, "/v1/leads", None).await;
+    assert_eq!(r.status, 401);
+    let again = b.get("/app/settings").await;
+    assert!(!again.html.contains(&new_key));
+    assert_eq!(
+        w.get("/app/leads").await.location.as_deref(),
+        Some("/app/sign-in"),
+        "the old key's session ended"
+    );
+
+    // Members: add an existing user, then remove them.
+    let email = leadflow::domain::email::Email::parse("colleague@example.com").unwrap();
+    app.store.create_user(&email).await.unwrap();
+    let r = b
+        .post(
+            "/app/settings/members",
+            &[
+                ("csrf", &csrf),
+                ("email", "colleague@example.com"),
+                ("role", "member"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert!(
+        b.get("/app/settings")
+            .await
+            .html
+            .contains("colleague@example.com")
+    );
+    let r = b
+        .post(
+            "/app/settings/members",
+            &[("csrf", &csrf), ("email", "nobody@example.com")],
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    let r = b
+        .post(
+            "/app/settings/members/remove",
+            &[("csrf", &csrf), ("email", "colleague@example.com")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert!(
+        !b.get("/app/settings")
+            .await
+            .html
+            .contains("colleague@example.com")
+    );
+}
