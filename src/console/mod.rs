@@ -14,6 +14,7 @@
 
 mod campaigns;
 mod dnc;
+mod import;
 mod leads;
 mod page;
 mod session;
@@ -53,6 +54,7 @@ pub fn router() -> Router<AppState> {
         .merge(leads::router())
         .merge(campaigns::router())
         .merge(dnc::router())
+        .merge(import::router())
         .merge(settings::router())
         .layer(axum::middleware::from_fn(headers))
 }

@@ -13,7 +13,12 @@ use crate::error::ApiError;
 use crate::store::Principal;
 
 /// A whole page: the frame (title, navigation, sign-out) around `body`.
-pub struct Shell(Markup);
+pub struct Shell {
+    title: String,
+    nav: Option<Markup>,
+    body: Markup,
+    refresh: Option<u32>,
+}
 
 impl Shell {
     /// A page of a signed-in browser; `current` is the navigation entry it
@@ -23,7 +28,7 @@ impl Shell {
         let nav = html! {
             nav aria-label="Main" {
                 a.brand href="/app" { "leadflow" }
-                @for (href, label) in [("/app/leads", "Leads"), ("/app/campaigns", "Campaigns"), ("/app/dnc", "Do-not-contact"), ("/app/settings", "Settings")] {
+                @for (href, label) in [("/app/leads", "Leads"), ("/app/campaigns", "Campaigns"), ("/app/import", "Import"), ("/app/dnc", "Do-not-contact"), ("/app/settings", "Settings")] {
                     @if current == Some(label) {
                         a href=(href) aria-current="page" { (label) }
                     } @else {
@@ -49,22 +54,38 @@ impl Shell {
     }
 
     fn frame(title: &str, nav: Option<Markup>, body: Markup) -> Self {
-        let markup = html! {
+        Shell {
+            title: title.to_owned(),
+            nav,
+            body,
+            refresh: None,
+        }
+    }
+
+    /// The page reloads itself every `secs` (a job's progress), with no
+    /// script.
+    pub fn refreshing(mut self, secs: u32) -> Self {
+        self.refresh = Some(secs);
+        self
+    }
+
+    fn render(self) -> Markup {
+        html! {
             (DOCTYPE)
             html lang="en" {
                 head {
                     meta charset="utf-8";
                     meta name="viewport" content="width=device-width, initial-scale=1";
-                    title { (title) " · leadflow" }
+                    @if let Some(secs) = self.refresh { meta http-equiv="refresh" content=(secs); }
+                    title { (self.title) " · leadflow" }
                     link rel="stylesheet" href="/app/assets/app.css";
                 }
                 body {
-                    @if let Some(nav) = nav { header { (nav) } }
-                    main { (body) }
+                    @if let Some(nav) = self.nav { header { (nav) } }
+                    main { (self.body) }
                 }
             }
-        };
-        Shell(markup)
+        }
     }
 }
 
@@ -75,7 +96,7 @@ impl IntoResponse for Shell {
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/html; charset=utf-8"),
             )],
-            self.0.into_string(),
+            self.render().into_string(),
         )
             .into_response()
     }

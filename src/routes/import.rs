@@ -76,6 +76,42 @@ struct Form {
     file: Option<Upload>,
 }
 
+impl Form {
+    /// A text part of the form, checked.
+    fn set(&mut self, name: &str, text: &str, force_async: bool) -> Result<(), ApiError> {
+        match name {
+            "async" => self.run_async = Some(form_flag(name, text)? || force_async),
+            "mapping" => {
+                let given = parse_mapping(text).map_err(|m| mapping_error(&m))?;
+                self.mapping = Some(given);
+            }
+            "tag" => {
+                let tag = parse_tag(&Value::from(text.trim()))
+                    .map_err(|m| ApiError::field(FieldError::new("tag", m)))?;
+                self.tag = Some(tag);
+            }
+            "campaignId" => {
+                self.campaign = Some(ObjectId::parse(text.trim()).ok_or_else(|| {
+                    ApiError::field(FieldError::new(
+                        "campaignId",
+                        "must be an ID of 24 hex characters",
+                    ))
+                })?);
+            }
+            "skipDuplicates" => self.skip_duplicates = Some(form_flag(name, text)?),
+            "skipIfInOtherCampaign" => {
+                self.skip_if_in_other_campaign = Some(form_flag(name, text)?);
+            }
+            other => {
+                return Err(ApiError::validation(format!(
+                    "Unknown form part '{other}' (expected file, mapping, tag, campaignId, skipDuplicates, skipIfInOtherCampaign, async)"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 enum Upload {
     /// Parsed while it arrived (the mapping was known, and that the
     /// import is synchronous).
@@ -122,8 +158,33 @@ async fn import_csv(
     Tenant(ws): Tenant,
     request: Request,
 ) -> ApiResult {
-    let mut multipart = multipart_form(request).await?;
-    let mut form = Form::default();
+    let multipart = multipart_form(request).await?;
+    match import_from(&state, ws, multipart, false, false).await? {
+        Imported::Done(result) => ok(result),
+        Imported::Queued(job) => super::jobs::accepted(&job),
+    }
+}
+
+/// What an import did: imported the file, or queued it as a job.
+pub(crate) enum Imported {
+    Done(schema::ImportResult),
+    Queued(crate::store::jobs::JobRow),
+}
+
+/// Reads the rest of an import form and imports the file. The console
+/// asks for a job always (`force_async`) and sends its blank fields as
+/// empty parts (`blank_is_absent`), as a browser does.
+pub(crate) async fn import_from(
+    state: &AppState,
+    ws: crate::store::WorkspaceRef,
+    mut multipart: Multipart,
+    force_async: bool,
+    blank_is_absent: bool,
+) -> Result<Imported, ApiError> {
+    let mut form = Form {
+        run_async: force_async.then_some(true),
+        ..Form::default()
+    };
     let mut seen = HashSet::new();
     while let Some(field) = multipart.next_field().await.map_err(broken_form)? {
         let name = field.name().unwrap_or_default().to_owned();
@@ -132,58 +193,25 @@ async fn import_csv(
                 "The form part '{name}' is given more than once"
             )));
         }
-        match name.as_str() {
-            "file" => {
-                check_file_type(&field)?;
-                form.file = Some(match (&form.mapping, form.run_async) {
-                    (Some(given), Some(false)) => {
-                        let reader = StreamReader::new(checked(field, MAX_FILE_BYTES));
-                        Upload::Parsed(read_csv(reader, Some(given)).await?)
-                    }
-                    _ => {
-                        let (file, size) = spool(field).await?;
-                        Upload::Spooled(file, size)
-                    }
-                });
-            }
-            "async" => {
-                let text = text_part(field, &name).await?;
-                form.run_async = Some(form_flag(&name, &text)?);
-            }
-            "mapping" => {
-                let text = text_part(field, &name).await?;
-                let given = parse_mapping(&text).map_err(|m| mapping_error(&m))?;
-                form.mapping = Some(given);
-            }
-            "tag" => {
-                let text = text_part(field, &name).await?;
-                let tag = parse_tag(&Value::from(text.trim()))
-                    .map_err(|m| ApiError::field(FieldError::new("tag", m)))?;
-                form.tag = Some(tag);
-            }
-            "campaignId" => {
-                let text = text_part(field, &name).await?;
-                form.campaign = Some(ObjectId::parse(text.trim()).ok_or_else(|| {
-                    ApiError::field(FieldError::new(
-                        "campaignId",
-                        "must be an ID of 24 hex characters",
-                    ))
-                })?);
-            }
-            "skipDuplicates" => {
-                let text = text_part(field, &name).await?;
-                form.skip_duplicates = Some(form_flag(&name, &text)?);
-            }
-            "skipIfInOtherCampaign" => {
-                let text = text_part(field, &name).await?;
-                form.skip_if_in_other_campaign = Some(form_flag(&name, &text)?);
-            }
-            other => {
-                return Err(ApiError::validation(format!(
-                    "Unknown form part '{other}' (expected file, mapping, tag, campaignId, skipDuplicates, skipIfInOtherCampaign, async)"
-                )));
-            }
+        if name == "file" {
+            check_file_type(&field)?;
+            form.file = Some(match (&form.mapping, form.run_async) {
+                (Some(given), Some(false)) => {
+                    let reader = StreamReader::new(checked(field, MAX_FILE_BYTES));
+                    Upload::Parsed(read_csv(reader, Some(given)).await?)
+                }
+                _ => {
+                    let (file, size) = spool(field).await?;
+                    Upload::Spooled(file, size)
+                }
+            });
+            continue;
         }
+        let text = text_part(field, &name).await?;
+        if blank_is_absent && text.trim().is_empty() {
+            continue;
+        }
+        form.set(&name, &text, force_async)?;
     }
 
     let rows = match form.file.take() {
@@ -195,7 +223,9 @@ async fn import_csv(
         }
         Some(Upload::Parsed(rows)) => rows,
         Some(Upload::Spooled(file, _)) if form.run_async == Some(true) => {
-            return import_async(&state, ws, form, file).await;
+            return import_async(state, ws, form, file)
+                .await
+                .map(Imported::Queued);
         }
         Some(Upload::Spooled(_, size)) if size > MAX_FILE_BYTES => {
             return Err(too_large_of(MAX_FILE_BYTES));
@@ -235,7 +265,7 @@ async fn import_csv(
             added.in_other,
         )
     });
-    ok(schema::ImportResult {
+    Ok(Imported::Done(schema::ImportResult {
         rows: rows.count as u64,
         imported: bulk.imported.len() as u64,
         updated: bulk.updated,
@@ -245,7 +275,7 @@ async fn import_csv(
         errors: rows.errors,
         delimiter: delimiter_name(rows.delimiter),
         campaign,
-    })
+    }))
 }
 
 /// `async=true`: the spooled file is read into a queued import job's
@@ -256,7 +286,7 @@ async fn import_async(
     ws: crate::store::WorkspaceRef,
     form: Form,
     mut file: tokio::fs::File,
-) -> ApiResult {
+) -> Result<crate::store::jobs::JobRow, ApiError> {
     let params = serde_json::json!({
         "campaignId": form.campaign.map(|c| c.to_string()),
         "tag": form.tag,
@@ -295,8 +325,7 @@ async fn import_async(
         "errors": rows.errors,
         "delimiter": delimiter_name(rows.delimiter),
     });
-    let job = state.store.queue_import(ws, job.id(), parsed).await?;
-    super::jobs::accepted(&job)
+    Ok(state.store.queue_import(ws, job.id(), parsed).await?)
 }
 
 /// Where a file's valid rows go as they are read.

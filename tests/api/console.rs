@@ -833,3 +833,152 @@ async fn owners_rotate_the_workspace_key_shown_once_and_manage_members() {
             .contains("colleague@example.com")
     );
 }
+
+impl Browser<'_> {
+    /// Posts a multipart form (the parts in order).
+    async fn upload(&mut self, path: &str, form: reqwest::multipart::Form) -> Page {
+        let jar: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let r = self
+            .http
+            .post(format!("{}{path}", self.app.base))
+            .header(COOKIE, jar.join("; "))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        Page {
+            status: r.status().as_u16(),
+            location: r
+                .headers()
+                .get(LOCATION)
+                .map(|v| v.to_str().unwrap().to_owned()),
+            set_cookies: Vec::new(),
+            csp: None,
+            html: r.text().await.unwrap(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_csv_file_is_imported_with_its_mapping_progress_counts_and_failed_rows() {
+    let app = spawn_app().await;
+    let c = app.create_campaign("Imported").await;
+    let mut b = Browser::new(&app);
+    b.sign_in(&app.key).await;
+    let page = b.get("/app/import").await;
+    let csrf = page.csrf();
+    assert!(page.html.contains(r#"src="/app/assets/import.js""#));
+    let js = b.get("/app/assets/import.js").await;
+    assert_eq!(js.status, 200);
+
+    // The columns the server recognises, for the script.
+    let r = b
+        .http
+        .post(format!("{}/app/import/columns", app.base))
+        .header(
+            COOKIE,
+            b.cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"header": "Work Email;Given Name;Notes"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let found: Value = r.json().await.unwrap();
+    assert_eq!(
+        found["columns"],
+        json!([
+            {"name": "Work Email", "field": "email"},
+            {"name": "Given Name", "field": "firstName"},
+            {"name": "Notes", "field": null}
+        ])
+    );
+    assert!(
+        found["fields"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("companyName"))
+    );
+
+    let csv = "Work Email,Given Name,Notes\nada@example.com,Ada,hi\nbad-email,Bob,x\n=1+1,Eve,y\ngrace@example.com,Grace,z\n";
+    let form = |token: &str| {
+        reqwest::multipart::Form::new()
+            .text("csrf", token.to_owned())
+            .text(
+                "mapping",
+                r#"{"Given Name": "firstName", "Notes": "customFields.notes"}"#,
+            )
+            .part("file", crate::helpers::csv_part(csv))
+            .text("campaignId", c.clone())
+            .text("tag", "")
+            .text("skipDuplicates", "true")
+    };
+    // Without the token: 403, no job.
+    let forged = b.upload("/app/import", form("wrong")).await;
+    assert_eq!(forged.status, 403);
+    assert!(app.all("/v1/jobs").await.is_empty());
+
+    let sent = b.upload("/app/import", form(&csrf)).await;
+    assert_eq!(sent.status, 303, "{}", sent.html);
+    let path = sent.location.unwrap();
+    let job_id = path.rsplit('/').next().unwrap().to_owned();
+    let mut shown = String::new();
+    for _ in 0..400 {
+        let p = b.get(&path).await;
+        if p.html.contains("rows read") {
+            shown = p.html;
+            break;
+        }
+        assert!(p.html.contains("http-equiv=\"refresh\""), "{}", p.html);
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let job = app.get(&format!("/v1/jobs/{job_id}")).await;
+    let data = job.data()["data"].clone();
+    assert_eq!(data["imported"], json!(2));
+    assert_eq!(data["failed"], json!(2));
+    assert!(
+        shown.contains("<strong>2</strong> leads created"),
+        "{shown}"
+    );
+    assert!(shown.contains("<strong>2</strong> rows failed"));
+    assert!(shown.contains("<strong>2</strong> added to the campaign"));
+    assert!(shown.contains("bad-email"));
+    let ada = app.get("/v1/leads?email=ada@example.com").await;
+    assert_eq!(ada.data()[0]["firstName"], json!("Ada"));
+    assert_eq!(ada.data()[0]["customFields"]["notes"], json!("hi"));
+    assert_eq!(app.campaign_lead_total(&c).await, 2);
+
+    // The failed rows as a CSV, a formula cell made text.
+    let download = b.get(&format!("{path}/failed.csv")).await;
+    assert_eq!(download.status, 200);
+    let lines: Vec<&str> = download.html.lines().collect();
+    assert_eq!(lines[0], "line,email,error");
+    assert_eq!(lines.len(), 3, "{}", download.html);
+    assert!(lines[1].starts_with("3,bad-email,"));
+    assert!(lines[2].starts_with("4,'=1+1,"), "{}", lines[2]);
+
+    // A file that is not a CSV: the form again with why, no job.
+    let bad = reqwest::multipart::Form::new()
+        .text("csrf", csrf.clone())
+        .part("file", crate::helpers::csv_part("name\nJane\n"));
+    let r = b.upload("/app/import", bad).await;
+    assert_eq!(r.status, 400);
+    assert!(r.html.contains("email"), "{}", r.html);
+    assert_eq!(app.all("/v1/jobs").await.len(), 1);
+
+    // Another workspace's browser does not see this import.
+    let other = spawn_app().await;
+    let mut o = Browser::new(&other);
+    o.sign_in(&other.key).await;
+    let r = o.get(&path).await;
+    assert_eq!(r.status, 404);
+}
