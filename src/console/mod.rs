@@ -40,7 +40,7 @@ const STYLE: &str = include_str!("app.css");
 /// The policy every console page is sent with: nothing from elsewhere,
 /// no inline script or style, no framing, forms only to this server.
 const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -79,6 +79,7 @@ impl Shell {
                     @if let Some(secs) = self.refresh { meta http-equiv="refresh" content=(secs); }
                     title { (self.title) " · leadflow" }
                     link rel="stylesheet" href="/app/assets/app.css";
+                    link rel="icon" href="data:,";
                 }
                 body {
                     @if let Some(nav) = self.nav { header { (nav) } }
