@@ -982,3 +982,28 @@ async fn a_csv_file_is_imported_with_its_mapping_progress_counts_and_failed_rows
     let r = o.get(&path).await;
     assert_eq!(r.status, 404);
 }
+
+/// The console's pages are charged to the workspace's rate limit, as the
+/// API's requests are: the same bucket, a 429 page when it is empty.
+#[tokio::test]
+async fn the_console_shares_the_workspace_rate_limit() {
+    use std::num::NonZeroU32;
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.rate_limit = Some((NonZeroU32::new(1).unwrap(), NonZeroU32::new(3).unwrap()));
+    })
+    .await;
+    let mut b = Browser::new(&app);
+    b.sign_in(&app.key).await;
+    // Two pages and one API request take the burst of three.
+    assert_eq!(b.get("/app/leads").await.status, 200);
+    assert_eq!(b.get("/app/campaigns").await.status, 200);
+    assert_eq!(app.get("/v1/leads").await.status, 200);
+    let refused = b.get("/app/dnc").await;
+    assert_eq!(refused.status, 429);
+    assert!(
+        refused.html.contains("Too many requests"),
+        "{}",
+        refused.html
+    );
+    app.get("/v1/leads").await.assert_error(429, "RATE_LIMITED");
+}
