@@ -4,15 +4,15 @@
 //! the ticked members or on every member).
 
 use axum::Router;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
 use serde_json::json;
 
-use super::page::{Failure, Shell, day, form_value, form_values, grouped, pairs, query};
-use super::session::Signed;
+use super::page::{Failure, Shell, day, form_value, form_values, grouped, object_id, pairs, query};
+use super::session::{Posted, Signed};
 use crate::domain::campaign::{CampaignLeadStatus, CampaignStatus, Transition};
 use crate::domain::id::ObjectId;
 use crate::error::ApiError;
@@ -114,10 +114,8 @@ async fn list(State(state): State<AppState>, signed: Signed) -> Result<Response,
 
 async fn create(
     State(state): State<AppState>,
-    signed: Signed,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { signed, form }: Posted,
 ) -> Result<Response, Failure> {
-    signed.session.check_csrf(form_value(&form, "csrf"))?;
     let input: CampaignInput =
         serde_json::from_value(json!({"name": form_value(&form, "name").trim()}))
             .map_err(|e| ApiError::validation(e.to_string()))?;
@@ -147,7 +145,7 @@ async fn show(
     uri: Uri,
 ) -> Result<Response, Failure> {
     let ws = signed.ws;
-    let id = ObjectId::parse(&id).ok_or_else(|| Failure::not_found("Campaign not found"))?;
+    let id = object_id(&id, "Campaign")?;
     let c = state.store.get_campaign(ws, id).await?;
     let given = pairs(&uri);
     let status = CampaignLeadStatus::parse(form_value(&given, "status"));
@@ -246,12 +244,10 @@ fn capitalised(s: &str) -> String {
 
 async fn change_state(
     State(state): State<AppState>,
-    signed: Signed,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { signed, form }: Posted,
 ) -> Result<Response, Failure> {
-    signed.session.check_csrf(form_value(&form, "csrf"))?;
-    let id = ObjectId::parse(&id).ok_or_else(|| Failure::not_found("Campaign not found"))?;
+    let id = object_id(&id, "Campaign")?;
     let t = match form_value(&form, "action") {
         "start" => Transition::Start,
         "pause" => Transition::Pause,
@@ -266,12 +262,10 @@ async fn change_state(
 
 async fn act(
     State(state): State<AppState>,
-    signed: Signed,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { signed, form }: Posted,
 ) -> Result<Response, Failure> {
-    signed.session.check_csrf(form_value(&form, "csrf"))?;
-    let id = ObjectId::parse(&id).ok_or_else(|| Failure::not_found("Campaign not found"))?;
+    let id = object_id(&id, "Campaign")?;
     let action = match form_value(&form, "action") {
         "pause" => LeadAction::Pause,
         "resume" => LeadAction::Resume,

@@ -2,7 +2,7 @@
 //! emails or domains one per line, and removing ticked entries.
 
 use axum::Router;
-use axum::extract::{Form, State};
+use axum::extract::State;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -10,7 +10,7 @@ use maud::html;
 use serde_json::{Value, json};
 
 use super::page::{Failure, Shell, day, form_value, form_values, grouped, pairs, query};
-use super::session::Signed;
+use super::session::{Posted, Signed};
 use crate::domain::id::ObjectId;
 use crate::error::ApiError;
 use crate::routes::schema::{DncAddRequest, PageQuery};
@@ -80,10 +80,8 @@ async fn list(
 
 async fn add(
     State(state): State<AppState>,
-    signed: Signed,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { signed, form }: Posted,
 ) -> Result<Response, Failure> {
-    signed.session.check_csrf(form_value(&form, "csrf"))?;
     // Each line an entry: an email when it has an @, else a domain; the
     // API's request type checks them.
     let entries: Vec<Value> = form_value(&form, "entries")
@@ -104,10 +102,8 @@ async fn add(
 
 async fn remove(
     State(state): State<AppState>,
-    signed: Signed,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { signed, form }: Posted,
 ) -> Result<Response, Failure> {
-    signed.session.check_csrf(form_value(&form, "csrf"))?;
     let ids: Vec<ObjectId> = form_values(&form, "entry")
         .filter_map(ObjectId::parse)
         .collect();

@@ -13,17 +13,14 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::page::{Failure, Shell, grouped};
+use super::page::{Failure, Shell, grouped, object_id, open_campaigns};
 use super::session::Signed;
-use crate::domain::campaign::CampaignStatus;
-use crate::domain::id::ObjectId;
 use crate::domain::import::{Field, detect_delimiter};
 use crate::domain::lead::TEXT_FIELDS;
 use crate::error::ApiError;
 use crate::routes::import::{Imported, import_from};
 use crate::routes::schema::ImportResult;
 use crate::state::AppState;
-use crate::store::PageRequest;
 use crate::store::jobs::{IMPORT_LEADS, JobRow};
 
 /// The mapping script, compiled in.
@@ -59,20 +56,7 @@ async fn form_page(
     error: Option<&str>,
     status: StatusCode,
 ) -> Result<Response, Failure> {
-    let open = [
-        CampaignStatus::Draft,
-        CampaignStatus::Active,
-        CampaignStatus::Paused,
-        CampaignStatus::Completed,
-    ];
-    let all = PageRequest {
-        limit: 100,
-        cursor: None,
-    };
-    let campaigns = state
-        .store
-        .list_campaigns(signed.ws, &open, None, all)
-        .await?;
+    let campaigns = open_campaigns(state, signed.ws).await?;
     let body = html! {
         h1 { "Import leads from a CSV file" }
         p { "UTF-8, the first line naming the columns; up to 1,000,000 rows and 500 MiB. Common headers (Email, First Name, Company, …) are recognised; after choosing the file you can change where each column goes." }
@@ -89,7 +73,7 @@ async fn form_page(
                 label for="campaignId" { "Also add the leads to a campaign" }
                 select #campaignId name="campaignId" {
                     option value="" { "no campaign" }
-                    @for c in &campaigns.items { option value=(c.id().to_string()) { (c.name) } }
+                    @for c in &campaigns { option value=(c.id().to_string()) { (c.name) } }
                 }
             }
             div.field {
@@ -189,7 +173,7 @@ async fn upload(
 
 /// The import job `id` of the workspace.
 async fn import_job(state: &AppState, signed: &Signed, id: &str) -> Result<JobRow, Failure> {
-    let id = ObjectId::parse(id).ok_or_else(|| Failure::not_found("Import not found"))?;
+    let id = object_id(id, "Import")?;
     let job = state.store.get_job(signed.ws, id).await?;
     if job.kind != IMPORT_LEADS {
         return Err(Failure::not_found("Import not found"));

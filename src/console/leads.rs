@@ -2,15 +2,16 @@
 //! paging, and a lead's page with its fields and campaigns.
 
 use axum::Router;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
 
-use super::page::{Failure, Shell, day, form_value, form_values, grouped, pairs, query};
-use super::session::Signed;
-use crate::domain::campaign::CampaignStatus;
+use super::page::{
+    Failure, Shell, day, form_value, form_values, grouped, object_id, open_campaigns, pairs, query,
+};
+use super::session::{Posted, Signed};
 use crate::domain::filter::LeadFilter;
 use crate::domain::format_time;
 use crate::domain::id::ObjectId;
@@ -62,18 +63,8 @@ async fn list(
         let paging = query::<PageQuery>(&given)?.page();
         let _turn = state.turns.take(ws).await;
         let page = state.store.list_leads(ws, &filter, paging).await?;
-        let open = [
-            CampaignStatus::Draft,
-            CampaignStatus::Active,
-            CampaignStatus::Paused,
-            CampaignStatus::Completed,
-        ];
-        let all = PageRequest {
-            limit: 100,
-            cursor: None,
-        };
-        let campaigns = state.store.list_campaigns(ws, &open, None, all).await?;
-        Ok::<_, ApiError>((paging, page, campaigns.items))
+        let campaigns = open_campaigns(&state, ws).await?;
+        Ok::<_, ApiError>((paging, page, campaigns))
     };
     let (table, status) = match read.await {
         Ok((paging, page, campaigns)) => {
@@ -245,7 +236,7 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Response, Failure> {
     let ws = signed.ws;
-    let id = ObjectId::parse(&id).ok_or_else(|| Failure::not_found("Lead not found"))?;
+    let id = object_id(&id, "Lead")?;
     let lead = state.store.get_lead(ws, id).await?;
     let campaigns = state
         .store
@@ -406,10 +397,8 @@ fn refused(signed: &Signed, title: &str, form: Markup) -> Response {
 
 async fn create(
     State(state): State<AppState>,
-    signed: Signed,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { signed, form }: Posted,
 ) -> Result<Response, Failure> {
-    signed.session.check_csrf(form_value(&form, "csrf"))?;
     let checked = lead_input(&form, true).and_then(|input| {
         LeadFields::check(input)
             .and_then(LeadFields::with_email)
@@ -445,7 +434,7 @@ async fn edit(
     signed: Signed,
     Path(id): Path<String>,
 ) -> Result<Response, Failure> {
-    let id = ObjectId::parse(&id).ok_or_else(|| Failure::not_found("Lead not found"))?;
+    let id = object_id(&id, "Lead")?;
     let lead = state.store.get_lead(signed.ws, id).await?;
     let action = format!("/app/leads/{id}/edit");
     let body = html! {
@@ -458,12 +447,10 @@ async fn edit(
 
 async fn update(
     State(state): State<AppState>,
-    signed: Signed,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { signed, form }: Posted,
 ) -> Result<Response, Failure> {
-    signed.session.check_csrf(form_value(&form, "csrf"))?;
-    let id = ObjectId::parse(&id).ok_or_else(|| Failure::not_found("Lead not found"))?;
+    let id = object_id(&id, "Lead")?;
     let checked =
         lead_input(&form, false).and_then(|input| LeadFields::check(input).map_err(field_error));
     let fields = match checked {
@@ -485,7 +472,7 @@ async fn confirm_delete(
     signed: Signed,
     Path(id): Path<String>,
 ) -> Result<Response, Failure> {
-    let id = ObjectId::parse(&id).ok_or_else(|| Failure::not_found("Lead not found"))?;
+    let id = object_id(&id, "Lead")?;
     let lead = state.store.get_lead(signed.ws, id).await?;
     let body = html! {
         h1 { "Delete " (lead.email) "?" }
@@ -502,12 +489,10 @@ async fn confirm_delete(
 
 async fn delete(
     State(state): State<AppState>,
-    signed: Signed,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { signed, .. }: Posted,
 ) -> Result<Response, Failure> {
-    signed.session.check_csrf(form_value(&form, "csrf"))?;
-    let id = ObjectId::parse(&id).ok_or_else(|| Failure::not_found("Lead not found"))?;
+    let id = object_id(&id, "Lead")?;
     state.store.delete_lead(signed.ws, id).await?;
     Ok(Redirect::to("/app/leads").into_response())
 }
@@ -570,10 +555,8 @@ fn selection_of(form: &[(String, String)]) -> Result<(ObjectId, Selection, bool)
 /// The add: first a dry run whose counts the user confirms, then the add.
 async fn add(
     State(state): State<AppState>,
-    signed: Signed,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { signed, form }: Posted,
 ) -> Result<Response, Failure> {
-    signed.session.check_csrf(form_value(&form, "csrf"))?;
     let ws = signed.ws;
     let (campaign, selection, all) = selection_of(&form)?;
     let confirmed = form_value(&form, "confirm") == "yes";

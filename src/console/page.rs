@@ -241,3 +241,33 @@ pub fn form_values<'a>(
         .filter(move |(k, _)| k == name)
         .map(|(_, v)| v.as_str())
 }
+
+/// The ID in a console path, or a 404 naming `what`.
+pub fn object_id(id: &str, what: &str) -> Result<crate::domain::id::ObjectId, Failure> {
+    crate::domain::id::ObjectId::parse(id)
+        .ok_or_else(|| Failure::not_found(format!("{what} not found")))
+}
+
+/// The campaigns leads can be added to (not archived), newest first, for
+/// the forms that offer them.
+pub async fn open_campaigns(
+    state: &crate::state::AppState,
+    ws: crate::store::WorkspaceRef,
+) -> Result<Vec<crate::store::CampaignRow>, ApiError> {
+    use crate::domain::campaign::CampaignStatus;
+    let open = [
+        CampaignStatus::Draft,
+        CampaignStatus::Active,
+        CampaignStatus::Paused,
+        CampaignStatus::Completed,
+    ];
+    let all = crate::store::PageRequest {
+        limit: 100,
+        cursor: None,
+    };
+    Ok(state
+        .store
+        .list_campaigns(ws, &open, None, all)
+        .await?
+        .items)
+}

@@ -197,3 +197,31 @@ impl FromRequestParts<AppState> for Signed {
         Ok(Signed { session, ws })
     }
 }
+
+/// A form posted by a signed-in browser acting in a workspace, its CSRF
+/// token checked (403 when it is missing or wrong): what every
+/// state-changing console handler takes.
+pub struct Posted {
+    pub signed: Signed,
+    pub form: Vec<(String, String)>,
+}
+
+impl axum::extract::FromRequest<AppState> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let signed =
+            <Signed as FromRequestParts<AppState>>::from_request_parts(&mut parts, state).await?;
+        let req = axum::extract::Request::from_parts(parts, body);
+        let axum::extract::Form(form) =
+            axum::extract::Form::<Vec<(String, String)>>::from_request(req, state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        signed
+            .session
+            .check_csrf(super::page::form_value(&form, "csrf"))
+            .map_err(IntoResponse::into_response)?;
+        Ok(Posted { signed, form })
+    }
+}

@@ -3,14 +3,14 @@
 //! as the API's workspace endpoints allow.
 
 use axum::Router;
-use axum::extract::{Form, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use maud::html;
 use serde_json::json;
 
 use super::page::{Failure, Shell, form_value};
-use super::session::Signed;
+use super::session::{Posted, Signed};
 use crate::domain::workspace::Role;
 use crate::error::ApiError;
 use crate::routes::schema::MemberInput;
@@ -112,10 +112,8 @@ fn members_table(csrf: &str, members: &[(UserRow, Role)]) -> maud::Markup {
 
 async fn key(
     State(state): State<AppState>,
-    signed: Signed,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { signed, form }: Posted,
 ) -> Result<Response, Failure> {
-    signed.session.check_csrf(form_value(&form, "csrf"))?;
     must_own(&state, &signed).await?;
     let key = match form_value(&form, "action") {
         "create" => state.store.create_workspace_key(signed.ws).await?,
@@ -152,10 +150,8 @@ async fn member_of(
 
 async fn add_member(
     State(state): State<AppState>,
-    signed: Signed,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { signed, form }: Posted,
 ) -> Result<Response, Failure> {
-    signed.session.check_csrf(form_value(&form, "csrf"))?;
     must_own(&state, &signed).await?;
     let (user, role) = member_of(&state, &form).await?;
     state
@@ -167,10 +163,8 @@ async fn add_member(
 
 async fn remove_member(
     State(state): State<AppState>,
-    signed: Signed,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { signed, form }: Posted,
 ) -> Result<Response, Failure> {
-    signed.session.check_csrf(form_value(&form, "csrf"))?;
     must_own(&state, &signed).await?;
     let (user, _) = member_of(&state, &form).await?;
     state.store.remove_member(signed.ws, user.key).await?;
