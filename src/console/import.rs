@@ -5,7 +5,7 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::page::{Failure, Shell, grouped, object_id, open_campaigns};
 use super::session::Signed;
-use crate::domain::import::{Field, detect_delimiter};
+use crate::domain::import::{Field, MAX_REQUEST_BYTES, detect_delimiter};
 use crate::domain::lead::TEXT_FIELDS;
 use crate::error::ApiError;
 use crate::routes::import::{Imported, import_from};
@@ -28,7 +28,13 @@ const SCRIPT: &str = include_str!("import.js");
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/app/import", get(page).post(upload))
+        // The upload may be as large as the API's asynchronous import.
+        .route(
+            "/app/import",
+            get(page)
+                .post(upload)
+                .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES)),
+        )
         .route("/app/import/columns", post(columns))
         .route("/app/import/{id}", get(progress))
         .route("/app/import/{id}/failed.csv", get(failed_csv))

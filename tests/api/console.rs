@@ -1007,3 +1007,31 @@ async fn the_console_shares_the_workspace_rate_limit() {
     );
     app.get("/v1/leads").await.assert_error(429, "RATE_LIMITED");
 }
+
+/// The console's import takes files as large as the API's asynchronous
+/// import, not only as large as the server's body limit for other requests.
+#[tokio::test]
+async fn an_import_may_be_larger_than_the_body_limit_of_other_requests() {
+    let app = crate::helpers::spawn_app_with(|c| c.body_limit = 4 * 1024).await;
+    let mut b = Browser::new(&app);
+    b.sign_in(&app.key).await;
+    let csrf = b.get("/app/import").await.csrf();
+    let mut csv = String::from("email\n");
+    for i in 0..1_000 {
+        csv.push_str(&format!("big{i}@example.com\n"));
+    }
+    assert!(csv.len() > 4 * 1024);
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf)
+        .part("file", crate::helpers::csv_part(csv));
+    let sent = b.upload("/app/import", form).await;
+    assert_eq!(sent.status, 303, "{}", sent.html);
+    let path = sent.location.unwrap();
+    for _ in 0..400 {
+        if b.get(&path).await.html.contains("rows read") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(app.lead_total().await, 1_000);
+}
