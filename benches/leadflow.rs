@@ -1051,6 +1051,7 @@ impl Server {
         cookie: &str,
         path: &str,
         body: &str,
+        shows: &str,
         runs: usize,
     ) -> anyhow::Result<Duration> {
         let http = reqwest::Client::builder()
@@ -1069,6 +1070,7 @@ impl Server {
             let page = res.text().await?;
             let took = started.elapsed();
             anyhow::ensure!(status == 200, "{path} answered {status}: {page}");
+            anyhow::ensure!(page.contains(shows), "{path} does not show {shows}: {page}");
             if run > 0 {
                 times.push(took);
             }
@@ -1322,8 +1324,9 @@ async fn reads(
             verdict(t)
         );
     }
-    // The add-leads dialog (a dry run) into an empty campaign: 25 ticked
-    // leads, and everything the leads page matches (all N).
+    // The add-leads dialog into an empty campaign: 25 ticked leads (their
+    // dry run in the page), and everything the leads page matches (all N):
+    // the page, then its counts (the dry run, which add.js fetches).
     let csrf = server.console_csrf(&cookie).await?;
     let target = server.campaign(http, key).await?;
     let page: Value = http
@@ -1347,16 +1350,28 @@ async fn reads(
             "C10",
             "console: the add-leads dialog, 25 ticked leads",
             "selected",
+            "will be added",
         ),
-        ("C11", "console: the add-leads dialog, all N leads", "all"),
+        (
+            "C11",
+            "console: the add-leads dialog, all N leads (counts to follow)",
+            "all",
+            r#"id="count-form""#,
+        ),
+        (
+            "C12",
+            "console: the dialog's counts for all N leads (its dry run)",
+            "all&count=now",
+            "will be added",
+        ),
     ];
-    for (name, what, scope) in dialogs {
+    for (name, what, scope, shows) in dialogs {
         if !(args.only.is_empty() || wanted(args, name) || wanted(args, "C")) {
             continue;
         }
         let body = format!("csrf={csrf}&campaign={target}&scope={scope}{ticked}");
         let t = server
-            .time_console_post(&cookie, "/app/leads/add", &body, args.runs)
+            .time_console_post(&cookie, "/app/leads/add", &body, shows, args.runs)
             .await?;
         println!(
             "| {name} | {what} | {:.1} | {:.0}x | ≤ 200 ms: {} |",

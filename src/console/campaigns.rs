@@ -1,7 +1,7 @@
 //! The campaigns pages: the list with each campaign's status and a bar of
 //! its leads by status, creating one, and a campaign's page with its state
 //! actions and its members (a status filter; pause, resume or remove on
-//! the ticked members or on every member).
+//! the ticked members or on every member the filter shows).
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -158,6 +158,19 @@ async fn show(
             .await?
     };
     let csrf = &signed.session.row.csrf;
+    // What the last member action did (the redirect after it says).
+    let did = LeadAction::parse(form_value(&given, "did")).map(|a| {
+        let n: u64 = form_value(&given, "changed").parse().unwrap_or(0);
+        let verb = match a {
+            LeadAction::Pause => "paused",
+            LeadAction::Resume => "resumed",
+            LeadAction::Remove => "removed",
+        };
+        match n {
+            1 => format!("1 member {verb}."),
+            n => format!("{} members {verb}.", grouped(n as i64)),
+        }
+    });
     let next = members.has_more.then(|| {
         let last = members.items.last().map_or(String::new(), |m| {
             ObjectId::new(m.key, m.added_at).to_string()
@@ -181,6 +194,9 @@ async fn show(
             }
         }
         h2 { "Members" }
+        @if let Some(did) = did {
+            p.notice role="status" { (did) }
+        }
         form.filters method="get" action=(format!("/app/campaigns/{id}")) {
             div.field {
                 label for="status" { "Status" }
@@ -197,6 +213,7 @@ async fn show(
             @if let Some(s) = status { " " (s.as_str()) } }
         form method="post" action=(format!("/app/campaigns/{id}/members")) {
             input type="hidden" name="csrf" value=(csrf);
+            @if let Some(s) = status { input type="hidden" name="status" value=(s.as_str()); }
             @if !members.items.is_empty() {
                 table {
                     thead { tr { th scope="col" { span.visually-hidden { "Select" } } th scope="col" { "Email" } th scope="col" { "Name" }
@@ -223,7 +240,11 @@ async fn show(
                         option value="remove" { "remove" }
                     }
                     button type="submit" name="scope" value="selected" { "Apply to ticked" }
-                    button type="submit" name="scope" value="all" { "Apply to every member" }
+                    button type="submit" name="scope" value="all" {
+                        @let which = status.map_or(String::new(), |s| format!("{} ", s.as_str()));
+                        @if members.total == 1 { "Apply to the 1 " (which) "member" }
+                        @else { "Apply to all " (grouped(members.total)) " " (which) "members" }
+                    }
                 }
             }
         }
@@ -266,15 +287,19 @@ async fn act(
     Posted { signed, form }: Posted,
 ) -> Result<Response, Failure> {
     let id = object_id(&id, "Campaign")?;
-    let action = match form_value(&form, "action") {
-        "pause" => LeadAction::Pause,
-        "resume" => LeadAction::Resume,
-        "remove" => LeadAction::Remove,
-        _ => return Err(ApiError::validation("Unknown action").into()),
-    };
+    let action = LeadAction::parse(form_value(&form, "action"))
+        .ok_or_else(|| ApiError::validation("Unknown action"))?;
     let selection = match form_value(&form, "scope") {
+        // Every member the page's filter shows (the form carries it).
         "all" => MemberSelection::All {
             filter: None,
+            status: match form_value(&form, "status") {
+                "" => None,
+                s => Some(
+                    CampaignLeadStatus::parse(s)
+                        .ok_or_else(|| ApiError::validation("Unknown member status"))?,
+                ),
+            },
             exclude: Vec::new(),
         },
         _ => {
@@ -287,10 +312,24 @@ async fn act(
             MemberSelection::Ids(ids)
         }
     };
-    let _turn = state.turns.take(signed.ws).await;
-    state
-        .store
-        .campaign_lead_action(signed.ws, id, action, selection)
-        .await?;
-    Ok(Redirect::to(&format!("/app/campaigns/{id}")).into_response())
+    let changed = {
+        let _turn = state.turns.take(signed.ws).await;
+        state
+            .store
+            .campaign_lead_action(signed.ws, id, action, selection)
+            .await?
+    };
+    // Back to the list the user acted on, saying how many changed.
+    let status = match form_value(&form, "status") {
+        "" => String::new(),
+        s => format!(
+            "&status={}",
+            CampaignLeadStatus::parse(s).map_or("", |s| s.as_str())
+        ),
+    };
+    Ok(Redirect::to(&format!(
+        "/app/campaigns/{id}?did={}&changed={changed}{status}",
+        action.as_str()
+    ))
+    .into_response())
 }

@@ -13,7 +13,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::page::{Failure, Shell, grouped, object_id, open_campaigns};
+use super::page::{Failure, Shell, grouped, job_progress, object_id, open_campaigns, script};
 use super::session::Signed;
 use crate::domain::import::{Field, MAX_REQUEST_BYTES, detect_delimiter};
 use crate::domain::lead::TEXT_FIELDS;
@@ -38,18 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/import/columns", post(columns))
         .route("/app/import/{id}", get(progress))
         .route("/app/import/{id}/failed.csv", get(failed_csv))
-        .route("/app/assets/import.js", get(script))
-}
-
-async fn script() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        SCRIPT,
-    )
-        .into_response()
+        .route("/app/assets/import.js", get(|| async { script(SCRIPT) }))
 }
 
 async fn page(State(state): State<AppState>, signed: Signed) -> Result<Response, Failure> {
@@ -193,16 +182,10 @@ async fn progress(
     Path(id): Path<String>,
 ) -> Result<Response, Failure> {
     let job = import_job(&state, &signed, &id).await?;
-    let running = matches!(job.status.as_str(), "queued" | "running");
     let body = html! {
         h1 { "Import" }
         @match job.status.as_str() {
-            "queued" | "running" => {
-                @let total = job.total.unwrap_or(0);
-                p { "Importing: " (grouped(job.done)) " of " (grouped(total)) " rows." }
-                progress value=(job.done) max=(total.max(1)) aria-label="Rows imported" { (job.done) " of " (total) }
-                p.muted { "This page follows the import; you can leave it and come back." }
-            }
+            "queued" | "running" => { (job_progress(&job, "Importing", "rows", "Rows imported")) }
             "succeeded" => { (counts(&job)) }
             status => {
                 p.error role="alert" { "The import " (status) ": " (job.error.as_deref().unwrap_or("")) }
@@ -211,12 +194,9 @@ async fn progress(
         }
         p { a href="/app/import" { "Import another file" } " · " a href="/app/leads" { "The leads" } }
     };
-    let shell = Shell::new("Import", &signed.session, Some("Import"), body);
-    Ok(if running {
-        shell.refreshing(1).into_response()
-    } else {
-        shell.into_response()
-    })
+    Ok(Shell::new("Import", &signed.session, Some("Import"), body)
+        .following(&job)
+        .into_response())
 }
 
 /// A finished import's counts and failed rows.

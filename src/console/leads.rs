@@ -1,5 +1,7 @@
 //! The leads pages: the table with the API's filters, totals and cursor
-//! paging, and a lead's page with its fields and campaigns.
+//! paging, and a lead's page with its fields and campaigns; adding leads
+//! to a campaign from the table (the dialog with the dry run's counts, then
+//! the add, or the job that makes it and its page).
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -9,7 +11,8 @@ use axum::routing::{get, post};
 use maud::{Markup, html};
 
 use super::page::{
-    Failure, Shell, day, form_value, form_values, grouped, object_id, open_campaigns, pairs, query,
+    Failure, Shell, day, form_value, form_values, grouped, job_progress, object_id, open_campaigns,
+    pairs, query, script,
 };
 use super::session::{Posted, Signed};
 use crate::domain::filter::LeadFilter;
@@ -20,14 +23,19 @@ use crate::error::ApiError;
 use crate::routes::schema::AddSelectionResult;
 use crate::routes::schema::{LeadQuery, PageQuery};
 use crate::state::AppState;
-use crate::store::{AddOptions, LeadRow, PageRequest, Selection};
+use crate::store::{AddOptions, CampaignRow, LeadRow, PageRequest, Selection, jobs};
 use serde_json::Value;
+
+/// Fetches the add dialog's counts (see [`add`]).
+const ADD_SCRIPT: &str = include_str!("add.js");
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/app/leads", get(list))
         .route("/app/leads/new", get(new_lead).post(create))
         .route("/app/leads/add", post(add))
+        .route("/app/leads/add/{id}", get(add_progress))
+        .route("/app/assets/add.js", get(|| async { script(ADD_SCRIPT) }))
         .route("/app/leads/{id}", get(show))
         .route("/app/leads/{id}/edit", get(edit).post(update))
         .route("/app/leads/{id}/delete", get(confirm_delete).post(delete))
@@ -552,55 +560,163 @@ fn selection_of(form: &[(String, String)]) -> Result<(ObjectId, Selection, bool)
     Ok((campaign, selection, all))
 }
 
-/// The add: first a dry run whose counts the user confirms, then the add.
+/// The add: first a dry run whose counts the user confirms, then the add
+/// (for everything a filter matches, a job, followed on its own page).
 async fn add(
     State(state): State<AppState>,
     Posted { signed, form }: Posted,
 ) -> Result<Response, Failure> {
     let ws = signed.ws;
     let (campaign, selection, all) = selection_of(&form)?;
-    let confirmed = form_value(&form, "confirm") == "yes";
     let c = state.store.get_campaign(ws, campaign).await?;
-    let outcome = {
-        let _turn = state.turns.take(ws).await;
-        state
-            .store
-            .add_leads_selection(ws, campaign, selection, AddOptions::default(), !confirmed)
-            .await?
+    if form_value(&form, "confirm") == "yes" {
+        return confirmed(&state, &signed, &c, selection, all).await;
+    }
+    // The ticked leads (a page at most) are counted at once. Everything a
+    // filter matches may take a second or more to count on a million
+    // leads, so the dialog comes first and counts when asked (`count=now`):
+    // add.js asks at once and puts the counts in place; without the script
+    // its "Count" button does.
+    let counts = if !all || form_value(&form, "count") == "now" {
+        let outcome = {
+            let _turn = state.turns.take(ws).await;
+            state
+                .store
+                .add_leads_selection(ws, campaign, selection, AddOptions::default(), true)
+                .await?
+        };
+        Some(AddSelectionResult::of(&outcome))
+    } else {
+        None
     };
-    let r = AddSelectionResult::of(&outcome);
-    let counts = html! {
-        ul.counts {
-            li { strong { (grouped(r.added as i64)) } @if confirmed { " added" } @else { " will be added" } }
+    let carried = || {
+        form.iter()
+            .filter(|(k, _)| k != "confirm" && k != "count")
+            .map(|(k, v)| html! { input type="hidden" name=(k) value=(v); })
+            .collect::<Vec<_>>()
+    };
+    let body = html! {
+        h1 #add-title {
+            @match &counts {
+                Some(r) => { "Add " (grouped(r.matched as i64)) " leads to " (c.name) "?" }
+                None => { "Add the leads the filter matches to " (c.name) "?" }
+            }
+        }
+        p.muted { @if all { "Everything the filter matches, less the leads unticked." } @else { "The ticked leads." } " Nothing has been written yet." }
+        div #add-counts aria-live="polite" {
+            @match &counts {
+                Some(r) => { (add_counts(r, false)) }
+                None => {
+                    form #count-form method="post" action="/app/leads/add" {
+                        @for i in carried() { (i) }
+                        input type="hidden" name="count" value="now";
+                        p.muted { "Count what the add would do before confirming it." }
+                        button type="submit" { "Count" }
+                    }
+                }
+            }
+        }
+        form method="post" action="/app/leads/add" {
+            @for i in carried() { (i) }
+            input type="hidden" name="confirm" value="yes";
+            button #add-confirm type="submit" disabled[counts.is_none()] {
+                @match &counts {
+                    Some(r) => { "Confirm: add " (grouped(r.added as i64)) }
+                    None => { "Confirm" }
+                }
+            }
+            " "
+            a href="/app/leads" { "Cancel" }
+        }
+        @if counts.is_none() { script src="/app/assets/add.js" defer {} }
+    };
+    Ok(Shell::new("Add leads", &signed.session, Some("Leads"), body).into_response())
+}
+
+/// What an add did, or (`done` false) would do.
+fn add_counts(r: &AddSelectionResult, done: bool) -> Markup {
+    html! {
+        ul.counts data-added=(grouped(r.added as i64)) {
+            li { strong { (grouped(r.added as i64)) } @if done { " added" } @else { " will be added" } }
             li { strong { (grouped(r.already_in_campaign as i64)) } " already in the campaign" }
             li { strong { (grouped(r.blocked as i64)) } " on the do-not-contact list" }
             @if r.in_other_campaign > 0 {
                 li { strong { (grouped(r.in_other_campaign as i64)) } " in another campaign" }
             }
         }
+    }
+}
+
+/// The confirmed add: the ticked leads at once; everything a filter
+/// matches as the API's asynchronous add (a job of chunks, as
+/// `"async": true` makes), whose page follows it.
+async fn confirmed(
+    state: &AppState,
+    signed: &Signed,
+    c: &CampaignRow,
+    selection: Selection,
+    all: bool,
+) -> Result<Response, Failure> {
+    let ws = signed.ws;
+    let campaign = c.id();
+    if all {
+        let params = jobs::add_params(campaign, &selection, None);
+        let job = state.store.create_job(ws, jobs::ADD_LEADS, params).await?;
+        return Ok(Redirect::to(&format!("/app/leads/add/{}", job.id())).into_response());
+    }
+    let outcome = {
+        let _turn = state.turns.take(ws).await;
+        state
+            .store
+            .add_leads_selection(ws, campaign, selection, AddOptions::default(), false)
+            .await?
     };
-    let body = if confirmed {
-        crate::metrics::leads_added(outcome.added);
-        html! {
-            h1 { "Added to " (c.name) }
-            (counts)
-            p { a href=(format!("/app/campaigns/{campaign}")) { "Open the campaign" } " · " a href="/app/leads" { "Back to the leads" } }
-        }
-    } else {
-        html! {
-            h1 { "Add " (grouped(r.matched as i64)) " leads to " (c.name) "?" }
-            p.muted { @if all { "Everything the filter matches, less the leads unticked." } @else { "The ticked leads." } " Nothing has been written yet." }
-            (counts)
-            form method="post" action="/app/leads/add" {
-                @for (k, v) in form.iter().filter(|(k, _)| k != "confirm") {
-                    input type="hidden" name=(k) value=(v);
-                }
-                input type="hidden" name="confirm" value="yes";
-                button type="submit" { "Confirm: add " (grouped(r.added as i64)) }
-                " "
-                a href="/app/leads" { "Cancel" }
-            }
-        }
+    crate::metrics::leads_added(outcome.added);
+    let body = html! {
+        h1 { "Added to " (c.name) }
+        (add_counts(&AddSelectionResult::of(&outcome), true))
+        p { a href=(format!("/app/campaigns/{campaign}")) { "Open the campaign" } " · " a href="/app/leads" { "Back to the leads" } }
     };
     Ok(Shell::new("Add leads", &signed.session, Some("Leads"), body).into_response())
+}
+
+/// An add job's progress, then what it did.
+async fn add_progress(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Result<Response, Failure> {
+    let ws = signed.ws;
+    let id = object_id(&id, "Job")?;
+    let job = state.store.get_job(ws, id).await?;
+    if job.kind != jobs::ADD_LEADS {
+        return Err(Failure::not_found("Job not found"));
+    }
+    let campaign = job.params["campaignId"]
+        .as_str()
+        .and_then(ObjectId::parse)
+        .ok_or_else(|| Failure::not_found("Job not found"))?;
+    // The campaign's name, if it is still there.
+    let name = match state.store.get_campaign(ws, campaign).await {
+        Ok(c) => c.name,
+        Err(_) => "the campaign".to_owned(),
+    };
+    let body = html! {
+        h1 { "Adding leads to " (name) }
+        @match job.status.as_str() {
+            "queued" | "running" => { (job_progress(&job, "Adding", "leads looked at", "Leads looked at")) }
+            "succeeded" => { (add_counts(&AddSelectionResult::of(&job.outcome()), true)) }
+            status => {
+                p.error role="alert" { "The add " (status) ": " (job.error.as_deref().unwrap_or("")) }
+                p { "What it added before it stopped:" }
+                (add_counts(&AddSelectionResult::of(&job.outcome()), true))
+            }
+        }
+        p { a href=(format!("/app/campaigns/{campaign}")) { "Open the campaign" } " · " a href="/app/leads" { "Back to the leads" } }
+    };
+    Ok(
+        Shell::new("Add leads", &signed.session, Some("Leads"), body)
+            .following(&job)
+            .into_response(),
+    )
 }

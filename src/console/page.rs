@@ -69,6 +69,16 @@ impl Shell {
         self
     }
 
+    /// The page of `job`: it reloads every second while the job is queued
+    /// or running.
+    pub fn following(self, job: &crate::store::jobs::JobRow) -> Self {
+        if job_running(job) {
+            self.refreshing(1)
+        } else {
+            self
+        }
+    }
+
     fn render(self) -> Markup {
         html! {
             (DOCTYPE)
@@ -180,6 +190,39 @@ impl IntoResponse for Failure {
 }
 
 // ---- Shared by the pages ----------------------------------------------------
+
+/// Whether `job` is still to finish (queued or running).
+fn job_running(job: &crate::store::jobs::JobRow) -> bool {
+    matches!(job.status.as_str(), "queued" | "running")
+}
+
+/// A queued or running job's progress: "`doing`: done of total `unit`.",
+/// a bar labelled `label`, and that the page follows the job.
+pub fn job_progress(
+    job: &crate::store::jobs::JobRow,
+    doing: &str,
+    unit: &str,
+    label: &str,
+) -> Markup {
+    let total = job.total.unwrap_or(0);
+    html! {
+        p { (doing) ": " (grouped(job.done)) " of " (grouped(total)) " " (unit) "." }
+        progress value=(job.done) max=(total.max(1)) aria-label=(label) { (job.done) " of " (total) }
+        p.muted { "This page follows it; you can leave it and come back." }
+    }
+}
+
+/// One of the console's scripts (compiled in), as the browser loads it.
+pub fn script(source: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        source,
+    )
+        .into_response()
+}
 
 /// The query string without its empty fields (what a search form sends
 /// for the filters left blank), as a type the API's handlers read.

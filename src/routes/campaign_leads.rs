@@ -425,7 +425,11 @@ async fn action(
     let (selection, _turn) = match target.target()? {
         Target::Ids(ids) => (MemberSelection::Ids(ids), None),
         Target::All { filter, exclude } => (
-            MemberSelection::All { filter, exclude },
+            MemberSelection::All {
+                filter,
+                status: None,
+                exclude,
+            },
             Some(state.turns.take(ws).await),
         ),
     };

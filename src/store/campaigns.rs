@@ -416,7 +416,15 @@ pub async fn lead_action(
             let c = sql.id_in("cl", "added_at", ids, false);
             sql.push(&format!(" and {c}"));
         }
-        MemberSelection::All { filter, exclude } => {
+        MemberSelection::All {
+            filter,
+            status,
+            exclude,
+        } => {
+            if let Some(s) = status {
+                let p = sql.param(s.as_str());
+                sql.push(&format!(" and cl.status = {p}"));
+            }
             if let Some(f) = filter {
                 sql.push(
                     r" and exists (select 1 from leads l where l.workspace_id = cl.workspace_id

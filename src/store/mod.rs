@@ -440,8 +440,11 @@ impl LeadAction {
 #[derive(Clone, Debug)]
 pub enum MemberSelection {
     Ids(Vec<ObjectId>),
+    /// Every member whose lead `filter` matches and whose membership has
+    /// `status` (when given), less `exclude`.
     All {
         filter: Option<LeadFilter>,
+        status: Option<CampaignLeadStatus>,
         exclude: Vec<ObjectId>,
     },
 }

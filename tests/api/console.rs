@@ -249,21 +249,24 @@ async fn another_workspace_is_out_of_reach_and_a_platform_key_chooses_its_own() 
         )
         .await;
     let second = r.assert_ok(201)["_id"].as_str().unwrap().to_owned();
-    let theirs = app
-        .client
-        .post(format!("{}/v1/leads", app.base))
-        .header("x-api-key", &app.user_key)
-        .header("x-workspace-id", &second)
-        .json(&json!({"email": "theirs@example.com"}))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["data"]["_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    // A call in the second workspace; the answer's `data[field]`.
+    let as_second = async |path: &str, body: Value, field: &str| {
+        app.client
+            .post(format!("{}{path}", app.base))
+            .header("x-api-key", &app.user_key)
+            .header("x-workspace-id", &second)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()["data"][field]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let theirs = as_second("/v1/leads", json!({"email": "theirs@example.com"}), "_id").await;
     app.create_lead(json!({"email": "mine@example.com"})).await;
 
     // With the first workspace's key, the other's lead does not exist.
@@ -272,6 +275,23 @@ async fn another_workspace_is_out_of_reach_and_a_platform_key_chooses_its_own() 
     let r = b.get(&format!("/app/leads/{theirs}")).await;
     assert_eq!(r.status, 404);
     assert!(!r.html.contains("theirs@example.com"));
+    // Nor do its campaigns and jobs.
+    let their_campaign = as_second("/v1/campaigns", json!({"name": "Theirs"}), "_id").await;
+    let their_job = as_second(
+        &format!("/v1/campaigns/{their_campaign}/leads"),
+        json!({"selectAll": true, "async": true}),
+        "jobId",
+    )
+    .await;
+    for path in [
+        format!("/app/campaigns/{their_campaign}"),
+        format!("/app/leads/add/{their_job}"),
+        format!("/app/import/{their_job}"),
+    ] {
+        let r = b.get(&path).await;
+        assert_eq!(r.status, 404, "{path}");
+        assert!(!r.html.contains("Theirs"), "{path}");
+    }
     let list = b.get("/app/leads").await;
     assert!(list.html.contains("mine@example.com"));
     assert!(!list.html.contains("theirs@example.com"));
@@ -539,7 +559,32 @@ async fn adding_leads_shows_the_dry_run_first_then_adds_what_it_said() {
         .await
         .assert_ok(200)
         .clone();
-    let dry = b.post("/app/leads/add", &form).await;
+    // The dialog comes before the counts (a filter may match a million
+    // leads): a Count form (which add.js sends at once) and no way to
+    // confirm yet.
+    let dialog = b.post("/app/leads/add", &form).await;
+    assert_eq!(dialog.status, 200, "{}", dialog.html);
+    assert!(!dialog.html.contains("will be added"), "{}", dialog.html);
+    assert!(dialog.html.contains(r#"id="count-form""#));
+    assert!(dialog.html.contains(r#"name="count" value="now""#));
+    assert!(
+        dialog
+            .html
+            .contains(r#"<button id="add-confirm" type="submit" disabled>"#),
+        "{}",
+        dialog.html
+    );
+    assert!(
+        dialog
+            .html
+            .contains(r#"<script src="/app/assets/add.js" defer>"#)
+    );
+    let script = b.get("/app/assets/add.js").await;
+    assert_eq!(script.status, 200);
+    assert!(script.html.contains("count-form"));
+    let mut count = form.clone();
+    count.push(("count", "now"));
+    let dry = b.post("/app/leads/add", &count).await;
     assert_eq!(dry.status, 200, "{}", dry.html);
     let said = format!(
         "<strong>{}</strong> will be added",
@@ -560,14 +605,31 @@ async fn adding_leads_shows_the_dry_run_first_then_adds_what_it_said() {
         "nothing written before the confirmation"
     );
 
-    // Confirmed: exactly what the dry run said.
+    // Confirmed: the API's asynchronous add, followed on its page until
+    // it says what it did: exactly what the dry run said.
     let mut confirm: Vec<(&str, &str)> = form.clone();
     confirm.push(("confirm", "yes"));
-    let done = b.post("/app/leads/add", &confirm).await;
-    assert_eq!(done.status, 200);
+    let queued = b.post("/app/leads/add", &confirm).await;
+    assert_eq!(queued.status, 303, "{}", queued.html);
+    let progress = queued.location.unwrap();
+    let job = progress.strip_prefix("/app/leads/add/").unwrap().to_owned();
+    let done = loop {
+        let page = b.get(&progress).await;
+        assert_eq!(page.status, 200, "{}", page.html);
+        if !page.html.contains(r#"http-equiv="refresh""#) {
+            break page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let api = app.get(&format!("/v1/jobs/{job}")).await;
+    assert_eq!(api.data()["status"], json!("succeeded"));
+    assert_eq!(api.data()["type"], json!("campaign.add_leads"));
+    assert_eq!(api.data()["data"]["added"], want["added"]);
     assert!(
         done.html
-            .contains(&format!("<strong>{}</strong> added", want["added"]))
+            .contains(&format!("<strong>{}</strong> added", want["added"])),
+        "{}",
+        done.html
     );
     let members = app.members(&c).await;
     assert_eq!(members.len() as u64, 2 + want["added"].as_u64().unwrap());
@@ -675,6 +737,28 @@ async fn campaigns_are_created_driven_and_their_members_acted_on() {
     assert_eq!(statuses.values().filter(|s| *s == "paused").count(), 2);
     let paused = b.get(&format!("{path}?status=paused")).await;
     assert!(paused.html.contains("<strong>2</strong> members paused"));
+    // Everything the status filter shows: the paused ones only, and the
+    // page says how many it removed.
+    assert!(paused.html.contains(r#"name="status" value="paused""#));
+    assert!(paused.html.contains("Apply to all 2 paused members"));
+    let r = b
+        .post(
+            &format!("{path}/members"),
+            &[
+                ("csrf", &csrf),
+                ("action", "remove"),
+                ("scope", "all"),
+                ("status", "paused"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let back = r.location.unwrap();
+    assert_eq!(back, format!("{path}?did=remove&changed=2&status=paused"));
+    let statuses = app.members(&id).await;
+    assert_eq!(statuses.len(), 2);
+    assert!(statuses.values().all(|s| s == "active"), "{statuses:?}");
+    assert!(b.get(&back).await.html.contains("2 members removed."));
     let r = b
         .post(
             &format!("{path}/members"),

@@ -128,6 +128,10 @@ try {
   await page.getByLabel('Add to campaign').selectOption({ label: 'Spring outreach' });
   await page.getByRole('button', { name: /matching, less the unticked/ }).click();
   await page.waitForURL(`${BASE}/app/leads/add`);
+  // The dialog comes first; add.js fetches the dry run's counts into it and
+  // only then enables the confirmation.
+  await page.locator('#add-counts ul.counts').waitFor();
+  check(await page.locator('#add-confirm').isEnabled(), 'the confirmation is still disabled');
   const dry = (await api('POST', `/v1/campaigns/${campaign}/leads`,
     { filters: { country: 'DE' }, excludeIds: [unticked], dryRun: true })).data;
   const counts = await page.locator('ul.counts').innerText();
@@ -137,8 +141,14 @@ try {
   check(before.pagination.total === 0, 'something was written before the confirmation');
   await audit('add-leads dialog');
   await page.screenshot({ path: `${SHOTS}/console-add-leads.png` });
+  check((await page.locator('#add-confirm').innerText()) === `Confirm: add ${dry.added}`, 'the confirmation names the count');
   await page.getByRole('button', { name: /^Confirm/ }).click();
-  await page.locator('h1', { hasText: 'Added to' }).waitFor();
+  // Everything a filter matches is added by a job, whose page follows it
+  // (refreshing) until it shows what was added.
+  await page.waitForURL(/\/app\/leads\/add\/[0-9a-f]{24}$/);
+  await page.locator('ul.counts').waitFor({ timeout: 30000 });
+  check((await page.locator('ul.counts').innerText()).includes(`${dry.added} added`), 'the job page says what was added');
+  await audit('add-leads job');
   const after = await api('GET', `/v1/campaigns/${campaign}/leads?limit=1`);
   check(after.pagination.total === dry.added, `${after.pagination.total} members, ${dry.added} expected`);
 
@@ -160,6 +170,16 @@ try {
   const paused = await api('GET', `/v1/campaigns/${campaign}/leads?status=paused&limit=1`);
   check(paused.pagination.total === 1, `${paused.pagination.total} paused`);
   await audit('campaign');
+  // Everything the status filter shows: resume every paused member.
+  await page.getByLabel('Status').selectOption('paused');
+  await page.getByRole('button', { name: 'Show' }).click();
+  await page.getByLabel('With the ticked members').selectOption('resume');
+  await page.getByRole('button', { name: 'Apply to the 1 paused member' }).click();
+  await page.locator('.notice', { hasText: '1 member resumed.' }).waitFor();
+  const resumed = await api('GET', `/v1/campaigns/${campaign}/leads?status=paused&limit=1`);
+  check(resumed.pagination.total === 0, `${resumed.pagination.total} still paused`);
+  const active = await api('GET', `/v1/campaigns/${campaign}/leads?status=active&limit=1`);
+  check(active.pagination.total === dry.added, `${active.pagination.total} active`);
 
   // ---- Do-not-contact --------------------------------------------------------------
   step = 'do-not-contact';
