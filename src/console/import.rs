@@ -13,7 +13,9 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::page::{Failure, Shell, grouped, job_progress, object_id, open_campaigns, script};
+use super::page::{
+    Failure, Shell, grouped, job_ended, job_progress, object_id, open_campaigns, script,
+};
 use super::session::Signed;
 use crate::domain::import::{Field, MAX_REQUEST_BYTES, detect_delimiter};
 use crate::domain::lead::TEXT_FIELDS;
@@ -185,10 +187,10 @@ async fn progress(
     let body = html! {
         h1 { "Import" }
         @match job.status.as_str() {
-            "queued" | "running" => { (job_progress(&job, "Importing", "rows", "Rows imported")) }
+            "queued" | "running" => { (job_progress(&job, &signed.session.row.csrf, "Importing", "rows", "Rows imported")) }
             "succeeded" => { (counts(&job)) }
             status => {
-                p.error role="alert" { "The import " (status) ": " (job.error.as_deref().unwrap_or("")) }
+                p.error role="alert" { (job_ended("The import", status, job.error.as_deref())) }
                 p { (grouped(job.done)) " rows were imported before it stopped." }
             }
         }

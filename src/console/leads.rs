@@ -11,8 +11,8 @@ use axum::routing::{get, post};
 use maud::{Markup, html};
 
 use super::page::{
-    Failure, Shell, day, form_value, form_values, grouped, job_progress, object_id, open_campaigns,
-    pairs, query, script,
+    Failure, Shell, day, form_value, form_values, grouped, job_ended, job_progress, object_id,
+    open_campaigns, pairs, query, script,
 };
 use super::session::{Posted, Signed};
 use crate::domain::filter::LeadFilter;
@@ -704,10 +704,10 @@ async fn add_progress(
     let body = html! {
         h1 { "Adding leads to " (name) }
         @match job.status.as_str() {
-            "queued" | "running" => { (job_progress(&job, "Adding", "leads looked at", "Leads looked at")) }
+            "queued" | "running" => { (job_progress(&job, &signed.session.row.csrf, "Adding", "leads looked at", "Leads looked at")) }
             "succeeded" => { (add_counts(&AddSelectionResult::of(&job.outcome()), true)) }
             status => {
-                p.error role="alert" { "The add " (status) ": " (job.error.as_deref().unwrap_or("")) }
+                p.error role="alert" { (job_ended("The add", status, job.error.as_deref())) }
                 p { "What it added before it stopped:" }
                 (add_counts(&AddSelectionResult::of(&job.outcome()), true))
             }

@@ -21,7 +21,7 @@ mod session;
 mod settings;
 
 use axum::Router;
-use axum::extract::{Form, State};
+use axum::extract::{Form, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -32,7 +32,7 @@ use crate::domain::key::ApiKey;
 use crate::state::AppState;
 use crate::store::Principal;
 use page::{Failure, Shell};
-use session::Session;
+use session::{Posted, Session};
 
 /// The console's style sheet, compiled in.
 const STYLE: &str = include_str!("app.css");
@@ -51,6 +51,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/sign-out", post(sign_out))
         .route("/app/workspaces", get(workspaces).post(choose_workspace))
         .route("/app/assets/app.css", get(style))
+        .route("/app/jobs/{id}/cancel", post(cancel_job))
         .merge(leads::router())
         .merge(campaigns::router())
         .merge(dnc::router())
@@ -242,4 +243,15 @@ async fn choose_workspace(
         .choose_session_workspace(s.token_hash.clone(), ws)
         .await?;
     Ok(Redirect::to("/app/leads").into_response())
+}
+
+/// Stops a job (an import, an add) from its page, and goes back to it.
+async fn cancel_job(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Posted { signed, .. }: Posted,
+) -> Result<Response, Failure> {
+    let id = page::object_id(&id, "Job")?;
+    let job = state.store.cancel_job(signed.ws, id).await?;
+    Ok(Redirect::to(&page::job_path(&job)).into_response())
 }

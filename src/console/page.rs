@@ -197,9 +197,11 @@ fn job_running(job: &crate::store::jobs::JobRow) -> bool {
 }
 
 /// A queued or running job's progress: "`doing`: done of total `unit`.",
-/// a bar labelled `label`, and that the page follows the job.
+/// a bar labelled `label`, that the page follows the job, and a button
+/// that stops it (the API's cancel: what it has done stays).
 pub fn job_progress(
     job: &crate::store::jobs::JobRow,
+    csrf: &str,
     doing: &str,
     unit: &str,
     label: &str,
@@ -209,6 +211,30 @@ pub fn job_progress(
         p { (doing) ": " (grouped(job.done)) " of " (grouped(total)) " " (unit) "." }
         progress value=(job.done) max=(total.max(1)) aria-label=(label) { (job.done) " of " (total) }
         p.muted { "This page follows it; you can leave it and come back." }
+        form method="post" action=(format!("/app/jobs/{}/cancel", job.id())) {
+            input type="hidden" name="csrf" value=(csrf);
+            button.danger type="submit" { "Stop" }
+            " What is done by then stays done."
+        }
+    }
+}
+
+/// Why a job did not succeed: "`what` was stopped." or "`what` failed:
+/// `error`".
+pub fn job_ended(what: &str, status: &str, error: Option<&str>) -> String {
+    match (status, error) {
+        ("cancelled", _) => format!("{what} was stopped."),
+        (status, Some(e)) => format!("{what} {status}: {e}"),
+        (status, None) => format!("{what} {status}."),
+    }
+}
+
+/// The console's page of a job: its import's or its add's.
+pub fn job_path(job: &crate::store::jobs::JobRow) -> String {
+    match job.kind.as_str() {
+        crate::store::jobs::IMPORT_LEADS => format!("/app/import/{}", job.id()),
+        crate::store::jobs::ADD_LEADS => format!("/app/leads/add/{}", job.id()),
+        _ => "/app".to_owned(),
     }
 }
 

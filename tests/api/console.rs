@@ -7,7 +7,7 @@ use reqwest::Method;
 use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, leads, spawn_app};
+use crate::helpers::{TestApp, leads, spawn_app, spawn_app_with};
 
 /// A browser: no redirects followed, cookies kept by hand.
 struct Browser<'a> {
@@ -661,6 +661,66 @@ async fn adding_leads_shows_the_dry_run_first_then_adds_what_it_said() {
         app.members(&c).await.len() as u64,
         3 + want["added"].as_u64().unwrap()
     );
+}
+
+#[tokio::test]
+async fn a_running_add_is_followed_on_its_page_and_stopped_there() {
+    // Chunks of 5 leads, a second apart: the job is still running when
+    // the page is read and its Stop button pressed.
+    let app = spawn_app_with(|c| {
+        c.jobs.chunk = 5;
+        c.jobs.poll = std::time::Duration::from_millis(20);
+        c.jobs.pause = std::time::Duration::from_millis(1000);
+    })
+    .await;
+    app.create_leads(leads("stop", 30)).await;
+    let c = app.create_campaign("Slow").await;
+    let mut b = Browser::new(&app);
+    b.sign_in(&app.key).await;
+    let csrf = b.get("/app/leads").await.csrf();
+    let queued = b
+        .post(
+            "/app/leads/add",
+            &[
+                ("csrf", &csrf),
+                ("campaign", &c),
+                ("scope", "all"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    let path = queued.location.unwrap();
+    let job = path.rsplit('/').next().unwrap().to_owned();
+    let running = b.get(&path).await;
+    assert!(running.html.contains(r#"http-equiv="refresh""#));
+    assert!(running.html.contains("<progress"), "{}", running.html);
+    let stop = format!("/app/jobs/{job}/cancel");
+    assert!(running.html.contains(&format!(r#"action="{stop}""#)));
+
+    // Without the form's token: refused, still running.
+    let refused = b.post(&stop, &[("csrf", "forged")]).await;
+    assert_eq!(refused.status, 403);
+    let r = b.post(&stop, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location.as_deref(), Some(path.as_str()));
+    let api = app.get(&format!("/v1/jobs/{job}")).await;
+    assert_eq!(api.data()["status"], json!("cancelled"));
+    let done = api.data()["progress"]["done"].as_u64().unwrap();
+    assert!(done < 30, "stopped early: {done}");
+    // The page stops following and says what the whole chunks added.
+    let stopped = b.get(&path).await;
+    assert!(!stopped.html.contains(r#"http-equiv="refresh""#));
+    assert!(stopped.html.contains("The add was stopped."));
+    let members = app.members(&c).await.len();
+    assert!(
+        stopped
+            .html
+            .contains(&format!("<strong>{members}</strong> added")),
+        "{members} members: {}",
+        stopped.html
+    );
+    // A finished job cannot be stopped: the API's 409.
+    assert_eq!(b.post(&stop, &[("csrf", &csrf)]).await.status, 409);
 }
 
 #[tokio::test]
