@@ -413,7 +413,7 @@ pub async fn lead_action(
     );
     match selection {
         MemberSelection::Ids(ids) => {
-            let c = sql.id_in("cl", "added_at", ids, false);
+            let c = sql.id_in(("campaign_leads", "cl"), "added_at", ids, false);
             sql.push(&format!(" and {c}"));
         }
         MemberSelection::All {
@@ -434,7 +434,7 @@ pub async fn lead_action(
                 sql.push(")");
             }
             if !exclude.is_empty() {
-                let c = sql.id_in("cl", "added_at", exclude, true);
+                let c = sql.id_in(("campaign_leads", "cl"), "added_at", exclude, true);
                 sql.push(&format!(" and {c}"));
             }
         }
@@ -1011,7 +1011,7 @@ pub async fn move_leads(
         ));
         match &m.leads {
             MoveLeads::Ids(ids) => {
-                let c = sql.id_in("l", "created_at", ids, false);
+                let c = sql.id_in(("leads", "l"), "created_at", ids, false);
                 sql.push(&format!(" and {c}"));
             }
             MoveLeads::All(selection) => {
@@ -1019,7 +1019,7 @@ pub async fn move_leads(
                     sql.lead_filter(f, &w);
                 }
                 if !selection.exclude.is_empty() {
-                    let c = sql.id_in("l", "created_at", &selection.exclude, true);
+                    let c = sql.id_in(("leads", "l"), "created_at", &selection.exclude, true);
                     sql.push(&format!(" and {c}"));
                 }
                 if let Some((lo, hi)) = selection.keys {

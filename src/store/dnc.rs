@@ -148,7 +148,7 @@ pub async fn delete(e: &impl Exec, ws: WorkspaceRef, ids: &[ObjectId]) -> Result
         "delete from dnc_entries where workspace_id = ?1",
         vec![ws.key.into()],
     );
-    let c = sql.id_in("dnc_entries", "created_at", ids, false);
+    let c = sql.id_in(("dnc_entries", "dnc_entries"), "created_at", ids, false);
     sql.push(&format!(" and {c}"));
     e.execute(&sql).await
 }

@@ -215,7 +215,7 @@ pub fn selection_sql(dialect: Dialect, ws: WorkspaceRef, selection: &Selection) 
         sql.lead_filter(f, &w);
     }
     if !selection.exclude.is_empty() {
-        let c = sql.id_in("l", "created_at", &selection.exclude, true);
+        let c = sql.id_in(("leads", "l"), "created_at", &selection.exclude, true);
         sql.push(&format!(" and {c}"));
     }
     if let Some((lo, hi)) = selection.keys {

@@ -177,6 +177,32 @@ async fn an_id_with_a_forged_timestamp_names_nothing() {
     app.get(&format!("/v1/leads/{}", id.to_uppercase()))
         .await
         .assert_ok(200);
+    // Nor in a list of IDs: a filter's `leadIds`, a membership action's
+    // `leadIds` (each engine checks the time half of every ID it is given).
+    let c = app.create_campaign("Forged").await;
+    for (ids, matched) in [(json!([forged]), 0), (json!([id, forged]), 1)] {
+        let r = app
+            .add(&c, json!({"filters": {"leadIds": ids}, "dryRun": true}))
+            .await;
+        assert_eq!(r.assert_ok(200)["matched"], json!(matched), "{ids}");
+    }
+    app.add(&c, json!({"leads": [{"leadId": id}]}))
+        .await
+        .assert_ok(200);
+    let member = app.all(&format!("/v1/campaigns/{c}/leads")).await[0]["_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let forged_member = format!("00000000{}", &member[8..]);
+    for (ids, modified) in [(json!([forged_member]), 0), (json!([member]), 1)] {
+        let r = app
+            .post(
+                &format!("/v1/campaigns/{c}/leads/action"),
+                json!({"action": "pause", "leadIds": ids}),
+            )
+            .await;
+        assert_eq!(r.assert_ok(200)["modifiedCount"], json!(modified), "{ids}");
+    }
 }
 
 #[tokio::test]
