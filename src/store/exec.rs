@@ -210,7 +210,18 @@ pub trait Exec {
 pub fn selection_sql(dialect: Dialect, ws: WorkspaceRef, selection: &Selection) -> Sql {
     let mut sql = Sql::new(dialect);
     let w = sql.param(ws.key);
-    sql.push(&format!("l.workspace_id = {w}"));
+    // Leads named by ID are found by key. SQLite, which has no statistics
+    // here, takes the workspace's equality for a few rows and would walk
+    // an index of the whole workspace that covers the other tests (its
+    // emails, for the do-not-contact test: 116 ms at 1M leads for 25 IDs);
+    // `+` keeps that index out of its choice (0.2 ms).
+    let by_key = dialect == Dialect::Sqlite
+        && selection
+            .filter
+            .as_ref()
+            .is_some_and(|f| f.lead_ids.is_some());
+    let plus = if by_key { "+" } else { "" };
+    sql.push(&format!("{plus}l.workspace_id = {w}"));
     if let Some(f) = &selection.filter {
         sql.lead_filter(f, &w);
     }
