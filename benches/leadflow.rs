@@ -1310,13 +1310,7 @@ async fn reads(
         ("C9", "console: the do-not-contact list", "/app/dnc".into()),
     ];
     for (name, what, path) in console {
-        if !(args.only.is_empty() || wanted(args, name) || wanted(args, "C")) {
-            continue;
-        }
-        let t = server
-            .time_get_as(http, ("Cookie", &cookie), &path, args.runs)
-            .await?;
-        console_row(name, what, t, health);
+        console_get(server, http, &cookie, (name, what, &path), args, health).await?;
     }
     // The add-leads dialog into an empty campaign: 25 ticked leads (their
     // dry run in the page), and everything the leads page matches (all N):
@@ -1360,7 +1354,7 @@ async fn reads(
         ),
     ];
     for (name, what, scope, shows) in dialogs {
-        if !(args.only.is_empty() || wanted(args, name) || wanted(args, "C")) {
+        if !console_wanted(args, name) {
             continue;
         }
         let body = format!("csrf={csrf}&campaign={target}&scope={scope}{ticked}");
@@ -1374,7 +1368,7 @@ async fn reads(
     // an import of three rows).
     let wants_rest = ["C13", "C14", "C15", "C16"]
         .iter()
-        .any(|c| args.only.is_empty() || wanted(args, c) || wanted(args, "C"));
+        .any(|c| console_wanted(args, c));
     if wants_rest {
         let started: Value = http
             .post(format!("{}/v1/campaigns/{target}/leads", server.base))
@@ -1409,14 +1403,32 @@ async fn reads(
             ),
         ];
         for (name, what, path) in rest {
-            if !(args.only.is_empty() || wanted(args, name) || wanted(args, "C")) {
-                continue;
-            }
-            let t = server
-                .time_get_as(http, ("Cookie", &cookie), &path, args.runs)
-                .await?;
-            console_row(name, what, t, health);
+            console_get(server, http, &cookie, (name, what, &path), args, health).await?;
         }
+    }
+    Ok(())
+}
+
+/// Whether the console measurement `name` is asked for.
+fn console_wanted(args: &Args, name: &str) -> bool {
+    wanted(args, name) || wanted(args, "C")
+}
+
+/// Times GETs of a console page with the session `cookie` and prints its
+/// row, when asked for.
+async fn console_get(
+    server: &Server,
+    http: &reqwest::Client,
+    cookie: &str,
+    (name, what, path): (&str, &str, &str),
+    args: &Args,
+    health: Duration,
+) -> anyhow::Result<()> {
+    if console_wanted(args, name) {
+        let t = server
+            .time_get_as(http, ("Cookie", cookie), path, args.runs)
+            .await?;
+        console_row(name, what, t, health);
     }
     Ok(())
 }

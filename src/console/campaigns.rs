@@ -289,17 +289,19 @@ async fn act(
     let id = object_id(&id, "Campaign")?;
     let action = LeadAction::parse(form_value(&form, "action"))
         .ok_or_else(|| ApiError::validation("Unknown action"))?;
+    // The status filter of the page the form was on.
+    let status = match form_value(&form, "status") {
+        "" => None,
+        s => Some(
+            CampaignLeadStatus::parse(s)
+                .ok_or_else(|| ApiError::validation("Unknown member status"))?,
+        ),
+    };
     let selection = match form_value(&form, "scope") {
-        // Every member the page's filter shows (the form carries it).
+        // Every member the page's filter shows.
         "all" => MemberSelection::All {
             filter: None,
-            status: match form_value(&form, "status") {
-                "" => None,
-                s => Some(
-                    CampaignLeadStatus::parse(s)
-                        .ok_or_else(|| ApiError::validation("Unknown member status"))?,
-                ),
-            },
+            status,
             exclude: Vec::new(),
         },
         _ => {
@@ -320,13 +322,7 @@ async fn act(
             .await?
     };
     // Back to the list the user acted on, saying how many changed.
-    let status = match form_value(&form, "status") {
-        "" => String::new(),
-        s => format!(
-            "&status={}",
-            CampaignLeadStatus::parse(s).map_or("", |s| s.as_str())
-        ),
-    };
+    let status = status.map_or(String::new(), |s| format!("&status={}", s.as_str()));
     Ok(Redirect::to(&format!(
         "/app/campaigns/{id}?did={}&changed={changed}{status}",
         action.as_str()
